@@ -1,0 +1,3 @@
+from fitelctl.cli import main
+
+main()

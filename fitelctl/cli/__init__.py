@@ -1,0 +1,85 @@
+"""The ``fitelctl`` command line: thin typer commands over ``fitelctl.ops``.
+
+Command modules import their heavy dependencies (netmiko, scrapli, asyncssh,
+httpx) inside the command functions, so ``--help``, ``--version`` and
+``parse`` start fast.  ``main`` turns every ``FitelctlError`` into one line on
+stderr and a non-zero exit; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fitelctl import __version__
+from fitelctl.cli import context
+
+app = typer.Typer(
+    name="fitelctl",
+    help=(
+        "Run site-to-site IPsec VPNs between FITELnet F220 routers and Sakura Cloud VPC "
+        "routers: status, parsing, and an embedded lab to try it all without hardware."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"fitelctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    inventory: Annotated[
+        Path | None,
+        typer.Option(
+            "-i",
+            "--inventory",
+            help="Inventory file. Default: $FITELCTL_INVENTORY, else ./inventory/inventory.yaml.",
+            show_default=False,
+        ),
+    ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show a traceback on errors (may include details).")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    context.STATE.inventory_option = inventory
+    context.STATE.debug = debug
+
+
+def _register() -> None:
+    from fitelctl.cli import demo, lab, parse, status
+
+    app.command("status")(status.status)
+    app.command("parse")(parse.parse)
+    app.command("demo")(demo.demo)
+    app.add_typer(lab.lab_app, name="lab")
+
+
+_register()
+
+
+def main() -> None:
+    from fitelctl.errors import FitelctlError
+
+    try:
+        app()
+    except FitelctlError as err:
+        if context.STATE.debug:
+            raise
+        context.fail(str(err), err.exit_code)
+    except KeyboardInterrupt:
+        context.fail("interrupted", 130)
+    sys.exit(0)

@@ -1,0 +1,61 @@
+"""``fitelctl lab up``: the embedded lab (a simulated F220 per site over real SSH)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+lab_app = typer.Typer(help="The embedded lab: simulated F220s on 127.0.0.1, no hardware needed.")
+
+
+@lab_app.command("up")
+def up(
+    state_dir: Annotated[
+        Path,
+        typer.Option(
+            "--state-dir",
+            help="Where the lab keeps host keys and secrets and writes inventory.yaml, "
+            "known_hosts, lab.json and ready.",
+        ),
+    ],
+    scenario: Annotated[
+        str,
+        typer.Option(
+            help="seed-v1, seed-v2-pending, seed-v2, fresh or migration-stuck (see CONTRACT.md)."
+        ),
+    ] = "seed-v1",
+    sites: Annotated[int, typer.Option(min=1, max=1000, help="Number of sites (tokyo, site2…).")] = 1,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault",
+            help="Inject a fault (repeatable): ssh-drop-after:N, commit-fails, wrong-psk.",
+        ),
+    ] = None,
+    sa_format: Annotated[
+        str,
+        typer.Option(
+            "--sa-format",
+            help="`show crypto sa` format: ipsec (the article's firmware) or ike_child (newer).",
+        ),
+    ] = "ipsec",
+) -> None:
+    """Run the lab in the foreground until Ctrl-C or SIGTERM, then stop cleanly.
+
+    Listens only on 127.0.0.1 (free ports). The addresses inside the configs
+    (27.133.132.134 …) are data: nothing is ever sent to them.
+    """
+    from fitelctl.lab.runner import LabOptions, run_foreground
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    options = LabOptions(
+        state_dir=state_dir.resolve(),
+        scenario=scenario,
+        sites=sites,
+        faults=tuple(fault or ()),
+        sa_format=sa_format,
+    )
+    run_foreground(options, announce=lambda line: print(line, flush=True, file=sys.stdout))

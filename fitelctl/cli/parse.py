@@ -1,0 +1,27 @@
+"""``fitelctl parse``: run a saved device output through the TextFSM templates."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def parse(
+    command: Annotated[str, typer.Argument(help='The command that produced the output, e.g. "show crypto sa".')],
+    file: Annotated[Path, typer.Argument(help="A file holding the saved output.")],
+    platform: Annotated[str, typer.Option(help="Template platform.")] = "furukawa_fitelnet",
+    show_secrets: Annotated[
+        bool,
+        typer.Option("--show-secrets", help="Include key material (Cipher/Auth Key). Off by default."),
+    ] = False,
+) -> None:
+    """Print the records the TextFSM template gives for FILE, as a JSON list."""
+    from fitelctl.ops.parse import parse_file
+
+    records = parse_file(command, file, platform=platform, show_secrets=show_secrets)
+    json.dump(records, sys.stdout, indent=2)
+    sys.stdout.write("\n")

@@ -1,0 +1,66 @@
+"""Human output: rich tables and progress on stderr (colours off when not a TTY)."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from fitelctl.ops.status import SiteStatus
+
+STATE_STYLE = {"up": "green", "degraded": "yellow", "down": "red", "unknown": "magenta"}
+
+stdout = Console(highlight=False)
+stderr = Console(stderr=True, highlight=False)
+
+
+def print_status_table(results: list[SiteStatus]) -> None:
+    table = Table(title=None, show_lines=False)
+    for column in ("site", "state", "peer", "encryption", "auth", "PFS", "life left",
+                   "pkts in/out", "errors", "problems"):
+        table.add_column(column, overflow="fold")
+    for result in results:
+        state = f"[{STATE_STYLE[result.state]}]{result.state}[/]"
+        problems = "; ".join(result.problems)
+        sas = result.device.ipsec_sas
+        if not sas:
+            table.add_row(result.site, state, *([""] * 7), problems)
+        for index, sa in enumerate(sas):
+            table.add_row(
+                result.site if index == 0 else "",
+                state if index == 0 else "",
+                sa.peer_ip,
+                sa.encryption,
+                sa.authentication,
+                f"group {sa.pfs_group}" if sa.pfs_group else "off",
+                f"{sa.lifetime_remaining}/{sa.lifetime_total}s",
+                f"{sa.in_packets}/{sa.out_packets}",
+                str(sa.in_errors),
+                problems if index == 0 else "",
+            )
+    stdout.print(table)
+
+
+class StatusProgress:
+    """A progress bar on stderr while sites answer; silent when not a TTY or for --json."""
+
+    def __init__(self, *, total: int, enabled: bool) -> None:
+        self._progress = Progress(
+            console=stderr, transient=True, disable=not (enabled and stderr.is_terminal)
+        )
+        self._task = self._progress.add_task("querying sites", total=total)
+
+    def __enter__(self) -> StatusProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._progress.stop()
+
+    def advance(self, result: SiteStatus) -> None:
+        self._progress.advance(self._task)

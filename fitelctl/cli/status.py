@@ -1,0 +1,60 @@
+"""``fitelctl status``: tunnel health per site, for people (table) and scripts (JSON)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from fitelctl.cli import context
+
+
+def status(
+    sites: Annotated[list[str] | None, typer.Argument(help="Sites to check (default: all).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Sites queried at once (default: inventory's, 16)."),
+    ] = None,
+    driver: Annotated[
+        str | None,
+        typer.Option("--driver", help="Override the inventory's driver: netmiko or scrapli."),
+    ] = None,
+    trust_new_host_key: Annotated[
+        bool,
+        typer.Option(
+            "--trust-new-host-key",
+            help="Accept and record a device's host key that known_hosts does not have yet. "
+            "A changed key is always refused.",
+        ),
+    ] = False,
+) -> None:
+    """Report each site's tunnel: state, peer, algorithms, PFS, lifetime left, packets, errors.
+
+    Exit code is the worst state over the sites, Nagios style: 0 up, 1 degraded,
+    2 down, 3 unknown (unreachable, login refused, unparseable output).
+    """
+    from fitelctl.cli.render import StatusProgress, print_status_table
+    from fitelctl.ops.status import collect_status, exit_code
+
+    if driver not in (None, "netmiko", "scrapli"):
+        raise typer.BadParameter("expected netmiko or scrapli", param_hint="--driver")
+    inventory = context.inventory()
+    names = inventory.select(sites or [])
+    with StatusProgress(total=len(names), enabled=not as_json) as progress:
+        results = collect_status(
+            inventory,
+            names,
+            workers=workers or inventory.defaults.workers,
+            driver=driver,
+            trust_new_host_key=trust_new_host_key,
+            on_result=progress.advance,
+        )
+    if as_json:
+        json.dump({"sites": [r.to_json() for r in results]}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print_status_table(results)
+    raise typer.Exit(exit_code(results))

@@ -1,0 +1,141 @@
+"""Read a FITELnet config's IPsec tunnels into typed values.
+
+Follows the references the device follows: ``interface Tunnel N`` →
+``tunnel mode ipsec map M`` → ``crypto map M`` → ``set isakmp-profile P`` →
+``crypto isakmp profile P`` → its isakmp and ipsec policies.  A tunnel whose
+chain is broken is reported with the missing link, not silently dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fitelctl.fitelnet import vocabulary as vocab
+from fitelctl.fitelnet.config_tree import ConfigTree, Entry
+
+
+@dataclass(frozen=True)
+class DeviceTunnel:
+    """What one F220 tunnel offers and who it claims to be."""
+
+    interface: str  # "tunnel 1"
+    map_name: str
+    ike_version: int
+    ike_encryption: str  # "aes"
+    ike_key_bits: tuple[int, ...]
+    ike_hash: str  # "sha", "sha-256", ...
+    dh_group: int
+    ike_lifetime: int
+    esp_encryption: str  # "esp-aes"
+    esp_key_bits: tuple[int, ...]
+    esp_auth: str  # "esp-sha-hmac", ...
+    pfs_group: int | None
+    ipsec_lifetime: int
+    always_up: bool
+    local_address: str
+    self_identity: str
+    peer: str
+    psk: str
+    keepalive_interval: int | None
+
+
+@dataclass(frozen=True)
+class BrokenTunnel:
+    interface: str
+    reason: str
+
+
+def read_tunnels(config: ConfigTree) -> list[DeviceTunnel | BrokenTunnel]:
+    """Every tunnel interface bound to an IPsec map, resolved to its settings."""
+    tunnels: list[DeviceTunnel | BrokenTunnel] = []
+    for iface in config.blocks("interface"):
+        mode = iface.child_value("tunnel mode ipsec map")
+        if mode is None:
+            continue
+        name = _interface_label(iface.header)
+        try:
+            tunnels.append(_resolve(config, name, mode))
+        except _Missing as missing:
+            tunnels.append(BrokenTunnel(interface=name, reason=str(missing)))
+    return tunnels
+
+
+class _Missing(Exception):
+    pass
+
+
+def _interface_label(header: str) -> str:
+    """``interface Tunnel 1`` → ``tunnel 1`` (as `show crypto sa` prints it)."""
+    return header.removeprefix("interface ").lower()
+
+
+def _need(config: ConfigTree, header: str) -> Entry:
+    entry = config.find(header)
+    if entry is None:
+        raise _Missing(f"'{header}' is referenced but not configured")
+    return entry
+
+
+def _need_value(entry: Entry, prefix: str) -> str:
+    value = entry.child_value(prefix)
+    if value is None:
+        raise _Missing(f"'{entry.header}' has no '{prefix}'")
+    return value
+
+
+def _keysize(value: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
+    """``aes MIN MAX DEFAULT`` → the offered key lengths, in preference order."""
+    if value is None:
+        return default
+    _, low, high, preferred = value.split()
+    sizes = [b for b in vocab.AES_KEY_BITS if int(low) <= b <= int(high)]
+    return (int(preferred), *[b for b in sizes if b != int(preferred)])
+
+
+def _global_ipsec_lifetime(config: ConfigTree) -> int:
+    entry = config.find_prefix("crypto ipsec security-association lifetime seconds")
+    if entry is None:
+        return vocab.DEFAULT_IPSEC_LIFETIME
+    return int(entry.header.split()[-1])
+
+
+def _resolve(config: ConfigTree, interface: str, map_name: str) -> DeviceTunnel:
+    crypto_map = _need(config, f"crypto map {map_name} ipsec-isakmp")
+    profile = _need(config, f"crypto isakmp profile {_need_value(crypto_map, 'set isakmp-profile')}")
+    isakmp = _need(config, f"crypto isakmp policy {_need_value(profile, 'set isakmp-policy')}")
+    ipsec = _need(config, f"crypto ipsec policy {_need_value(profile, 'set ipsec-policy')}")
+
+    transform = _need_value(ipsec, "set security-association transform").split()
+    esp_encryption = next((t for t in transform if t in vocab.ESP_ENCRYPTIONS), "")
+    esp_auth = next((t for t in transform if t in vocab.ESP_AUTHS), "")
+    pfs = ipsec.child_value("set pfs")
+    lifetime = ipsec.child_value("set security-association lifetime seconds")
+    keepalive = profile.child_value("keepalive interval")
+    identity = profile.child_value("self-identity") or ""
+    local_key = _need_value(profile, "local-key").split()
+    return DeviceTunnel(
+        interface=interface,
+        map_name=map_name,
+        ike_version=int(profile.child_value("ike-version") or "1"),
+        ike_encryption=_need_value(isakmp, "encryption"),
+        ike_key_bits=_keysize(
+            isakmp.child_value("encryption-keysize"), vocab.DEFAULT_AES_KEY_BITS
+        ),
+        ike_hash=_need_value(isakmp, "hash"),
+        dh_group=int(_need_value(isakmp, "group")),
+        ike_lifetime=int(isakmp.child_value("lifetime") or vocab.DEFAULT_ISAKMP_LIFETIME),
+        esp_encryption=esp_encryption,
+        esp_key_bits=_keysize(
+            ipsec.child_value("set security-association transform-keysize"),
+            vocab.DEFAULT_AES_KEY_BITS,
+        ),
+        esp_auth=esp_auth,
+        pfs_group=int(pfs.removeprefix("group")) if pfs else None,
+        ipsec_lifetime=int(lifetime) if lifetime else _global_ipsec_lifetime(config),
+        always_up=ipsec.child_value("set security-association always-up") is not None,
+        local_address=profile.child_value("local-address") or "",
+        self_identity=identity.split()[-1] if identity else "",
+        peer=_need_value(profile, "set peer"),
+        psk=local_key[-1],
+        keepalive_interval=int(keepalive.split()[0]) if keepalive else None,
+    )

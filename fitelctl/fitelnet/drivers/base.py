@@ -1,0 +1,362 @@
+"""The device driver contract: target, protocol, errors, and what both drivers share.
+
+Two implementations (netmiko, scrapli) sit behind one ``DeviceDriver`` protocol so
+that ops code never sees a library type or a library exception.  Everything that
+decides *what the device said* (error lines, busy, confirmations) lives here, so
+both drivers judge the same output the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Literal, Protocol, Self
+
+from fitelctl.errors import FitelctlError
+from fitelctl.redact import SECRETS
+
+DriverKind = Literal["netmiko", "scrapli"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceTarget:
+    """Everything needed to reach one device; secret values are resolved but never shown."""
+
+    site: str
+    host: str
+    port: int = 22
+    username: str
+    password: str | None = field(repr=False)
+    enable_password: str | None = field(repr=False)
+    private_key_path: Path | None = None
+    known_hosts: Path | None  # None: no file configured, every key is refused
+    trust_new_host_key: bool = False  # an UNKNOWN key is appended; a CHANGED one never
+    connect_timeout: float = 10.0
+    command_timeout: float = 30.0
+    session_log: Path | None = None  # a redacted transcript is appended here
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def register_secrets(self) -> None:
+        """Make sure every output of this process masks this target's secrets."""
+        for value in (self.password, self.enable_password):
+            if value:
+                SECRETS.add(value)
+
+
+class DeviceDriver(Protocol):
+    """One SSH CLI session to a FITELnet device."""
+
+    def connect(self) -> None:
+        """Log in, enter privileged mode, switch paging off."""
+
+    def show(self, command: str) -> str:
+        """Output of ``command`` without its echo and the trailing prompt."""
+
+    def configure(self, lines: Sequence[str]) -> str:
+        """``configure terminal``, the lines, ``end``; CommandRejected names a refused line."""
+
+    def commit(self) -> str:
+        """working.cfg -> current.cfg (``refresh`` on models that reject ``commit``)."""
+
+    def save(self) -> str:
+        """working.cfg -> boot file (``save``, confirmed)."""
+
+    def restore(self) -> str:
+        """Throw away working.cfg edits (``restore``, confirmed)."""
+
+    def close(self) -> None:
+        """End the session; safe to call twice."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+# --- errors -----------------------------------------------------------------------------
+
+
+def _one_line(text: str) -> str:
+    return " ".join(SECRETS.redact(text).split())
+
+
+class DeviceError(FitelctlError):
+    """A device operation failed; ``str()`` is one redacted line: where, what, what to do."""
+
+    def __init__(self, target: DeviceTarget, problem: str, action: str) -> None:
+        self.site = target.site
+        self.endpoint = target.endpoint
+        super().__init__(_one_line(f"{target.site} ({target.endpoint}): {problem}; {action}"))
+
+
+class AuthenticationFailed(DeviceError):
+    def __init__(self, target: DeviceTarget) -> None:
+        super().__init__(
+            target,
+            f"SSH login as {target.username!r} was refused",
+            "check the username and password (or key) for this site in the inventory",
+        )
+
+
+class EnablePasswordRejected(DeviceError):
+    def __init__(self, target: DeviceTarget) -> None:
+        problem = (
+            "the device refused the enable password"
+            if target.enable_password
+            else "the device asks for an enable password and none is configured"
+        )
+        super().__init__(target, problem, "set enable_password for this site in the inventory")
+
+
+class HostKeyRejected(DeviceError):
+    """The SSH host key was not accepted (base of the unknown/changed cases)."""
+
+
+class HostKeyUnknown(HostKeyRejected):
+    def __init__(self, target: DeviceTarget, key_type: str, fingerprint: str) -> None:
+        self.key_type = key_type
+        self.fingerprint = fingerprint
+        where = (
+            f"is not in {target.known_hosts}"
+            if target.known_hosts
+            else "cannot be checked: no known_hosts file is configured for the inventory"
+        )
+        super().__init__(
+            target,
+            f"unknown SSH host key {key_type} key {fingerprint} {where}",
+            "if that fingerprint is the device's (check on its console), trust it explicitly "
+            "with --trust-new-host-key",
+        )
+
+
+class HostKeyChanged(HostKeyRejected):
+    def __init__(
+        self, target: DeviceTarget, key_type: str, fingerprint: str, known_hosts: Path, line: int
+    ) -> None:
+        self.key_type = key_type
+        self.fingerprint = fingerprint
+        self.known_hosts = known_hosts
+        self.line = line
+        super().__init__(
+            target,
+            f"SSH HOST KEY CHANGED: the device now presents {key_type} key {fingerprint}, "
+            f"which contradicts {known_hosts}:{line} (possible man-in-the-middle)",
+            f"only if the device was really replaced or re-keyed, delete line {line} of "
+            f"{known_hosts} and connect again with --trust-new-host-key",
+        )
+
+
+class DeviceUnreachable(DeviceError):
+    def __init__(self, target: DeviceTarget, reason: str) -> None:
+        super().__init__(
+            target,
+            f"cannot open an SSH session: {reason}",
+            "check the address and port in the inventory and that the device is up and "
+            "reachable from here",
+        )
+
+
+class CommandTimeout(DeviceError):
+    def __init__(self, target: DeviceTarget, command: str, timeout: float) -> None:
+        self.command = command
+        super().__init__(
+            target,
+            f"no prompt within {timeout:g}s after {command!r}",
+            "the device may be slow or stuck; raise command_timeout or check it on its console",
+        )
+
+
+class UnexpectedPrompt(DeviceError):
+    def __init__(self, target: DeviceTarget, expected: str, seen: str) -> None:
+        super().__init__(
+            target,
+            f"expected {expected} but the device showed {seen!r}",
+            "check that this is a FITELnet device in a normal CLI state",
+        )
+
+
+class CommandRejected(DeviceError):
+    def __init__(self, target: DeviceTarget, command: str, device_text: str) -> None:
+        self.command = SECRETS.redact(command)
+        self.device_text = _one_line(device_text)
+        super().__init__(
+            target,
+            f"the device rejected {command!r}: {device_text}",
+            "fix that line (device working.cfg may hold the lines before it; restore drops them)",
+        )
+
+
+class DeviceBusy(DeviceError):
+    def __init__(self, target: DeviceTarget, command: str) -> None:
+        self.command = command
+        super().__init__(
+            target,
+            f"{command!r} refused: another processing is executing on the device",
+            "wait for the other session or operation to finish, then retry",
+        )
+
+
+class SessionDropped(DeviceError):
+    def __init__(self, target: DeviceTarget, during: str) -> None:
+        super().__init__(
+            target,
+            f"the SSH session was lost during {during!r}",
+            "reconnect and check the device state (show working.cfg) before retrying",
+        )
+
+
+# --- judging device output -----------------------------------------------------------------
+
+#: Any FITELnet prompt: ``HOST>``, ``HOST#``, ``HOST(config...)#``, or bare ``>``/``#``.
+PROMPT_PATTERN = r"(?m)^[\w.\-@/:]{0,63}(?:\([^)\n]{1,40}\))?[>#][ \t]*$"
+#: The ``[y/N]:`` question of save/refresh/restore (and of commit on some firmware).
+CONFIRM_PATTERN = r"\[y/[nN]\]:?[ \t]*$"
+ERROR_MARKERS = (
+    "<ERROR>",
+    "% Invalid input detected",
+    "Incomplete command",
+    "Unrecognized command",
+    "% Command failed",
+)
+BUSY_MARKER = "Another processing is executing"
+INVALID_INPUT = "Invalid input detected"
+
+
+def device_error_line(output: str) -> str | None:
+    """The first line of ``output`` that the device uses to refuse a command."""
+    for line in output.splitlines():
+        if any(marker in line for marker in ERROR_MARKERS):
+            return line.strip()
+    return None
+
+
+def check_output(target: DeviceTarget, command: str, output: str) -> str:
+    """``output`` if the device accepted ``command``; DeviceBusy / CommandRejected if not."""
+    if BUSY_MARKER in output:
+        raise DeviceBusy(target, command)
+    line = device_error_line(output)
+    if line is not None:
+        raise CommandRejected(target, command, line)
+    return output
+
+
+# --- shared behaviour ---------------------------------------------------------------------
+
+
+class TranscriptLog:
+    """A session transcript file that only ever receives redacted, complete lines.
+
+    Redaction is line-based (a ``Cipher Key : ...`` value or a password may arrive
+    split over two reads), so a partial line waits until its newline or until close.
+    Also serves as netmiko's ``session_log`` (a binary file-like object).
+    """
+
+    def __init__(self, path: Path, target: DeviceTarget, driver: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh: IO[str] | None = path.open("a", encoding="utf-8")
+        self._pending = ""
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        self._fh.write(f"--- {stamp} {target.site} {target.endpoint} ({driver}) ---\n")
+
+    def feed(self, text: str) -> None:
+        if self._fh is None:
+            return
+        lines = (self._pending + text.replace("\r\n", "\n").replace("\r", "")).split("\n")
+        self._pending = lines.pop()
+        for line in lines:
+            self._fh.write(SECRETS.redact(line) + "\n")
+        self._fh.flush()
+
+    # file-like surface for netmiko's SessionLog(buffered_io=...)
+    def write(self, data: bytes | str) -> int:
+        self.feed(data.decode("utf-8", "replace") if isinstance(data, bytes) else data)
+        return len(data)
+
+    def flush(self) -> None:
+        """Lines are flushed as they complete; a partial line must wait (see class doc)."""
+
+    def close(self) -> None:
+        if self._fh is None:
+            return
+        if self._pending:
+            self._fh.write(SECRETS.redact(self._pending) + "\n")
+            self._pending = ""
+        self._fh.close()
+        self._fh = None
+
+
+class DriverBase:
+    """Context-manager support and the FITELnet dialogue shared by both drivers.
+
+    ``with open_driver(target, kind) as dev:`` connects on entry and closes on exit.
+    Subclasses implement ``connect``/``close``, ``show``, ``configure`` and the one
+    primitive ``_confirmed`` (send a command, answer ``y`` if it asks ``[y/N]``).
+    """
+
+    def __init__(self, target: DeviceTarget) -> None:
+        target.register_secrets()
+        self.target = target
+
+    def __enter__(self) -> Self:
+        self.connect()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def connect(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _confirmed(self, command: str) -> str:
+        raise NotImplementedError
+
+    def commit(self) -> str:
+        """``commit``; models that reject it with "Invalid input" get ``refresh`` instead."""
+        try:
+            return self._confirmed("commit")
+        except CommandRejected as exc:
+            if INVALID_INPUT not in exc.device_text:
+                raise
+        return self._confirmed("refresh")
+
+    def save(self) -> str:
+        return self._confirmed("save")
+
+    def restore(self) -> str:
+        return self._confirmed("restore")
+
+
+def open_driver(target: DeviceTarget, kind: DriverKind) -> DeviceDriver:
+    """A driver for ``target`` (not yet connected: call ``connect()`` or use ``with``).
+
+    The implementation modules are imported here, lazily, so that a command using
+    one library never pays for loading the other.
+    """
+    if kind == "netmiko":
+        from fitelctl.fitelnet.drivers.netmiko_driver import NetmikoDriver
+
+        return NetmikoDriver(target)
+    if kind == "scrapli":
+        from fitelctl.fitelnet.drivers.scrapli_driver import ScrapliDriver
+
+        return ScrapliDriver(target)
+    raise ValueError(f"unknown driver {kind!r}: expected 'netmiko' or 'scrapli'")

@@ -1,0 +1,181 @@
+"""The inventory: sites, their devices and tunnels, and references to secrets.
+
+Secrets are never values in the file, only references (``env:NAME``,
+``file:PATH``, ``keyring:SERVICE/USER``), resolved at the moment they are
+needed and registered with ``redact.SECRETS`` so that no output can carry them.
+Every validation error names the file, the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from fitelctl.errors import FitelctlError
+from fitelctl.redact import SECRETS
+
+DEFAULT_INVENTORY = Path("inventory/inventory.yaml")
+SECRET_SCHEMES = ("env", "file", "keyring")
+
+
+class InventoryError(FitelctlError):
+    """The inventory is missing, unreadable or invalid."""
+
+
+class SecretError(FitelctlError):
+    """A secret reference does not resolve."""
+
+
+def _check_secret_ref(value: str) -> str:
+    scheme, _, target = value.partition(":")
+    if scheme not in SECRET_SCHEMES:
+        raise ValueError(
+            "must be a secret reference (env:NAME, file:PATH or keyring:SERVICE/USER), "
+            "never the secret itself"
+        )
+    if not target:
+        raise ValueError("secret reference has an empty target")
+    return value
+
+
+#: A reference to a secret, e.g. ``file:secrets/tokyo.password`` or ``env:F220_PASSWORD``.
+SecretRef = Annotated[str, AfterValidator(_check_secret_ref)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Device(_Strict):
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    username: str
+    password: SecretRef | None = None
+    enable_password: SecretRef | None = None
+    private_key: Path | None = None
+    driver: Literal["netmiko", "scrapli"] | None = None
+    connect_timeout: float | None = Field(default=None, gt=0)
+    command_timeout: float | None = Field(default=None, gt=0)
+
+
+class Tunnel(_Strict):
+    """The tunnel as far as status needs it (apply's full model extends this)."""
+
+    peer: str = Field(description="the VPC router's global address")
+    interface: str = "tunnel 1"
+
+
+class Site(_Strict):
+    device: Device
+    tunnel: Tunnel
+
+
+class Defaults(_Strict):
+    driver: Literal["netmiko", "scrapli"] = "netmiko"
+    known_hosts: Path = Path("known_hosts")
+    connect_timeout: float = Field(default=10.0, gt=0)
+    command_timeout: float = Field(default=30.0, gt=0)
+    workers: int = Field(default=16, ge=1, le=512)
+
+
+class Inventory(_Strict):
+    version: Literal[1] = 1
+    defaults: Defaults = Defaults()
+    sites: dict[str, Site]
+    #: the directory of the inventory file: relative paths are relative to it
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    def site(self, name: str) -> Site:
+        if name not in self.sites:
+            known = ", ".join(sorted(self.sites)) or "none"
+            raise InventoryError(f"unknown site '{name}' (inventory has: {known})")
+        return self.sites[name]
+
+    def select(self, names: list[str]) -> list[str]:
+        """The named sites (validated), or every site when none is named."""
+        for name in names:
+            self.site(name)
+        return names or list(self.sites)
+
+    def path(self, relative: Path) -> Path:
+        return relative if relative.is_absolute() else self.base_dir / relative
+
+    def known_hosts(self) -> Path:
+        return self.path(self.defaults.known_hosts)
+
+
+def inventory_path(option: Path | None) -> Path:
+    """``-i`` wins, then ``$FITELCTL_INVENTORY``, then ``./inventory/inventory.yaml``."""
+    if option is not None:
+        return option
+    env = os.environ.get("FITELCTL_INVENTORY")
+    return Path(env) if env else DEFAULT_INVENTORY
+
+
+def load_inventory(path: Path) -> Inventory:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InventoryError(
+            f"{path}: inventory not found (use -i PATH or set FITELCTL_INVENTORY)"
+        ) from None
+    except OSError as err:
+        raise InventoryError(f"{path}: cannot read inventory: {err.strerror}") from None
+    try:
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise InventoryError(f"{path}:{where} is not valid YAML") from None
+    if not isinstance(data, dict):
+        raise InventoryError(f"{path}: expected a mapping with 'sites' at the top")
+    try:
+        return Inventory.model_validate({**data, "base_dir": path.parent})
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        raise InventoryError(f"{path}: {key}: {_message(first)}") from None
+
+
+def _message(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key (typo?)"
+    if error["type"] == "missing":
+        return "required key is missing"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def resolve_secret(ref: str, inventory: Inventory, *, what: str) -> str:
+    """The secret's value; registered for redaction before anyone can print it."""
+    scheme, _, target = ref.partition(":")
+    if scheme == "env":
+        value = os.environ.get(target)
+        if value is None:
+            raise SecretError(f"{what}: environment variable {target} is not set")
+    elif scheme == "file":
+        path = inventory.path(Path(target))
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except OSError as err:
+            raise SecretError(f"{what}: cannot read secret file {path}: {err.strerror}") from None
+    else:
+        value = _keyring_secret(target, what)
+    if not value:
+        raise SecretError(f"{what}: secret reference {ref} resolves to an empty value")
+    return SECRETS.add(value)
+
+
+def _keyring_secret(target: str, what: str) -> str:
+    service, _, user = target.partition("/")
+    try:
+        import keyring  # type: ignore[import-not-found]
+    except ImportError:
+        raise SecretError(f"{what}: keyring:{target} needs the 'keyring' package") from None
+    value = keyring.get_password(service, user)
+    if value is None:
+        raise SecretError(f"{what}: no keyring entry for service '{service}' user '{user}'")
+    return str(value)

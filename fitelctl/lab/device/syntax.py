@@ -1,0 +1,206 @@
+"""The commands the simulated F220 knows, mode by mode.
+
+The IPsec lines follow brief §3 (real configs and vendor templates) and take their
+values from ``fitelnet.vocabulary``; anything else is an error, as on the device.
+The non-crypto lines are the small set a lab base config needs (the lab's choice):
+
+    hostname NAME
+    interface GigaEthernet 1/1        (input may say ``ge 1/1``)   → (config-if-ge 1/1)
+     ip address A.B.C.D/LEN | ip address A.B.C.D M.M.M.M | ip address dhcp
+     shutdown
+    interface Tunnel N                                            → (config-if-tunnel N)
+     tunnel mode ipsec map NAME
+     ip address ... | shutdown
+    ip route A.B.C.D/LEN | A.B.C.D M.M.M.M   GATEWAY | tunnel N
+
+Sub-mode prompt names are UNKNOWN publicly; the lab's choice is
+``(config-ipsec-policy)``, ``(config-ipsec-selector)``, ``(config-isakmp-policy)``,
+``(config-isakmp-profile)``, ``(config-crypto-map)``, ``(config-if-tunnel N)`` and the
+real ``(config-if-ge 1/1)``.  Ranges the brief does not give are the lab's choice:
+lifetimes 60–604800 s, keepalive interval 1–3600 s, selector numbers 1–65535,
+tunnel numbers 1–255.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from fitelctl.fitelnet import vocabulary as vocab
+from fitelctl.lab.device.grammar import Command, Grammar
+
+_GROUPS = "{" + "|".join(str(g) for g in vocab.DH_GROUPS) + "}"
+_PFS_GROUPS = "{" + "|".join(f"group{g}" for g in vocab.DH_GROUPS) + "}"
+_AES_BITS = "{" + "|".join(str(b) for b in vocab.AES_KEY_BITS) + "}"
+_ESP_ENC = "{" + "|".join(vocab.ESP_ENCRYPTIONS) + "}"
+_ESP_AUTH = "{" + "|".join(vocab.ESP_AUTHS) + "}"
+_LIFETIME = "<int:60-604800>"
+
+
+def _key_sizes(words: Sequence[str]) -> int | None:
+    """The last three words, MIN MAX DEFAULT, must satisfy MIN <= DEFAULT <= MAX."""
+    low, high, default = (int(word) for word in words[-3:])
+    if low > high:
+        return len(words) - 2
+    if not low <= default <= high:
+        return len(words) - 1
+    return None
+
+
+def _config(
+    syntax: str,
+    key_len: int = 0,
+    *,
+    opens: str | None = None,
+    check: Callable[[Sequence[str]], int | None] | None = None,
+) -> Command:
+    return Command(syntax, "config", key_len, opens=opens, check=check)
+
+
+SHOW = [
+    Command("show version", "show.version"),
+    Command("show current.cfg", "show.current"),
+    Command("show running-config", "show.current"),
+    Command("show working.cfg", "show.working"),
+    Command("show boot", "show.boot"),
+    Command("show crypto sa", "show.crypto_sa"),
+    Command("show config <file>", "show.config"),
+]
+
+USER = [
+    Command("enable", "enable"),
+    Command("exit", "logout"),
+    Command("logout", "logout"),
+    Command("no more", "more.off"),
+    Command("more", "more.on"),
+    Command("show version", "show.version"),
+]
+
+PRIVILEGED = [
+    Command("enable", "noop"),
+    Command("disable", "disable"),
+    Command("exit", "logout"),
+    Command("logout", "logout"),
+    Command("configure terminal", "configure"),
+    Command("no more", "more.off"),
+    Command("more", "more.on"),
+    *SHOW,
+    Command("clear crypto sa", "clear.crypto_sa"),
+    Command("commit", "commit"),
+    Command("refresh [moff]", "refresh"),
+    Command("save [<file>] [moff]", "save"),
+    Command("restore [moff]", "restore"),
+    Command("load <file> [moff]", "load"),
+    Command("boot configuration <file>", "boot.configuration"),
+]
+
+MODE_COMMANDS = [Command("exit", "exit"), Command("end", "end"), *SHOW]
+
+GLOBAL_CONFIG = [
+    _config("hostname <name>", 1),
+    _config("interface GigaEthernet <port>", opens="if-ge"),
+    _config("interface Tunnel <int:1-255>", opens="if-tunnel"),
+    _config("ip route <prefix> <ipv4>"),
+    _config("ip route <prefix> tunnel <int:1-255>"),
+    _config("ip route <ipv4> <mask> <ipv4>"),
+    _config("ip route <ipv4> <mask> tunnel <int:1-255>"),
+    _config(f"crypto ipsec security-association lifetime seconds {_LIFETIME}", 4),
+    _config("crypto ipsec policy <name>", opens="ipsec-policy"),
+    _config("crypto ipsec selector <name>", opens="ipsec-selector"),
+    _config("crypto isakmp policy <name>", opens="isakmp-policy"),
+    _config("crypto isakmp profile <name>", opens="isakmp-profile"),
+    _config("crypto map <name> ipsec-isakmp", 3, opens="crypto-map"),
+]
+
+_INTERFACE = [
+    _config("ip address <prefix>", 2),
+    _config("ip address <ipv4> <mask>", 2),
+    _config("ip address dhcp", 2),
+    _config("shutdown"),
+]
+
+SUB_MODE_CONFIG: dict[str, list[Command]] = {
+    "if-ge": _INTERFACE,
+    "if-tunnel": [*_INTERFACE, _config("tunnel mode ipsec map <name>", 2)],
+    "ipsec-policy": [
+        _config(f"set pfs {_PFS_GROUPS}", 2),
+        _config("set security-association always-up"),
+        _config(f"set security-association lifetime seconds {_LIFETIME}", 3),
+        _config(f"set security-association transform {_ESP_ENC} {_ESP_AUTH}", 3),
+        _config(f"set security-association transform {_ESP_AUTH} {_ESP_ENC}", 3),
+        _config(
+            f"set security-association transform-keysize aes {_AES_BITS} {_AES_BITS} {_AES_BITS}",
+            3,
+            check=_key_sizes,
+        ),
+        _config("set ip df-bit {0|1}", 3),
+        _config("set ip fragment {post|pre}", 3),
+    ],
+    "ipsec-selector": [
+        _config("src <int:1-65535> ipv4 any", 2),
+        _config("src <int:1-65535> ipv4 <prefix>", 2),
+        _config("dst <int:1-65535> ipv4 any", 2),
+        _config("dst <int:1-65535> ipv4 <prefix>", 2),
+    ],
+    "isakmp-policy": [
+        _config("authentication pre-share", 1),
+        _config("encryption {" + "|".join(vocab.ISAKMP_ENCRYPTIONS) + "}", 1),
+        _config(
+            f"encryption-keysize aes {_AES_BITS} {_AES_BITS} {_AES_BITS}", 1, check=_key_sizes
+        ),
+        _config("hash {" + "|".join(vocab.ISAKMP_HASHES) + "}", 1),
+        _config(f"group {_GROUPS}", 1),
+        _config(f"lifetime {_LIFETIME}", 1),
+    ],
+    "isakmp-profile": [
+        _config("local-address <ipv4>", 1),
+        _config("self-identity address <ipv4>", 1),
+        _config("self-identity fqdn <fqdn>", 1),
+        _config("self-identity user-fqdn <user-fqdn>", 1),
+        _config("set peer <ipv4>", 2),
+        _config("ike-version {" + "|".join(str(v) for v in vocab.IKE_VERSIONS) + "}", 1),
+        _config("local-key [ascii] <key>", 1),
+        _config("keepalive interval <int:1-3600> [always-send]", 1),
+        _config("set isakmp-policy <name>", 2),
+        _config("set ipsec-policy <name>", 2),
+    ],
+    "crypto-map": [
+        _config("match address <name>", 2),
+        _config("set isakmp-profile <name>", 2),
+    ],
+}
+
+_SUB_MODE_PROMPTS: dict[str, Callable[[Sequence[str]], str]] = {
+    "if-ge": lambda words: f"config-if-ge {words[2]}",
+    "if-tunnel": lambda words: f"config-if-tunnel {words[2]}",
+    "ipsec-policy": lambda _: "config-ipsec-policy",
+    "ipsec-selector": lambda _: "config-ipsec-selector",
+    "isakmp-policy": lambda _: "config-isakmp-policy",
+    "isakmp-profile": lambda _: "config-isakmp-profile",
+    "crypto-map": lambda _: "config-crypto-map",
+}
+
+
+def sub_mode_prompt(mode: str, header: str) -> str:
+    """The text between the parentheses of a sub-mode prompt."""
+    return _SUB_MODE_PROMPTS[mode](header.split())
+
+
+def _config_mode_grammar(config_lines: list[Command]) -> Grammar:
+    grammar = Grammar([*config_lines, *MODE_COMMANDS])
+    grammar.mount("no", Grammar(config_lines))
+    return grammar
+
+
+#: Config lines alone (no exit/end/show/no): what a config file may contain.
+CONFIG_LINES: dict[str, Grammar] = {
+    "config": Grammar(GLOBAL_CONFIG),
+    **{mode: Grammar(lines) for mode, lines in SUB_MODE_CONFIG.items()},
+}
+
+#: What a session accepts in each mode.
+MODES: dict[str, Grammar] = {
+    "user": Grammar(USER),
+    "privileged": Grammar(PRIVILEGED),
+    "config": _config_mode_grammar(GLOBAL_CONFIG),
+    **{mode: _config_mode_grammar(lines) for mode, lines in SUB_MODE_CONFIG.items()},
+}

@@ -1,0 +1,63 @@
+"""The one place that knows what a secret looks like.
+
+Everything that leaves the process (terminal, JSON, logs, audit records,
+exception text, netmiko/scrapli session logs) goes through ``redact_text``
+unless the operator explicitly asked for secrets.  Two kinds of secret exist:
+values we hold (passwords, PSKs, the API secret), which are masked wherever they
+appear, and values the device prints (the Cipher/Auth keys of ``show crypto
+sa``, the ``local-key`` of a config), which are recognised by shape.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+MASK = "<redacted>"
+
+#: Fields in parsed records (lower-case keys) that hold key material.
+SECRET_FIELDS = frozenset(
+    {"in_cipher_key", "in_auth_key", "out_cipher_key", "out_auth_key", "local_key", "psk"}
+)
+
+_DEVICE_SECRET_LINES = (
+    # show crypto sa key material
+    re.compile(r"(?P<lead>(?:Cipher|Auth) Key\s*:\s*)(?P<secret>\S+)"),
+    # config lines carrying the PSK or passwords
+    re.compile(r"(?P<lead>\blocal-key\s+(?:ascii\s+|hex\s+)?)(?P<secret>\S+)"),
+    re.compile(r"(?P<lead>\b(?:password|secret)\s+(?:\d\s+)?)(?P<secret>\S+)"),
+    re.compile(r'(?P<lead>"PreSharedSecret"\s*:\s*")(?P<secret>[^"]*)'),
+)
+
+
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """Mask known secret values and device-printed key material in ``text``."""
+    for pattern in _DEVICE_SECRET_LINES:
+        text = pattern.sub(lambda m: m.group("lead") + MASK, text)
+    for value in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(value, MASK)
+    return text
+
+
+def redact_record(record: dict[str, object]) -> dict[str, object]:
+    """A copy of a parsed record without its key-material fields."""
+    return {k: v for k, v in record.items() if k not in SECRET_FIELDS}
+
+
+class SecretRegistry:
+    """Secret values resolved during this process, so every output can mask them."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+
+    def add(self, value: str) -> str:
+        if value:
+            self._values.add(value)
+        return value
+
+    def redact(self, text: str) -> str:
+        return redact_text(text, self._values)
+
+
+#: Process-wide registry: secret references add to it as they resolve.
+SECRETS = SecretRegistry()
