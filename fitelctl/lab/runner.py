@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -51,7 +51,7 @@ class LabOptions:
     sites: int = 1
     faults: tuple[str, ...] = ()
     #: devices on newer firmware print the IKE_SA/CHILD_SA format of `show crypto sa`
-    sa_format: str = "ipsec"
+    sa_format: Literal["ipsec", "ike_child"] = "ipsec"
 
 
 @dataclass
@@ -122,19 +122,17 @@ class Lab:
             password=password,
             enable_password=enable,
             authorized_keys=(client_key,),
+            sa_format=self.options.sa_format,
             boot_config=device_config(addresses, crypto, psk),
         )
         device = LabDevice(
             spec,
             DeviceFaults(commit_fails=faults.commit_fails, drop_after_lines=faults.ssh_drop_after),
         )
-        self.world.add_site(device, public_address=addresses.public, sa_format=self._sa_format())
+        self.world.add_site(device, public_address=addresses.public)
         host_key = load_or_create_host_key(state / "hostkeys" / f"{addresses.site}_ed25519")
         server = await start_device_server(device, host_key=host_key, host=LAB_HOST, port=0)
         self.sites[addresses.site] = LabSite(addresses, device, server, password, enable)
-
-    def _sa_format(self) -> Any:
-        return self.options.sa_format
 
     def _write_descriptions(self) -> None:
         state = self.options.state_dir

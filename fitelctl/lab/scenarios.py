@@ -76,7 +76,7 @@ def site_addresses(index: int) -> SiteAddresses:
 
 
 def _template(name: str) -> Template:
-    text = resources.files("fitelctl.lab").joinpath("assets", name).read_text(encoding="utf-8")
+    text = resources.files("fitelctl.lab").joinpath(f"assets/{name}").read_text(encoding="utf-8")
     return Template(text)
 
 

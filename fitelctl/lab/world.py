@@ -19,7 +19,7 @@ from fitelctl.fitelnet import vocabulary as vocab
 from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.fitelnet.crypto_config import BrokenTunnel, DeviceTunnel, read_tunnels
 from fitelctl.ike import CloudPeer, Outcome, negotiate
-from fitelctl.lab.crypto_sa import IkeSaView, IpsecSaView, SaFormat, render_crypto_sa
+from fitelctl.lab.crypto_sa import IkeSaView, IpsecSaView, render_crypto_sa
 from fitelctl.lab.device.model import LabDevice
 
 
@@ -75,7 +75,6 @@ class Tunnel:
 class SiteLink:
     device: LabDevice
     public_address: str
-    sa_format: SaFormat
     tunnels: list[Tunnel] = field(default_factory=list)
     broken: list[BrokenTunnel] = field(default_factory=list)
 
@@ -91,8 +90,8 @@ class LabWorld:
     def add_router(self, router: VpcRouter) -> None:
         self.routers[router.global_address] = router
 
-    def add_site(self, device: LabDevice, *, public_address: str, sa_format: SaFormat) -> None:
-        self.sites[device.spec.site] = SiteLink(device, public_address, sa_format)
+    def add_site(self, device: LabDevice, *, public_address: str) -> None:
+        self.sites[device.spec.site] = SiteLink(device, public_address)
         device.world = self
         self.renegotiate(device.spec.site)
 
@@ -103,7 +102,7 @@ class LabWorld:
         up = [t for t in link.tunnels if t.outcome.up]
         ike = [_ike_view(t, link, now) for t in up]
         ipsec = [_ipsec_view(t, link, now) for t in up]
-        return render_crypto_sa(link.sa_format, ike, ipsec)
+        return render_crypto_sa(link.device.spec.sa_format, ike, ipsec)
 
     def clear_crypto_sa(self, site: str) -> None:
         self.renegotiate(site)

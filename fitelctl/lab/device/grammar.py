@@ -81,13 +81,13 @@ class Failure:
     #: Canonical words accepted before the failure and the node reached
     #: (INCOMPLETE: lets ``no KEY`` accept a line cut short after its key).
     words: tuple[str, ...] = ()
-    node: Node | None = None
+    node: Node | None = field(default=None, repr=False)
 
 
 ParseResult = Parsed | Failure
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Node:
     keywords: dict[str, tuple[str, Node]] = field(default_factory=dict)
     values: list[tuple[str, ValueCheck, Node]] = field(default_factory=list)

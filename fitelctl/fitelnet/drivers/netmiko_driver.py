@@ -1,0 +1,229 @@
+"""DeviceDriver over netmiko's upstream ``furukawa_fitelnet`` device type (unmodified).
+
+Netmiko handles login, the weak-password warnings, ``enable`` (including a refused
+enable password), ``no more`` and prompt stripping, as written against real F220s.
+This module adds what the contract needs on top:
+
+* host keys enforced by paramiko itself (``ssh_strict`` + ``alt_key_file`` = the
+  inventory's known_hosts, no system files); only a refusal goes to ``hostkeys``
+  to say why and, when asked, trust a new key;
+* pattern-driven reads with explicit timeouts.  Upstream ``save_config`` uses
+  timing reads (about 2 s of silence per step) and upstream ``commit`` reports
+  errors as ``ValueError`` text; the shared ``_confirmed`` dialogue is faster and
+  judges output with the same rules as the scrapli driver;
+* config lines are sent one at a time so a refusal names its line
+  (``send_config_set(error_pattern=...)`` only says so inside a message string);
+* netmiko/paramiko exceptions mapped to the driver errors, everything redacted.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import paramiko  # type: ignore[import-untyped]
+from netmiko import ConnectHandler
+from netmiko.exceptions import (
+    NetmikoAuthenticationException,
+    NetmikoTimeoutException,
+    ReadException,
+    ReadTimeout,
+)
+from netmiko.session_log import SessionLog
+
+from fitelctl.fitelnet.drivers import hostkeys
+from fitelctl.fitelnet.drivers.base import (
+    CONFIRM_PATTERN,
+    PROMPT_PATTERN,
+    AuthenticationFailed,
+    CommandTimeout,
+    DeviceError,
+    DeviceTarget,
+    DeviceUnreachable,
+    DriverBase,
+    EnablePasswordRejected,
+    SessionDropped,
+    TranscriptLog,
+    UnexpectedPrompt,
+    check_output,
+    guard_logger,
+)
+
+DEVICE_TYPE = "furukawa_fitelnet"
+_PROMPT = PROMPT_PATTERN
+_CONFIRM_OR_PROMPT = rf"(?m)(?:{CONFIRM_PATTERN}|{PROMPT_PATTERN.removeprefix('(?m)')})"
+
+guard_logger(logging.getLogger("netmiko"))
+
+
+class _UnknownHostKey(Exception):
+    """paramiko's RejectPolicy refused a host missing from known_hosts (key not kept)."""
+
+
+class NetmikoDriver(DriverBase):
+    """FITELnet over netmiko (paramiko SSH)."""
+
+    def __init__(self, target: DeviceTarget) -> None:
+        super().__init__(target)
+        self._conn: Any = None
+        self._transcript: TranscriptLog | None = None
+
+    # --- session ---------------------------------------------------------------------
+
+    def connect(self) -> None:
+        if self._conn is not None:
+            return
+        try:
+            self._conn = self._login()
+        except _UnknownHostKey:
+            refusal = hostkeys.refused_host_key(self.target, presented=None)
+            if refusal is not None:
+                raise refusal from None
+            self._conn = self._login()  # the key was unknown and is now trusted
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.disconnect()
+            except Exception:  # noqa: BLE001 - closing must not raise; the session is gone
+                pass
+        if self._transcript is not None:
+            self._transcript.close()
+            self._transcript = None
+
+    def _login(self) -> Any:
+        t = self.target
+        known_hosts = str(t.known_hosts) if t.known_hosts else ""
+        session_log = None
+        if t.session_log is not None:
+            self._transcript = self._transcript or TranscriptLog(t.session_log, t, "netmiko")
+            session_log = SessionLog(buffered_io=self._transcript)
+        try:
+            return ConnectHandler(
+                device_type=DEVICE_TYPE,
+                host=t.host,
+                port=t.port,
+                username=t.username,
+                password=t.password or "",
+                secret=t.enable_password or "",
+                key_file=str(t.private_key_path) if t.private_key_path else None,
+                use_keys=t.private_key_path is not None,
+                allow_agent=False,
+                ssh_strict=True,
+                system_host_keys=False,
+                alt_host_keys=bool(known_hosts),
+                alt_key_file=known_hosts,
+                conn_timeout=t.connect_timeout,
+                banner_timeout=t.connect_timeout,
+                auth_timeout=t.connect_timeout,
+                read_timeout_override=t.command_timeout,
+                session_log=session_log,
+            )
+        except Exception as exc:
+            raise self._login_error(exc) from None
+
+    def _login_error(self, exc: Exception) -> Exception:
+        t = self.target
+        if isinstance(exc, NetmikoAuthenticationException):
+            return AuthenticationFailed(t)
+        if isinstance(exc, ValueError) and "enable mode" in str(exc):
+            return EnablePasswordRejected(t)
+        if isinstance(exc, NetmikoTimeoutException):
+            return self._connection_error(exc)
+        if isinstance(exc, ReadTimeout):
+            return UnexpectedPrompt(t, "a FITELnet prompt after login", "no prompt in time")
+        if isinstance(exc, (OSError, EOFError, ReadException)):
+            return SessionDropped(t, "login")
+        return exc
+
+    def _connection_error(self, exc: NetmikoTimeoutException) -> Exception:
+        """netmiko folds every transport failure into one type; the cause tells them apart."""
+        t = self.target
+        cause = exc.__context__
+        if isinstance(cause, paramiko.BadHostKeyException):
+            presented = hostkeys.HostKey(cause.key.get_name(), cause.key.asbytes())
+            refusal = hostkeys.refused_host_key(t, presented=presented)
+            return refusal or _UnknownHostKey()
+        if isinstance(cause, paramiko.SSHException) and "not found in known_hosts" in str(cause):
+            return _UnknownHostKey()
+        if isinstance(cause, ConnectionRefusedError):
+            return DeviceUnreachable(t, "connection refused")
+        if isinstance(cause, (socket.timeout, TimeoutError)):
+            return DeviceUnreachable(t, f"no TCP answer within {t.connect_timeout:g}s")
+        if isinstance(cause, paramiko.SSHException) and "banner" in str(cause):
+            return DeviceUnreachable(t, f"no SSH banner within {t.connect_timeout:g}s")
+        reason = str(cause or exc).strip().splitlines()
+        return DeviceUnreachable(t, reason[0] if reason else type(exc).__name__)
+
+    # --- commands --------------------------------------------------------------------
+
+    @contextmanager
+    def _io(self, during: str) -> Iterator[Any]:
+        """The live connection, with netmiko's read/socket failures mapped."""
+        if self._conn is None:
+            self.connect()
+        conn = self._conn
+        try:
+            yield conn
+        except ReadTimeout:
+            if not _alive(conn):
+                raise SessionDropped(self.target, during) from None
+            raise CommandTimeout(self.target, during, self.target.command_timeout) from None
+        except (OSError, EOFError, ReadException):
+            raise SessionDropped(self.target, during) from None
+
+    def _send(self, command: str, expect: str, *, verify: bool = True) -> str:
+        with self._io(command) as conn:
+            output: str = conn.send_command(
+                command,
+                expect_string=expect,
+                read_timeout=self.target.command_timeout,
+                cmd_verify=verify,
+            )
+        return output
+
+    def show(self, command: str) -> str:
+        return check_output(self.target, command, self._send(command, _PROMPT))
+
+    def configure(self, lines: Sequence[str]) -> str:
+        with self._io("configure terminal") as conn:
+            try:
+                conn.config_mode()
+            except ValueError:
+                raise UnexpectedPrompt(
+                    self.target, "a (config)# prompt", "no configuration mode"
+                ) from None
+        outputs = []
+        try:
+            for line in (raw for raw in lines if raw.strip()):
+                outputs.append(check_output(self.target, line, self._send(line, _PROMPT)))
+        finally:
+            self._end()
+        return "\n".join(o for o in outputs if o)
+
+    def _end(self) -> None:
+        if self._conn is None:
+            return
+        with self._io("end") as conn:
+            conn.exit_config_mode()
+
+    def _confirmed(self, command: str) -> str:
+        output = self._send(command, _CONFIRM_OR_PROMPT)
+        if re.search(CONFIRM_PATTERN, output, re.M):
+            output += "\n" + self._send("y", _PROMPT, verify=False)
+        return check_output(self.target, command, output)
+
+
+def _alive(conn: Any) -> bool:
+    try:
+        return bool(conn.is_alive())
+    except Exception:  # noqa: BLE001 - a dead transport may fail in many ways
+        return False
+
+
+__all__ = ["DeviceError", "NetmikoDriver"]

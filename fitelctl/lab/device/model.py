@@ -1,0 +1,151 @@
+"""All state of one simulated FITELnet F220: its three configs, its files, its faults.
+
+The F220 keeps three configs (brief §3): ``working.cfg`` (what ``configure
+terminal`` edits, shared by every session), ``current.cfg`` (what runs) and the
+boot file (``/drive/boot.cfg`` unless ``boot configuration`` chose another).
+Sessions (``cli.CliSession``) hold only their own mode; everything they change
+lives here, so two SSH sessions on one device see each other's edits as on the
+real box.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass, field
+from typing import Literal
+
+from fitelctl.fitelnet.config_tree import ConfigTree
+from fitelctl.lab.device.editing import clone, replay_config
+from fitelctl.lab.device.world_api import CryptoWorld
+
+BOOT_FILE = "/drive/boot.cfg"
+DRIVE = "/drive/"
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    site: str
+    #: Prompt name when current.cfg has no ``hostname`` line ("" = bare ``>``/``#``).
+    hostname: str
+    username: str
+    password: str
+    enable_password: str
+    #: OpenSSH public key lines accepted for publickey authentication.
+    authorized_keys: tuple[str, ...] = ()
+    firmware: str = "01.12(00)[0]00.00.0 [2023/07/26 15:00]"
+    #: Only the world reads it (which `show crypto sa` layout this firmware prints).
+    sa_format: Literal["ipsec", "ike_child"] = "ipsec"
+    #: "refresh" models reject ``commit`` with the ``% Invalid input`` form.
+    commit_command: Literal["commit", "refresh"] = "commit"
+    #: Initial boot.cfg text; current.cfg and working.cfg start equal to it.
+    boot_config: str = ""
+    #: How long commit/refresh/save/restore/load hold the processing lock.
+    commit_seconds: float = 0.05
+
+
+@dataclass
+class DeviceFaults:
+    #: One-shot: the next commit/refresh answers ``% Command failed.``; working stays
+    #: edited and current unchanged.
+    commit_fails: bool = False
+    #: One-shot: the first session sending more than N configuration-mode lines is
+    #: dropped (connection closed abruptly); the line that exceeds is not applied.
+    drop_after_lines: int | None = None
+
+
+def drive_path(name: str) -> str:
+    """``x.cfg`` and ``/drive/x.cfg`` name the same file."""
+    return name if name.startswith(DRIVE) else DRIVE + name
+
+
+@dataclass(eq=False)
+class LabDevice:
+    """One device's mutable state.  Raises ``ConfigTextError`` for a bad boot config."""
+
+    spec: DeviceSpec
+    faults: DeviceFaults = field(default_factory=DeviceFaults)
+    world: CryptoWorld | None = None
+    working: ConfigTree = field(init=False)
+    current: ConfigTree = field(init=False)
+    files: dict[str, str] = field(init=False)
+    boot_file: str = field(init=False, default=BOOT_FILE)
+    #: Held by commit/refresh/save/restore/load for ``spec.commit_seconds``.
+    processing_lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
+    #: The session whose edits to working.cfg are not committed yet.
+    working_editor: int | None = field(init=False, default=None)
+    _session_ids: itertools.count[int] = field(init=False, default_factory=itertools.count)
+
+    def __post_init__(self) -> None:
+        self.current = replay_config(self.spec.boot_config)
+        self.working = clone(self.current)
+        self.files = {BOOT_FILE: self.current.render()}
+
+    def current_config(self) -> str:
+        return self.current.render()
+
+    def working_config(self) -> str:
+        return self.working.render()
+
+    def boot_config(self) -> str:
+        return self.files.get(self.boot_file, "")
+
+    @property
+    def hostname(self) -> str:
+        """The prompt name: current.cfg's ``hostname`` line, else the spec's."""
+        for entry in self.current.entries:
+            if not entry.is_block and entry.header.startswith("hostname "):
+                return entry.header.split(maxsplit=1)[1]
+        return self.spec.hostname
+
+    def new_session_id(self) -> int:
+        return next(self._session_ids)
+
+    def note_edit(self, session_id: int) -> None:
+        self.working_editor = session_id
+
+    def edited_by_another(self, session_id: int) -> bool:
+        """Another session left working.cfg different from current.cfg."""
+        return (
+            self.working_editor not in (None, session_id)
+            and self.working_config() != self.current_config()
+        )
+
+    def unsaved(self) -> bool:
+        """working.cfg differs from what the boot file holds."""
+        return self.working_config() != ConfigTree.parse(self.boot_config()).render()
+
+    def commit(self) -> None:
+        """working.cfg → current.cfg."""
+        self.current = clone(self.working)
+        self.working_editor = None
+        if self.world is not None:
+            self.world.current_config_changed(self.spec.site)
+
+    def save(self, path: str) -> None:
+        """working.cfg → a file (the boot file by default)."""
+        self.files[drive_path(path)] = self.working_config()
+
+    def restore(self) -> None:
+        """Throw working.cfg edits away: working.cfg ← current.cfg."""
+        self.working = clone(self.current)
+        self.working_editor = None
+
+    def load(self, path: str, session_id: int) -> bool:
+        """A file → working.cfg; False when the file is missing or holds a bad line."""
+        text = self.files.get(drive_path(path))
+        if text is None:
+            return False
+        try:
+            self.working = replay_config(text)
+        except ValueError:
+            return False
+        self.working_editor = session_id
+        return True
+
+    def show_crypto_sa(self) -> str | None:
+        return None if self.world is None else self.world.show_crypto_sa(self.spec.site)
+
+    def clear_crypto_sa(self) -> None:
+        if self.world is not None:
+            self.world.clear_crypto_sa(self.spec.site)
