@@ -8,7 +8,8 @@ both drivers judge the same output the same way.
 
 from __future__ import annotations
 
-import re
+import io
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -128,14 +129,14 @@ class HostKeyUnknown(HostKeyRejected):
         self.key_type = key_type
         self.fingerprint = fingerprint
         where = (
-            f"is not in {target.known_hosts}"
+            f"it is not in {target.known_hosts}"
             if target.known_hosts
-            else "cannot be checked: no known_hosts file is configured for the inventory"
+            else "no known_hosts file is configured to check it against"
         )
         super().__init__(
             target,
-            f"unknown SSH host key {key_type} key {fingerprint} {where}",
-            "if that fingerprint is the device's (check on its console), trust it explicitly "
+            f"unknown SSH host key ({key_type} key fingerprint is {fingerprint}); {where}",
+            "if that is the device's fingerprint (check on its console), trust it explicitly "
             "with --trust-new-host-key",
         )
 
@@ -219,9 +220,9 @@ class SessionDropped(DeviceError):
 # --- judging device output -----------------------------------------------------------------
 
 #: Any FITELnet prompt: ``HOST>``, ``HOST#``, ``HOST(config...)#``, or bare ``>``/``#``.
-PROMPT_PATTERN = r"(?m)^[\w.\-@/:]{0,63}(?:\([^)\n]{1,40}\))?[>#][ \t]*$"
+PROMPT_PATTERN = r"(?m)^[\w.\-@/:]{0,63}(?:\([^)\n]{1,40}\))?[>#][ \t\r]*$"
 #: The ``[y/N]:`` question of save/refresh/restore (and of commit on some firmware).
-CONFIRM_PATTERN = r"\[y/[nN]\]:?[ \t]*$"
+CONFIRM_PATTERN = r"\[y/[nN]\]:?[ \t\r]*$"
 ERROR_MARKERS = (
     "<ERROR>",
     "% Invalid input detected",
@@ -254,46 +255,62 @@ def check_output(target: DeviceTarget, command: str, output: str) -> str:
 # --- shared behaviour ---------------------------------------------------------------------
 
 
-class TranscriptLog:
+class TranscriptLog(io.TextIOBase):
     """A session transcript file that only ever receives redacted, complete lines.
 
     Redaction is line-based (a ``Cipher Key : ...`` value or a password may arrive
     split over two reads), so a partial line waits until its newline or until close.
-    Also serves as netmiko's ``session_log`` (a binary file-like object).
+    A text stream, so netmiko's ``SessionLog(buffered_io=...)`` accepts it; scrapli's
+    recorder callback is its ``write``.
     """
 
     def __init__(self, path: Path, target: DeviceTarget, driver: str) -> None:
+        super().__init__()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fh: IO[str] | None = path.open("a", encoding="utf-8")
         self._pending = ""
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
         self._fh.write(f"--- {stamp} {target.site} {target.endpoint} ({driver}) ---\n")
 
-    def feed(self, text: str) -> None:
-        if self._fh is None:
-            return
-        lines = (self._pending + text.replace("\r\n", "\n").replace("\r", "")).split("\n")
-        self._pending = lines.pop()
-        for line in lines:
-            self._fh.write(SECRETS.redact(line) + "\n")
-        self._fh.flush()
-
-    # file-like surface for netmiko's SessionLog(buffered_io=...)
-    def write(self, data: bytes | str) -> int:
-        self.feed(data.decode("utf-8", "replace") if isinstance(data, bytes) else data)
-        return len(data)
+    def write(self, s: str) -> int:
+        if self._fh is not None:
+            lines = (self._pending + s.replace("\r\n", "\n").replace("\r", "")).split("\n")
+            self._pending = lines.pop()
+            for line in lines:
+                self._fh.write(SECRETS.redact(line) + "\n")
+            self._fh.flush()
+        return len(s)
 
     def flush(self) -> None:
         """Lines are flushed as they complete; a partial line must wait (see class doc)."""
 
     def close(self) -> None:
-        if self._fh is None:
-            return
-        if self._pending:
-            self._fh.write(SECRETS.redact(self._pending) + "\n")
-            self._pending = ""
-        self._fh.close()
-        self._fh = None
+        if self._fh is not None:
+            if self._pending:
+                self._fh.write(SECRETS.redact(self._pending) + "\n")
+                self._pending = ""
+            self._fh.close()
+            self._fh = None
+        super().close()
+
+
+class _RedactRecords(logging.Filter):
+    """Library debug logs echo what was typed and read (enable password, keys)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = SECRETS.redact(record.getMessage())
+        record.args = None
+        return True
+
+
+_REDACT_RECORDS = _RedactRecords()
+
+
+def guard_logger(logger: logging.Logger) -> None:
+    """Redact ``logger``'s records; without app logging set up, keep them off stderr."""
+    if _REDACT_RECORDS not in logger.filters:
+        logger.addFilter(_REDACT_RECORDS)
+        logger.addHandler(logging.NullHandler())
 
 
 class DriverBase:
@@ -359,4 +376,4 @@ def open_driver(target: DeviceTarget, kind: DriverKind) -> DeviceDriver:
         from fitelctl.fitelnet.drivers.scrapli_driver import ScrapliDriver
 
         return ScrapliDriver(target)
-    raise ValueError(f"unknown driver {kind!r}: expected 'netmiko' or 'scrapli'")
+    raise FitelctlError(f"unknown device driver {kind!r}: expected 'netmiko' or 'scrapli'")

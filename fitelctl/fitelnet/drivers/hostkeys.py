@@ -33,6 +33,13 @@ from pathlib import Path
 
 import asyncssh
 
+from fitelctl.fitelnet.drivers.base import (
+    DeviceTarget,
+    HostKeyChanged,
+    HostKeyRejected,
+    HostKeyUnknown,
+)
+
 
 @dataclass(frozen=True)
 class HostKey:
@@ -243,3 +250,51 @@ async def _fetch(host: str, port: int, timeout: float, algs: list[str]) -> HostK
     if key is None:
         return None
     return HostKey(key.get_algorithm(), key.public_data)
+
+
+def refused_host_key(
+    target: DeviceTarget, *, presented: HostKey | None, may_trust: bool = True
+) -> HostKeyRejected | None:
+    """Why the SSH library refused the device's host key, as the error to raise.
+
+    ``presented`` is the refused key when the library kept it (paramiko's changed-key
+    error does); otherwise a short key exchange fetches it.  Returns ``None`` only when
+    the key was unknown, ``target.trust_new_host_key`` is set (and ``may_trust``), and
+    the key has just been appended: the caller connects again, strictly.
+    """
+    entries = load_known_hosts(target.known_hosts) if target.known_hosts else []
+    key = presented or fetch_host_key(
+        target.host,
+        target.port,
+        timeout=target.connect_timeout,
+        prefer=known_key_types(entries, target.host, target.port),
+    )
+    if key is None:
+        return HostKeyRejected(
+            target,
+            "the SSH host key was refused and the device could not be reached again to show it",
+            "retry; if it persists compare the device's key with the known_hosts file",
+        )
+    result = check_host_key(entries, target.host, target.port, key)
+    if result.verdict is Verdict.UNKNOWN:
+        if target.known_hosts is not None and target.trust_new_host_key and may_trust:
+            append_known_host(target.known_hosts, target.host, target.port, key)
+            return None
+        return HostKeyUnknown(target, key.type_label, key.fingerprint)
+    where = f"{result.entry.path}:{result.entry.line_no}" if result.entry else "known_hosts"
+    if result.verdict is Verdict.CHANGED and result.entry is not None:
+        return HostKeyChanged(
+            target, key.type_label, key.fingerprint, result.entry.path, result.entry.line_no
+        )
+    if result.verdict is Verdict.REVOKED:
+        return HostKeyRejected(
+            target,
+            f"the device presents {key.type_label} key {key.fingerprint}, marked @revoked at {where}",
+            "do not connect until the device has a new key",
+        )
+    return HostKeyRejected(
+        target,
+        f"the SSH client refused {key.type_label} key {key.fingerprint} although {where} "
+        "lists it",
+        f"check the known_hosts file {target.known_hosts} (format, duplicate or marker lines)",
+    )

@@ -22,7 +22,7 @@ import logging
 import re
 import socket
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import paramiko  # type: ignore[import-untyped]
@@ -78,12 +78,16 @@ class NetmikoDriver(DriverBase):
         if self._conn is not None:
             return
         try:
-            self._conn = self._login()
-        except _UnknownHostKey:
-            refusal = hostkeys.refused_host_key(self.target, presented=None)
-            if refusal is not None:
-                raise refusal from None
-            self._conn = self._login()  # the key was unknown and is now trusted
+            try:
+                self._conn = self._login()
+            except _UnknownHostKey:
+                refusal = hostkeys.refused_host_key(self.target, presented=None)
+                if refusal is not None:
+                    raise refusal from None
+                self._conn = self._login(retry=True)  # the key was unknown, now trusted
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -96,7 +100,7 @@ class NetmikoDriver(DriverBase):
             self._transcript.close()
             self._transcript = None
 
-    def _login(self) -> Any:
+    def _login(self, *, retry: bool = False) -> Any:
         t = self.target
         known_hosts = str(t.known_hosts) if t.known_hosts else ""
         session_log = None
@@ -125,7 +129,10 @@ class NetmikoDriver(DriverBase):
                 session_log=session_log,
             )
         except Exception as exc:
-            raise self._login_error(exc) from None
+            error = self._login_error(exc)
+            if retry and isinstance(error, _UnknownHostKey):
+                error = hostkeys.refused_host_key(t, presented=None, may_trust=False) or error
+            raise error from None
 
     def _login_error(self, exc: Exception) -> Exception:
         t = self.target
@@ -139,7 +146,7 @@ class NetmikoDriver(DriverBase):
             return UnexpectedPrompt(t, "a FITELnet prompt after login", "no prompt in time")
         if isinstance(exc, (OSError, EOFError, ReadException)):
             return SessionDropped(t, "login")
-        return exc
+        return DeviceUnreachable(t, f"{type(exc).__name__}: {exc}")
 
     def _connection_error(self, exc: NetmikoTimeoutException) -> Exception:
         """netmiko folds every transport failure into one type; the cause tells them apart."""
@@ -202,15 +209,19 @@ class NetmikoDriver(DriverBase):
         try:
             for line in (raw for raw in lines if raw.strip()):
                 outputs.append(check_output(self.target, line, self._send(line, _PROMPT)))
-        finally:
-            self._end()
+        except DeviceError:
+            with suppress(DeviceError):
+                self._end()
+            raise
+        self._end()
         return "\n".join(o for o in outputs if o)
 
     def _end(self) -> None:
-        if self._conn is None:
-            return
         with self._io("end") as conn:
-            conn.exit_config_mode()
+            try:
+                conn.exit_config_mode()
+            except ValueError:
+                raise UnexpectedPrompt(self.target, "the # prompt after end", "config mode") from None
 
     def _confirmed(self, command: str) -> str:
         output = self._send(command, _CONFIRM_OR_PROMPT)
@@ -225,5 +236,3 @@ def _alive(conn: Any) -> bool:
     except Exception:  # noqa: BLE001 - a dead transport may fail in many ways
         return False
 
-
-__all__ = ["DeviceError", "NetmikoDriver"]
