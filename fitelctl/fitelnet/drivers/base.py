@@ -15,10 +15,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Literal, Protocol, Self
+from typing import IO, TYPE_CHECKING, Literal, Protocol, Self
 
 from fitelctl.errors import FitelctlError
 from fitelctl.redact import SECRETS
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 DriverKind = Literal["netmiko", "scrapli"]
 
@@ -255,13 +258,13 @@ def check_output(target: DeviceTarget, command: str, output: str) -> str:
 # --- shared behaviour ---------------------------------------------------------------------
 
 
-class TranscriptLog(io.TextIOBase):
+class TranscriptLog(io.BufferedIOBase):
     """A session transcript file that only ever receives redacted, complete lines.
 
     Redaction is line-based (a ``Cipher Key : ...`` value or a password may arrive
     split over two reads), so a partial line waits until its newline or until close.
-    A text stream, so netmiko's ``SessionLog(buffered_io=...)`` accepts it; scrapli's
-    recorder callback is its ``write``.
+    A binary stream, so netmiko's ``SessionLog(buffered_io=...)`` accepts it; scrapli's
+    recorder callback is ``feed``.
     """
 
     def __init__(self, path: Path, target: DeviceTarget, driver: str) -> None:
@@ -272,14 +275,19 @@ class TranscriptLog(io.TextIOBase):
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
         self._fh.write(f"--- {stamp} {target.site} {target.endpoint} ({driver}) ---\n")
 
-    def write(self, s: str) -> int:
-        if self._fh is not None:
-            lines = (self._pending + s.replace("\r\n", "\n").replace("\r", "")).split("\n")
-            self._pending = lines.pop()
-            for line in lines:
-                self._fh.write(SECRETS.redact(line) + "\n")
-            self._fh.flush()
-        return len(s)
+    def feed(self, text: str) -> None:
+        if self._fh is None:
+            return
+        lines = (self._pending + text.replace("\r\n", "\n").replace("\r", "")).split("\n")
+        self._pending = lines.pop()
+        for line in lines:
+            self._fh.write(SECRETS.redact(line) + "\n")
+        self._fh.flush()
+
+    def write(self, buffer: ReadableBuffer, /) -> int:
+        data = bytes(buffer)
+        self.feed(data.decode("utf-8", "replace"))
+        return len(data)
 
     def flush(self) -> None:
         """Lines are flushed as they complete; a partial line must wait (see class doc)."""

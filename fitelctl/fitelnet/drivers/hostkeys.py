@@ -289,12 +289,12 @@ def refused_host_key(
     if result.verdict is Verdict.REVOKED:
         return HostKeyRejected(
             target,
-            f"the device presents {key.type_label} key {key.fingerprint}, marked @revoked at {where}",
+            f"the device presents {key.type_label} key {key.fingerprint}, "
+            f"marked @revoked at {where}",
             "do not connect until the device has a new key",
         )
     return HostKeyRejected(
         target,
-        f"the SSH client refused {key.type_label} key {key.fingerprint} although {where} "
-        "lists it",
+        f"the SSH client refused {key.type_label} key {key.fingerprint} although {where} lists it",
         f"check the known_hosts file {target.known_hosts} (format, duplicate or marker lines)",
     )

@@ -92,10 +92,8 @@ class NetmikoDriver(DriverBase):
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with suppress(Exception):  # closing must not raise: the session is gone anyway
                 conn.disconnect()
-            except Exception:  # noqa: BLE001 - closing must not raise; the session is gone
-                pass
         if self._transcript is not None:
             self._transcript.close()
             self._transcript = None
@@ -221,7 +219,9 @@ class NetmikoDriver(DriverBase):
             try:
                 conn.exit_config_mode()
             except ValueError:
-                raise UnexpectedPrompt(self.target, "the # prompt after end", "config mode") from None
+                raise UnexpectedPrompt(
+                    self.target, "the # prompt after end", "a configuration prompt"
+                ) from None
 
     def _confirmed(self, command: str) -> str:
         output = self._send(command, _CONFIRM_OR_PROMPT)
@@ -233,6 +233,5 @@ class NetmikoDriver(DriverBase):
 def _alive(conn: Any) -> bool:
     try:
         return bool(conn.is_alive())
-    except Exception:  # noqa: BLE001 - a dead transport may fail in many ways
+    except Exception:  # a dead transport may fail in many ways
         return False
-
