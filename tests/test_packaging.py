@@ -17,14 +17,15 @@ PROBE = """
 import fitelctl, pathlib, sys
 from fitelctl.parsing import templates_dir, parse_crypto_sa
 from fitelctl.lab.scenarios import device_config, site_addresses
-from fitelctl.fitelnet.drivers import scrapli_driver
+from importlib import resources
 here = pathlib.Path(fitelctl.__file__).resolve()
 assert str(here).startswith(sys.argv[1]), here
 assert templates_dir().resolve().is_relative_to(pathlib.Path(sys.argv[1])), templates_dir()
 table = parse_crypto_sa(pathlib.Path(sys.argv[2]).read_text())
 assert table.ipsec_sas[0].encryption == "AES-CBC/128"
 assert "crypto map sakuratokyo ipsec-isakmp" in device_config(site_addresses(0), "v1", "k")
-assert scrapli_driver.DEFINITION_PATH.is_file(), scrapli_driver.DEFINITION_PATH
+definition = resources.files("fitelctl.fitelnet.drivers") / "definitions/furukawa_fitelnet.yaml"
+assert definition.is_file() and "password:" in definition.read_text()
 print("ok")
 """
 

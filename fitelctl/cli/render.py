@@ -13,6 +13,9 @@ from fitelctl.ops.status import SiteStatus
 STATE_STYLE = {"up": "green", "degraded": "yellow", "down": "red", "unknown": "magenta"}
 
 stdout = Console(highlight=False)
+if not stdout.is_terminal:
+    # Piped output (logs, monitoring): keep one row per SA instead of folding at 80 columns.
+    stdout = Console(highlight=False, width=200)
 stderr = Console(stderr=True, highlight=False)
 
 
@@ -20,7 +23,7 @@ def print_status_table(results: list[SiteStatus]) -> None:
     table = Table(title=None, show_lines=False)
     for column in ("site", "state", "peer", "encryption", "auth", "PFS", "life left",
                    "pkts in/out", "errors", "problems"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, no_wrap=column != "problems", overflow="fold")
     for result in results:
         state = f"[{STATE_STYLE[result.state]}]{result.state}[/]"
         problems = "; ".join(result.problems)

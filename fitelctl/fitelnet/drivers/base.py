@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -223,7 +224,8 @@ class SessionDropped(DeviceError):
 # --- judging device output -----------------------------------------------------------------
 
 #: Any FITELnet prompt: ``HOST>``, ``HOST#``, ``HOST(config...)#``, or bare ``>``/``#``.
-PROMPT_PATTERN = r"(?m)^[\w.\-@/:]{0,63}(?:\([^)\n]{1,40}\))?[>#][ \t\r]*$"
+_PROMPT_BODY = r"[\w.\-@/:]{0,63}(?:\([^)\n]{1,40}\))?[>#]"
+PROMPT_PATTERN = rf"(?m)^{_PROMPT_BODY}[ \t\r]*$"
 #: The ``[y/N]:`` question of save/refresh/restore (and of commit on some firmware).
 CONFIRM_PATTERN = r"\[y/[nN]\]:?[ \t\r]*$"
 ERROR_MARKERS = (
@@ -235,6 +237,27 @@ ERROR_MARKERS = (
 )
 BUSY_MARKER = "Another processing is executing"
 INVALID_INPUT = "Invalid input detected"
+
+
+_PROMPT_LINE = re.compile(_PROMPT_BODY)
+_QUESTION = re.compile(r"^.*\[y/[nN]\]:?[ \t]*y?[ \t]*$", re.M)
+
+
+def tidy_output(text: str) -> str:
+    """Output as both drivers return it: no prompt-only lines, no trailing blanks.
+
+    netmiko keeps configuration-mode prompts and trailing spaces that scrapli
+    removes; callers (parsers, diffs) get the same text whichever driver ran.
+    """
+    lines = [line.rstrip() for line in text.replace("\r", "").split("\n")]
+    kept = [line for line in lines if not _PROMPT_LINE.fullmatch(line)]
+    return "\n".join(kept).strip("\n")
+
+
+def after_confirmation(text: str) -> str:
+    """What the device printed after a ``[y/N]:`` question was answered."""
+    parts = _QUESTION.split(text)
+    return tidy_output(parts[-1])
 
 
 def device_error_line(output: str) -> str | None:

@@ -26,13 +26,13 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 import paramiko  # type: ignore[import-untyped]
-from netmiko import ConnectHandler
 from netmiko.exceptions import (
     NetmikoAuthenticationException,
     NetmikoTimeoutException,
     ReadException,
     ReadTimeout,
 )
+from netmiko.furukawa.furukawa_fitelnet import FurukawaFitelnetSSH
 from netmiko.session_log import SessionLog
 
 from fitelctl.fitelnet.drivers import hostkeys
@@ -49,8 +49,10 @@ from fitelctl.fitelnet.drivers.base import (
     SessionDropped,
     TranscriptLog,
     UnexpectedPrompt,
+    after_confirmation,
     check_output,
     guard_logger,
+    tidy_output,
 )
 
 DEVICE_TYPE = "furukawa_fitelnet"
@@ -58,6 +60,28 @@ _PROMPT = PROMPT_PATTERN
 _CONFIRM_OR_PROMPT = rf"(?m)(?:{CONFIRM_PATTERN}|{PROMPT_PATTERN.removeprefix('(?m)')})"
 
 guard_logger(logging.getLogger("netmiko"))
+
+
+class FitelnetSSH(FurukawaFitelnetSSH):
+    """Upstream ``furukawa_fitelnet`` with one defect fixed: ``check_config_mode``.
+
+    Defect: neither ``FurukawaFitelnetBase`` nor ``CiscoBaseConnection`` gives
+    ``check_config_mode`` a pattern, so netmiko falls back to ``read_channel_timing``
+    and waits for 2 s of silence every time.  ``config_mode()`` and
+    ``exit_config_mode()`` call it twice each and ``disconnect()`` once.  Measured
+    against the lab device: ``configure`` of 4 lines 8.97 s, ``close`` 2.20 s with
+    upstream; 0.1 s and 0.01 s with this override.  The fix is the one netmiko's own
+    ``cisco_ios`` driver uses (read until the prompt character), anchored at the end
+    of the line as upstream FITELnet's ``check_enable_mode`` does, because FITELnet
+    messages (``<WARNING>``, ``<ERROR>``) contain ``>``.
+    """
+
+    def check_config_mode(
+        self, check_string: str = ")#", pattern: str = r"[>#]\s*$", force_regex: bool = False
+    ) -> bool:
+        return super().check_config_mode(
+            check_string=check_string, pattern=pattern, force_regex=force_regex
+        )
 
 
 class _UnknownHostKey(Exception):
@@ -106,7 +130,7 @@ class NetmikoDriver(DriverBase):
             self._transcript = self._transcript or TranscriptLog(t.session_log, t, "netmiko")
             session_log = SessionLog(buffered_io=self._transcript)
         try:
-            return ConnectHandler(
+            return FitelnetSSH(
                 device_type=DEVICE_TYPE,
                 host=t.host,
                 port=t.port,
@@ -190,7 +214,7 @@ class NetmikoDriver(DriverBase):
                 read_timeout=self.target.command_timeout,
                 cmd_verify=verify,
             )
-        return output
+        return tidy_output(output)
 
     def show(self, command: str) -> str:
         return check_output(self.target, command, self._send(command, _PROMPT))
@@ -227,7 +251,7 @@ class NetmikoDriver(DriverBase):
         output = self._send(command, _CONFIRM_OR_PROMPT)
         if re.search(CONFIRM_PATTERN, output, re.M):
             output += "\n" + self._send("y", _PROMPT, verify=False)
-        return check_output(self.target, command, output)
+        return after_confirmation(check_output(self.target, command, output))
 
 
 def _alive(conn: Any) -> bool:

@@ -113,6 +113,11 @@ class CliSession:
         return InputMode.LINE
 
     @property
+    def awaiting_answer(self) -> bool:
+        """The device asked a question (enable password, ``[y/N]``) and waits for a line."""
+        return self._enable_failures is not None or self._confirm is not None
+
+    @property
     def closed(self) -> bool:
         return self._closed
 
@@ -125,9 +130,11 @@ class CliSession:
         self._page_height = rows or DEFAULT_PAGE_HEIGHT
 
     def greeting(self) -> str:
+        """What a shell prints first: the weak-password warning (INFERRED), the prompt."""
+        if self.kind is SessionKind.EXEC:
+            return ""
         weak = len(self.device.spec.password) < texts.WEAK_PASSWORD_LENGTH
-        body = texts.WEAK_LOGIN + "\n\n" if weak else ""
-        return body if self.kind is SessionKind.EXEC else body + self.prompt
+        return (texts.WEAK_LOGIN + "\n\n" if weak else "") + self.prompt
 
     async def handle_line(self, line: str) -> str:
         if self._closed:
@@ -167,7 +174,8 @@ class CliSession:
         grammar = MODES[self._editor.mode if self._mode is _Mode.CONFIG else self._mode.value]
         result = grammar.parse(line)
         if isinstance(result, Failure):
-            return self._negation_by_key(result) or self._error(result)
+            removed = self._negation_by_key(result)
+            return self._error(result) if removed is None else removed
         return await self._run(result)
 
     async def _run(self, parsed: Parsed) -> str:
@@ -374,8 +382,7 @@ class CliSession:
 
     def _finish(self, body: str) -> str:
         """Append the blank line and the next prompt (or start the pager)."""
-        waiting = self._enable_failures is not None or self._confirm is not None
-        if waiting or self._closed or self.kind is SessionKind.EXEC:
+        if self.awaiting_answer or self._closed or self.kind is SessionKind.EXEC:
             return body
         tail = ("\n" if body else "") + self.prompt
         lines = body.split("\n")[:-1] if body.endswith("\n") else body.split("\n")

@@ -17,8 +17,8 @@ Sub-mode prompt names are UNKNOWN publicly; the lab's choice is
 ``(config-ipsec-policy)``, ``(config-ipsec-selector)``, ``(config-isakmp-policy)``,
 ``(config-isakmp-profile)``, ``(config-crypto-map)``, ``(config-if-tunnel N)`` and the
 real ``(config-if-ge 1/1)``.  Ranges the brief does not give are the lab's choice:
-lifetimes 60–604800 s, keepalive interval 1–3600 s, selector numbers 1–65535,
-tunnel numbers 1–255.
+lifetimes 60 to 604800 s, keepalive interval 1 to 3600 s, selector numbers 1 to
+65535, tunnel numbers 1 to 255.
 """
 
 from __future__ import annotations
@@ -144,9 +144,7 @@ SUB_MODE_CONFIG: dict[str, list[Command]] = {
     "isakmp-policy": [
         _config("authentication pre-share", 1),
         _config("encryption {" + "|".join(vocab.ISAKMP_ENCRYPTIONS) + "}", 1),
-        _config(
-            f"encryption-keysize aes {_AES_BITS} {_AES_BITS} {_AES_BITS}", 1, check=_key_sizes
-        ),
+        _config(f"encryption-keysize aes {_AES_BITS} {_AES_BITS} {_AES_BITS}", 1, check=_key_sizes),
         _config("hash {" + "|".join(vocab.ISAKMP_HASHES) + "}", 1),
         _config(f"group {_GROUPS}", 1),
         _config(f"lifetime {_LIFETIME}", 1),

@@ -1,0 +1,90 @@
+"""`fitelctl status` against the lab over real SSH: verdicts, JSON, exit codes, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import RunCli, StartLab
+
+DRIVERS = ["netmiko", "scrapli"]
+
+
+def status_json(cli: RunCli, inventory: Path, *args: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+    result = cli("-i", str(inventory), "status", "--json", *args)
+    assert "Traceback" not in result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+@pytest.mark.parametrize(
+    ("scenario", "state", "encryption", "authentication", "pfs"),
+    [
+        ("seed-v1", "up", "AES-CBC/128", "HMAC-SHA1-96/160", 5),
+        ("seed-v2", "up", "AES-CBC/256", "HMAC-SHA2-256-128/256", 14),
+        ("seed-v2-pending", "down", None, None, None),
+        ("fresh", "down", None, None, None),
+        ("migration-stuck", "up", "AES-CBC/128", "HMAC-SHA1-96/160", 5),
+    ],
+)
+def test_scenario_verdicts(
+    start_lab: StartLab, cli: RunCli, driver: str, scenario: str, state: str,
+    encryption: str | None, authentication: str | None, pfs: int | None,
+) -> None:
+    lab = start_lab(scenario=scenario)
+    code, doc = status_json(cli, lab.options.state_dir / "inventory.yaml", "--driver", driver)
+    (site,) = doc["sites"]
+    assert (site["site"], site["state"]) == ("tokyo", state)
+    assert code == {"up": 0, "down": 2}[state]
+    assert site["device"]["reachable"] is True
+    assert site["cloud"] is None
+    if encryption is None:
+        assert site["device"]["ipsec_sas"] == []
+        assert site["problems"] == ["no IPsec SA with 27.133.132.134 on tunnel 1"]
+        return
+    (sa,) = site["device"]["ipsec_sas"]
+    assert (sa["encryption"], sa["authentication"], sa["pfs_group"]) == (encryption, authentication, pfs)
+    assert sa["peer_ip"] == "27.133.132.134" and sa["interface"] == "tunnel 1"
+    assert 0 < sa["lifetime_remaining"] <= sa["lifetime_total"]
+    assert site["problems"] == []
+
+
+def test_json_matches_the_contract_and_carries_no_key_material(start_lab: StartLab, cli: RunCli) -> None:
+    lab = start_lab(scenario="seed-v1")
+    result = cli("-i", str(lab.options.state_dir / "inventory.yaml"), "status", "--json")
+    doc = json.loads(result.stdout)
+    sa = doc["sites"][0]["device"]["ipsec_sas"][0]
+    assert set(sa) == {
+        "peer_ip", "local_ip", "interface", "encryption", "authentication", "pfs_group",
+        "lifetime_remaining", "lifetime_total", "in_spi", "out_spi", "in_packets",
+        "out_packets", "in_errors",
+    }
+    assert "key" not in result.stdout.lower()
+    secrets = [p.read_text().strip() for p in (lab.options.state_dir / "secrets").iterdir()]
+    assert not any(secret in result.stdout + result.stderr for secret in secrets)
+
+
+def test_newer_firmware_format_is_read_too(start_lab: StartLab, cli: RunCli) -> None:
+    lab = start_lab(scenario="seed-v2", sa_format="ike_child")
+    code, doc = status_json(cli, lab.options.state_dir / "inventory.yaml")
+    assert code == 0
+    assert doc["sites"][0]["device"]["isakmp_sa_count"] == 1
+
+
+def test_many_sites_worst_state_wins(start_lab: StartLab, cli: RunCli) -> None:
+    lab = start_lab(scenario="seed-v1", sites=4)
+    inventory = lab.options.state_dir / "inventory.yaml"
+    code, doc = status_json(cli, inventory)
+    assert code == 0 and [s["state"] for s in doc["sites"]] == ["up"] * 4
+    code, doc = status_json(cli, inventory, "site3", "tokyo")
+    assert [s["site"] for s in doc["sites"]] == ["site3", "tokyo"]
+
+
+def test_table_for_people(start_lab: StartLab, cli: RunCli) -> None:
+    lab = start_lab(scenario="seed-v2")
+    result = cli("-i", str(lab.options.state_dir / "inventory.yaml"), "status")
+    assert result.returncode == 0
+    for text in ("tokyo", "up", "27.133.132.134", "AES-CBC/256", "group 14"):
+        assert text in result.stdout
