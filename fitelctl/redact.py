@@ -25,7 +25,10 @@ _DEVICE_SECRET_LINES = (
     re.compile(r"(?P<lead>(?:Cipher|Auth) Key\s*:\s*)(?P<secret>\S+)"),
     # config lines carrying the PSK or passwords
     re.compile(r"(?P<lead>\blocal-key\s+(?:ascii\s+|hex\s+)?)(?P<secret>\S+)"),
-    re.compile(r"(?P<lead>\b(?:password|secret)\s+(?:\d\s+)?)(?P<secret>\S+)"),
+    re.compile(
+        r"(?m)(?P<lead>^\s*(?:username\s+\S+\s+)?(?:enable\s+)?(?:password|secret)\s+(?:\d\s+)?)"
+        r"(?P<secret>\S+)"
+    ),
     re.compile(r'(?P<lead>"PreSharedSecret"\s*:\s*")(?P<secret>[^"]*)'),
 )
 

@@ -24,3 +24,10 @@ def test_config_psk_and_known_values_are_masked() -> None:
     clean = redact_text(text, ["pw123456"])
     assert "THIS-IS-SECRET-KEY" not in clean and "other-key" not in clean
     assert "pw123456" not in clean and "local-key <redacted>" in clean
+
+
+def test_password_config_lines_are_masked_but_prose_is_not() -> None:
+    text = "username admin password p4ss\nenable password 0 en4ble\nmust be a secret reference"
+    clean = redact_text(text)
+    assert "p4ss" not in clean and "en4ble" not in clean
+    assert "must be a secret reference" in clean

@@ -70,14 +70,20 @@ class FitelnetSSH(FurukawaFitelnetSSH):
     and waits for 2 s of silence every time.  ``config_mode()`` and
     ``exit_config_mode()`` call it twice each and ``disconnect()`` once.  Measured
     against the lab device: ``configure`` of 4 lines 8.97 s, ``close`` 2.20 s with
-    upstream; 0.1 s and 0.01 s with this override.  The fix is the one netmiko's own
+    upstream; 0.2 s and 0.01 s with this override.  The fix is the one netmiko's own
     ``cisco_ios`` driver uses (read until the prompt character), anchored at the end
     of the line as upstream FITELnet's ``check_enable_mode`` does, because FITELnet
-    messages (``<WARNING>``, ``<ERROR>``) contain ``>``.
+    messages (``<WARNING>``, ``<ERROR>``) contain ``>``.  The enable ``password:``
+    prompt ends the read too: after a refused enable password, netmiko's cleanup
+    calls this while the device is still asking for it (with only the prompt
+    characters, that read would wait out the whole read timeout).
     """
 
     def check_config_mode(
-        self, check_string: str = ")#", pattern: str = r"[>#]\s*$", force_regex: bool = False
+        self,
+        check_string: str = ")#",
+        pattern: str = r"(?:[>#]|password:)\s*$",
+        force_regex: bool = False,
     ) -> bool:
         return super().check_config_mode(
             check_string=check_string, pattern=pattern, force_regex=force_regex
