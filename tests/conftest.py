@@ -40,10 +40,16 @@ RunCli = Callable[..., subprocess.CompletedProcess[str]]
 def cli() -> RunCli:
     """Run the real command line in a child process (exit codes and stderr as users see them)."""
 
-    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, env: dict[str, str] | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "fitelctl", *args],
-            capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=ROOT,
+            env=env,
         )
 
     return run

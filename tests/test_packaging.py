@@ -32,9 +32,21 @@ print("ok")
 
 def test_wheel_is_self_contained(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp_path / "dist"), str(ROOT)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     (wheel,) = (tmp_path / "dist").glob("fitelctl-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
@@ -46,7 +58,10 @@ def test_wheel_is_self_contained(tmp_path: Path) -> None:
     sample = ROOT / "tests/parsers/furukawa_fitelnet/show_crypto_sa/ipsec_format_article.raw"
     result = subprocess.run(
         [sys.executable, "-c", PROBE, str(site.resolve()), str(sample)],
-        cwd=tmp_path, env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.stdout.strip() == "ok", result.stderr

@@ -45,8 +45,13 @@ def demo() -> None:
                     table = parse_crypto_sa(device.show("show crypto sa"))
                 stderr.print(
                     f"  {table.ipsec_sa_count} IPsec SA(s): "
-                    + (", ".join(f"{sa.encryption} {sa.authentication} PFS group {sa.pfs_group}"
-                                 for sa in table.ipsec_sas) or "none")
+                    + (
+                        ", ".join(
+                            f"{sa.encryption} {sa.authentication} PFS group {sa.pfs_group}"
+                            for sa in table.ipsec_sas
+                        )
+                        or "none"
+                    )
                     + "  (key material parsed, never printed)"
                 )
     if failures:

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+
+class SaFormatChoice(StrEnum):
+    ipsec = "ipsec"
+    ike_child = "ike_child"
+
 
 lab_app = typer.Typer(help="The embedded lab: simulated F220s on 127.0.0.1, no hardware needed.")
 
@@ -27,7 +34,9 @@ def up(
             help="seed-v1, seed-v2-pending, seed-v2, fresh or migration-stuck (see CONTRACT.md)."
         ),
     ] = "seed-v1",
-    sites: Annotated[int, typer.Option(min=1, max=1000, help="Number of sites (tokyo, site2…).")] = 1,
+    sites: Annotated[
+        int, typer.Option(min=1, max=1000, help="Number of sites (tokyo, site2…).")
+    ] = 1,
     fault: Annotated[
         list[str] | None,
         typer.Option(
@@ -36,12 +45,12 @@ def up(
         ),
     ] = None,
     sa_format: Annotated[
-        str,
+        SaFormatChoice,
         typer.Option(
             "--sa-format",
             help="`show crypto sa` format: ipsec (the article's firmware) or ike_child (newer).",
         ),
-    ] = "ipsec",
+    ] = SaFormatChoice.ipsec,
 ) -> None:
     """Run the lab in the foreground until Ctrl-C or SIGTERM, then stop cleanly.
 
@@ -56,6 +65,6 @@ def up(
         scenario=scenario,
         sites=sites,
         faults=tuple(fault or ()),
-        sa_format=sa_format,
+        sa_format=sa_format.value,
     )
     run_foreground(options, announce=lambda line: print(line, flush=True, file=sys.stdout))

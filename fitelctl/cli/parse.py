@@ -11,12 +11,16 @@ import typer
 
 
 def parse(
-    command: Annotated[str, typer.Argument(help='The command that produced the output, e.g. "show crypto sa".')],
+    command: Annotated[
+        str, typer.Argument(help='The command that produced the output, e.g. "show crypto sa".')
+    ],
     file: Annotated[Path, typer.Argument(help="A file holding the saved output.")],
     platform: Annotated[str, typer.Option(help="Template platform.")] = "furukawa_fitelnet",
     show_secrets: Annotated[
         bool,
-        typer.Option("--show-secrets", help="Include key material (Cipher/Auth Key). Off by default."),
+        typer.Option(
+            "--show-secrets", help="Include key material (Cipher/Auth Key). Off by default."
+        ),
     ] = False,
 ) -> None:
     """Print the records the TextFSM template gives for FILE, as a JSON list."""

@@ -21,8 +21,18 @@ stderr = Console(stderr=True, highlight=False)
 
 def print_status_table(results: list[SiteStatus]) -> None:
     table = Table(title=None, show_lines=False)
-    for column in ("site", "state", "peer", "encryption", "auth", "PFS", "life left",
-                   "pkts in/out", "errors", "problems"):
+    for column in (
+        "site",
+        "state",
+        "peer",
+        "encryption",
+        "auth",
+        "PFS",
+        "life left",
+        "pkts in/out",
+        "errors",
+        "problems",
+    ):
         table.add_column(column, no_wrap=column != "problems", overflow="fold")
     for result in results:
         state = f"[{STATE_STYLE[result.state]}]{result.state}[/]"
@@ -60,7 +70,9 @@ class StatusProgress:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self._progress.stop()

@@ -12,7 +12,9 @@ from fitelctl.cli import context
 
 
 def status(
-    sites: Annotated[list[str] | None, typer.Argument(help="Sites to check (default: all).")] = None,
+    sites: Annotated[
+        list[str] | None, typer.Argument(help="Sites to check (default: all).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
     workers: Annotated[
         int | None,

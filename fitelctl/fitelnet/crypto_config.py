@@ -101,7 +101,9 @@ def _global_ipsec_lifetime(config: ConfigTree) -> int:
 
 def _resolve(config: ConfigTree, interface: str, map_name: str) -> DeviceTunnel:
     crypto_map = _need(config, f"crypto map {map_name} ipsec-isakmp")
-    profile = _need(config, f"crypto isakmp profile {_need_value(crypto_map, 'set isakmp-profile')}")
+    profile = _need(
+        config, f"crypto isakmp profile {_need_value(crypto_map, 'set isakmp-profile')}"
+    )
     isakmp = _need(config, f"crypto isakmp policy {_need_value(profile, 'set isakmp-policy')}")
     ipsec = _need(config, f"crypto ipsec policy {_need_value(profile, 'set ipsec-policy')}")
 
@@ -118,9 +120,7 @@ def _resolve(config: ConfigTree, interface: str, map_name: str) -> DeviceTunnel:
         map_name=map_name,
         ike_version=int(profile.child_value("ike-version") or "1"),
         ike_encryption=_need_value(isakmp, "encryption"),
-        ike_key_bits=_keysize(
-            isakmp.child_value("encryption-keysize"), vocab.DEFAULT_AES_KEY_BITS
-        ),
+        ike_key_bits=_keysize(isakmp.child_value("encryption-keysize"), vocab.DEFAULT_AES_KEY_BITS),
         ike_hash=_need_value(isakmp, "hash"),
         dh_group=int(_need_value(isakmp, "group")),
         ike_lifetime=int(isakmp.child_value("lifetime") or vocab.DEFAULT_ISAKMP_LIFETIME),

@@ -114,7 +114,10 @@ def _ipsec_block(sa: IpsecSaView, title: str, fmt: SaFormat) -> list[str]:
         "      Rule error    : 0",
     ]
     if with_keys:
-        block += [f"      Cipher Key    : 0x{sa.in_cipher_key}", f"      Auth Key      : 0x{sa.in_auth_key}"]
+        block += [
+            f"      Cipher Key    : 0x{sa.in_cipher_key}",
+            f"      Auth Key      : 0x{sa.in_auth_key}",
+        ]
     block += [
         "    OUT",
         f"      SPI : {sa.out_spi}",

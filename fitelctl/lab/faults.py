@@ -28,7 +28,9 @@ def parse_faults(specs: list[str] | tuple[str, ...]) -> Faults:
         name, _, arg = spec.partition(":")
         if name == "ssh-drop-after":
             if not arg.isdigit():
-                raise FaultError(f"--fault {spec}: expected ssh-drop-after:N with N a number of lines")
+                raise FaultError(
+                    f"--fault {spec}: expected ssh-drop-after:N with N a number of lines"
+                )
             drop = int(arg)
         elif name == "commit-fails" and not arg:
             commit_fails = True

@@ -74,9 +74,7 @@ class Lab:
     async def start(self) -> None:
         options = self.options
         if options.scenario not in SCENARIOS:
-            raise LabError(
-                f"unknown scenario '{options.scenario}' (known: {', '.join(SCENARIOS)})"
-            )
+            raise LabError(f"unknown scenario '{options.scenario}' (known: {', '.join(SCENARIOS)})")
         if not 1 <= options.sites <= 1000:
             raise LabError(f"--sites {options.sites}: expected 1 to 1000")
         if options.sa_format not in ("ipsec", "ike_child"):
@@ -136,9 +134,13 @@ class Lab:
 
     def _write_descriptions(self) -> None:
         state = self.options.state_dir
-        _write(state / "known_hosts", "".join(
-            f"[{LAB_HOST}]:{s.server.port} {s.server.host_key_line}\n" for s in self.sites.values()
-        ))
+        _write(
+            state / "known_hosts",
+            "".join(
+                f"[{LAB_HOST}]:{s.server.port} {s.server.host_key_line}\n"
+                for s in self.sites.values()
+            ),
+        )
         _write(state / "inventory.yaml", self._inventory_yaml())
         _write(state / "lab.json", json.dumps(self._lab_json(), indent=2) + "\n")
         _write(state / "ready", f"{os.getpid()}\n")

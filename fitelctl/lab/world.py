@@ -196,4 +196,3 @@ def _ike_view(tunnel: Tunnel, link: SiteLink, now: float) -> IkeSaView:
         lifetime_total=total,
         dpd_interval=tunnel.config.keepalive_interval,
     )
-

@@ -6,7 +6,9 @@ from fitelctl.fitelnet.drivers import DeviceDriver, DeviceTarget, open_driver
 from fitelctl.inventory import Inventory, resolve_secret
 
 
-def device_target(inventory: Inventory, site: str, *, trust_new_host_key: bool = False) -> DeviceTarget:
+def device_target(
+    inventory: Inventory, site: str, *, trust_new_host_key: bool = False
+) -> DeviceTarget:
     device = inventory.site(site).device
     defaults = inventory.defaults
     return DeviceTarget(

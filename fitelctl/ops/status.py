@@ -106,19 +106,24 @@ def site_status(
     except Exception as err:  # a library failure on one site must not end the others
         problem = f"{site}: unexpected {type(err).__name__}: {err}"
         return SiteStatus(site, "unknown", DeviceStatus(reachable=False), problems=[problem])
-    return judge(inventory, site, DeviceStatus(
-        reachable=True,
-        ipsec_sa_count=table.ipsec_sa_count,
-        isakmp_sa_count=table.isakmp_sa_count,
-        ipsec_sas=[SaSummary.from_sa(sa) for sa in table.ipsec_sas],
-    ))
+    return judge(
+        inventory,
+        site,
+        DeviceStatus(
+            reachable=True,
+            ipsec_sa_count=table.ipsec_sa_count,
+            isakmp_sa_count=table.isakmp_sa_count,
+            ipsec_sas=[SaSummary.from_sa(sa) for sa in table.ipsec_sas],
+        ),
+    )
 
 
 def judge(inventory: Inventory, site: str, device: DeviceStatus) -> SiteStatus:
     """Up when an SA to the expected peer is on the expected interface and error-free."""
     tunnel = inventory.site(site).tunnel
     ours = [
-        sa for sa in device.ipsec_sas
+        sa
+        for sa in device.ipsec_sas
         if sa.peer_ip == tunnel.peer and sa.interface == tunnel.interface
     ]
     if not ours:

@@ -13,8 +13,8 @@ from pathlib import Path
 import asyncssh
 import pytest
 import yaml
-
 from conftest import RunCli, StartLab
+
 from fitelctl.lab.runner import Lab
 
 
@@ -55,8 +55,10 @@ def test_missing_inventory(cli: RunCli, tmp_path: Path) -> None:
 
 def test_invalid_inventory_names_the_key(cli: RunCli, tmp_path: Path) -> None:
     bad = tmp_path / "inv.yaml"
-    bad.write_text("sites:\n  tokyo:\n    device: {host: h, username: u, password: hunter2}\n"
-                   "    tunnel: {peer: 27.133.132.134}\n")
+    bad.write_text(
+        "sites:\n  tokyo:\n    device: {host: h, username: u, password: hunter2}\n"
+        "    tunnel: {peer: 27.133.132.134}\n"
+    )
     result = cli("-i", str(bad), "status")
     assert result.returncode == 2
     one_line_error(result, str(bad), "sites.tokyo.device.password", "secret reference")
@@ -86,7 +88,9 @@ def test_wrong_ssh_password(start_lab: StartLab, cli: RunCli, tmp_path: Path, dr
 
 
 @pytest.mark.parametrize("driver", ["netmiko", "scrapli"])
-def test_wrong_enable_password(start_lab: StartLab, cli: RunCli, tmp_path: Path, driver: str) -> None:
+def test_wrong_enable_password(
+    start_lab: StartLab, cli: RunCli, tmp_path: Path, driver: str
+) -> None:
     inventory = clone_inventory(start_lab(), tmp_path, driver=driver)
     (tmp_path / "secrets" / "tokyo.enable").write_text("not-the-enable\n")
     code, problem = site_problem(cli, inventory)
@@ -177,11 +181,14 @@ def test_unexpected_prompt(
     start_lab: StartLab, cli: RunCli, tmp_path: Path, not_a_fitelnet: int, driver: str
 ) -> None:
     inventory = clone_inventory(
-        start_lab(), tmp_path, port=not_a_fitelnet, driver=driver, connect_timeout=3,
+        start_lab(),
+        tmp_path,
+        port=not_a_fitelnet,
+        driver=driver,
+        connect_timeout=3,
         command_timeout=3,
     )
     key = (tmp_path / "odd.pub").read_text().split()
     (tmp_path / "known_hosts").write_text(f"[127.0.0.1]:{not_a_fitelnet} {key[0]} {key[1]}\n")
     code, problem = site_problem(cli, inventory)
     assert code == 3 and f"127.0.0.1:{not_a_fitelnet}" in problem
-

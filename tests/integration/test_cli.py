@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, RunCli
 
 ARTICLE = ROOT / "tests/parsers/furukawa_fitelnet/show_crypto_sa/ipsec_format_article.raw"
@@ -73,8 +72,13 @@ def test_fast_commands_do_not_import_ssh_or_http_libraries() -> None:
         "{'netmiko', 'scrapli', 'asyncssh', 'httpx', 'paramiko'})\n"
         "print('HEAVY', heavy, file=sys.stderr)\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe, str(ARTICLE)], capture_output=True, text=True,
-                            cwd=ROOT, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(ARTICLE)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert "HEAVY []" in result.stderr, result.stderr
 
 

@@ -130,7 +130,7 @@ def host_key() -> asyncssh.SSHKey:
 
 
 @pytest.fixture
-def start_lab(
+def start_device(
     lab_loop: LabLoop, host_key: asyncssh.SSHKey, tmp_path: Path
 ) -> Iterator[Callable[..., Lab]]:
     servers: list[DeviceServer] = []
@@ -163,8 +163,8 @@ def start_lab(
 
 
 @pytest.fixture
-def lab(start_lab: Callable[..., Lab]) -> Lab:
-    return start_lab()
+def lab(start_device: Callable[..., Lab]) -> Lab:
+    return start_device()
 
 
 @pytest.fixture(params=KINDS)
@@ -197,8 +197,8 @@ def test_connect_and_show_version(lab: Lab, kind: str) -> None:
     assert "tokyo#" not in output and "show version" not in output
 
 
-def test_bare_prompts_without_hostname(start_lab: Callable[..., Lab], kind: str) -> None:
-    lab = start_lab(hostname="")
+def test_bare_prompts_without_hostname(start_device: Callable[..., Lab], kind: str) -> None:
+    lab = start_device(hostname="")
     with open_driver(lab.target(), kind) as dev:
         dev.configure(["interface ge 1/1", "shutdown", "exit"])
         assert "F220" in dev.show("show version")
@@ -236,17 +236,17 @@ def test_commit_applies_working_to_current(lab: Lab, kind: str, lab_loop: LabLoo
 
 
 def test_commit_falls_back_to_refresh(
-    start_lab: Callable[..., Lab], kind: str, lab_loop: LabLoop
+    start_device: Callable[..., Lab], kind: str, lab_loop: LabLoop
 ) -> None:
-    lab = start_lab(commit_command="refresh")
+    lab = start_device(commit_command="refresh")
     with open_driver(lab.target(), kind) as dev:
         dev.configure(POLICY_LINES)
         dev.commit()
     assert "crypto isakmp policy sakuratokyo" in lab_read(lab_loop, lab.device.current_config)
 
 
-def test_commit_refused_by_the_device(start_lab: Callable[..., Lab], kind: str) -> None:
-    lab = start_lab(faults=DeviceFaults(commit_fails=True))
+def test_commit_refused_by_the_device(start_device: Callable[..., Lab], kind: str) -> None:
+    lab = start_device(faults=DeviceFaults(commit_fails=True))
     with open_driver(lab.target(), kind) as dev:
         dev.configure(POLICY_LINES)
         with pytest.raises(CommandRejected) as caught:
@@ -275,9 +275,9 @@ def test_restore_drops_working_edits(lab: Lab, kind: str, lab_loop: LabLoop) -> 
 
 
 def test_save_while_device_busy(
-    start_lab: Callable[..., Lab], kind: str, lab_loop: LabLoop
+    start_device: Callable[..., Lab], kind: str, lab_loop: LabLoop
 ) -> None:
-    lab = start_lab()
+    lab = start_device()
 
     async def hold_lock() -> None:
         await lab.device.processing_lock.acquire()
@@ -293,8 +293,8 @@ def test_save_while_device_busy(
         lab_loop.loop.call_soon_threadsafe(lab.device.processing_lock.release)
 
 
-def test_session_dropped_mid_configure(start_lab: Callable[..., Lab], kind: str) -> None:
-    lab = start_lab(faults=DeviceFaults(drop_after_lines=2))
+def test_session_dropped_mid_configure(start_device: Callable[..., Lab], kind: str) -> None:
+    lab = start_device(faults=DeviceFaults(drop_after_lines=2))
     with open_driver(lab.target(), kind) as dev, pytest.raises(SessionDropped) as caught:
         dev.configure(POLICY_LINES)
     assert POLICY_LINES[2].strip() in str(caught.value)
@@ -413,7 +413,21 @@ def test_errors_never_show_secrets(lab: Lab, kind: str) -> None:
     assert_no_secrets(str(caught.value))
 
 
-# --- the shipped scrapli definition ----------------------------------------------------
+# --- scrapli specifics -----------------------------------------------------------------
+
+
+def test_scrapli_refuses_paths_libscrapli_would_split(lab: Lab, tmp_path: Path) -> None:
+    spaced = tmp_path / "my lab" / "known_hosts"
+    with pytest.raises(DeviceError) as caught:
+        open_driver(lab.target(known_hosts=spaced), "scrapli").connect()
+    assert "spaces" in str(caught.value) and str(spaced) in str(caught.value)
+
+
+def test_scrapli_without_an_ssh_client(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(DeviceUnreachable) as caught:
+        open_driver(lab.target(), "scrapli").connect()
+    assert "'ssh'" in str(caught.value)
 
 
 def test_scrapli_definition_agrees_with_the_shared_rules() -> None:

@@ -170,7 +170,6 @@ def background_v1_flow(loop_thread: LoopThread, keys: dict[str, Any]) -> Iterato
     loop_thread.run(server.close())
 
 
-
 def test_netmiko_raises_on_a_wrong_enable_password(serve: Any) -> None:
     with pytest.raises(ValueError, match="enable password"):
         netmiko(serve(), secret="wrong")

@@ -22,7 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def lab_process(state_dir: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "fitelctl", "lab", "up", "--state-dir", str(state_dir), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     try:
         assert proc.stdout is not None
@@ -81,7 +84,10 @@ def test_bad_scenario_and_fault_are_one_line_errors(tmp_path: Path) -> None:
     ]:
         result = subprocess.run(
             [sys.executable, "-m", "fitelctl", "lab", "up", "--state-dir", str(tmp_path), *args],
-            capture_output=True, text=True, cwd=ROOT, timeout=60,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
         )
         assert result.returncode != 0
         assert expected in result.stderr and "Traceback" not in result.stderr

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import RunCli, StartLab
 
 DRIVERS = ["netmiko", "scrapli"]
@@ -30,8 +29,14 @@ def status_json(cli: RunCli, inventory: Path, *args: str) -> tuple[int, dict]:  
     ],
 )
 def test_scenario_verdicts(
-    start_lab: StartLab, cli: RunCli, driver: str, scenario: str, state: str,
-    encryption: str | None, authentication: str | None, pfs: int | None,
+    start_lab: StartLab,
+    cli: RunCli,
+    driver: str,
+    scenario: str,
+    state: str,
+    encryption: str | None,
+    authentication: str | None,
+    pfs: int | None,
 ) -> None:
     lab = start_lab(scenario=scenario)
     code, doc = status_json(cli, lab.options.state_dir / "inventory.yaml", "--driver", driver)
@@ -45,21 +50,37 @@ def test_scenario_verdicts(
         assert site["problems"] == ["no IPsec SA with 27.133.132.134 on tunnel 1"]
         return
     (sa,) = site["device"]["ipsec_sas"]
-    assert (sa["encryption"], sa["authentication"], sa["pfs_group"]) == (encryption, authentication, pfs)
+    assert (sa["encryption"], sa["authentication"], sa["pfs_group"]) == (
+        encryption,
+        authentication,
+        pfs,
+    )
     assert sa["peer_ip"] == "27.133.132.134" and sa["interface"] == "tunnel 1"
     assert 0 < sa["lifetime_remaining"] <= sa["lifetime_total"]
     assert site["problems"] == []
 
 
-def test_json_matches_the_contract_and_carries_no_key_material(start_lab: StartLab, cli: RunCli) -> None:
+def test_json_matches_the_contract_and_carries_no_key_material(
+    start_lab: StartLab, cli: RunCli
+) -> None:
     lab = start_lab(scenario="seed-v1")
     result = cli("-i", str(lab.options.state_dir / "inventory.yaml"), "status", "--json")
     doc = json.loads(result.stdout)
     sa = doc["sites"][0]["device"]["ipsec_sas"][0]
     assert set(sa) == {
-        "peer_ip", "local_ip", "interface", "encryption", "authentication", "pfs_group",
-        "lifetime_remaining", "lifetime_total", "in_spi", "out_spi", "in_packets",
-        "out_packets", "in_errors",
+        "peer_ip",
+        "local_ip",
+        "interface",
+        "encryption",
+        "authentication",
+        "pfs_group",
+        "lifetime_remaining",
+        "lifetime_total",
+        "in_spi",
+        "out_spi",
+        "in_packets",
+        "out_packets",
+        "in_errors",
     }
     assert "key" not in result.stdout.lower()
     secrets = [p.read_text().strip() for p in (lab.options.state_dir / "secrets").iterdir()]
@@ -88,3 +109,23 @@ def test_table_for_people(start_lab: StartLab, cli: RunCli) -> None:
     assert result.returncode == 0
     for text in ("tokyo", "up", "27.133.132.134", "AES-CBC/256", "group 14"):
         assert text in result.stdout
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_public_key_login(start_lab: StartLab, cli: RunCli, tmp_path: Path, driver: str) -> None:
+    import shutil
+
+    import yaml
+
+    lab = start_lab(scenario="seed-v1")
+    state = lab.options.state_dir
+    for name in ("known_hosts", "client_ed25519"):
+        shutil.copy(state / name, tmp_path / name)
+    shutil.copytree(state / "secrets", tmp_path / "secrets")
+    data = yaml.safe_load((state / "inventory.yaml").read_text())
+    device = data["sites"]["tokyo"]["device"]
+    del device["password"]
+    device.update(private_key="client_ed25519", driver=driver)
+    (tmp_path / "inventory.yaml").write_text(yaml.safe_dump(data))
+    code, doc = status_json(cli, tmp_path / "inventory.yaml")
+    assert code == 0 and doc["sites"][0]["state"] == "up"

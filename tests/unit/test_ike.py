@@ -42,7 +42,10 @@ def run(device: DeviceTunnel, cloud: CloudPeer) -> str:
 def test_article_v1_config_reads_back_as_offered() -> None:
     tunnel = tokyo_tunnel()
     assert (tunnel.interface, tunnel.peer, tunnel.self_identity) == (
-        "tunnel 1", "27.133.132.134", "172.30.128.254")
+        "tunnel 1",
+        "27.133.132.134",
+        "172.30.128.254",
+    )
     assert (tunnel.ike_hash, tunnel.dh_group, tunnel.pfs_group) == ("sha", 5, 5)
     assert tunnel.ike_key_bits == (128, 192, 256)
     assert tunnel.ipsec_lifetime == 1800 and tunnel.esp_auth == "esp-sha-hmac"
@@ -81,7 +84,9 @@ def test_failure_causes(change: dict[str, object], cause: str) -> None:
 
 
 def test_pfs_mismatch_fails_in_quick_mode() -> None:
-    assert run(replace(tokyo_tunnel("v2"), pfs_group=5), router(2)) == "proposal_mismatch_quick_mode"
+    assert (
+        run(replace(tokyo_tunnel("v2"), pfs_group=5), router(2)) == "proposal_mismatch_quick_mode"
+    )
 
 
 def test_esp_integrity_mismatch_fails_in_quick_mode() -> None:
@@ -91,7 +96,8 @@ def test_esp_integrity_mismatch_fails_in_quick_mode() -> None:
 
 def test_pinned_keysize_that_excludes_256_fails_main_mode() -> None:
     assert run(replace(tokyo_tunnel("v2"), ike_key_bits=(128,)), router(2)) == (
-        "proposal_mismatch_main_mode")
+        "proposal_mismatch_main_mode"
+    )
 
 
 def test_broken_reference_chain_is_reported() -> None:

@@ -39,7 +39,9 @@ def test_example_inventory_is_valid() -> None:
     assert inventory.known_hosts() == ROOT / "inventory" / "known_hosts"
 
 
-def test_secret_references_resolve_relative_to_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secret_references_resolve_relative_to_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "secrets").mkdir()
     (tmp_path / "secrets" / "pw").write_text("s3cret-pw\n")
     monkeypatch.setenv("FITELCTL_TEST_ENABLE", "en-able-1")
@@ -54,10 +56,16 @@ def test_secret_references_resolve_relative_to_the_file(tmp_path: Path, monkeypa
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (GOOD.replace('"file:secrets/pw"', "hunter2"), "sites.tokyo.device.password: must be a secret reference"),
+        (
+            GOOD.replace('"file:secrets/pw"', "hunter2"),
+            "sites.tokyo.device.password: must be a secret reference",
+        ),
         (GOOD.replace("port: 2222", "prot: 2222"), "sites.tokyo.device.prot: unknown key"),
         (GOOD.replace("port: 2222", "port: 70000"), "sites.tokyo.device.port:"),
-        (GOOD.replace("    tunnel: {peer: 27.133.132.134}\n", ""), "sites.tokyo.tunnel: required key is missing"),
+        (
+            GOOD.replace("    tunnel: {peer: 27.133.132.134}\n", ""),
+            "sites.tokyo.tunnel: required key is missing",
+        ),
         ("sites: [", "is not valid YAML"),
         ("- a\n- b\n", "expected a mapping"),
     ],
@@ -72,13 +80,13 @@ def test_invalid_inventory_names_file_and_key(tmp_path: Path, text: str, expecte
 
 
 def test_missing_inventory_says_how_to_point_at_one(tmp_path: Path) -> None:
-    with pytest.raises(InventoryError, match="inventory not found.*-i PATH"):
+    with pytest.raises(InventoryError, match=r"inventory not found.*-i PATH"):
         load_inventory(tmp_path / "nope.yaml")
 
 
 def test_unknown_site_lists_the_known_ones(tmp_path: Path) -> None:
     inventory = load_inventory(write(tmp_path, GOOD))
-    with pytest.raises(InventoryError, match="unknown site 'osaka' .*tokyo"):
+    with pytest.raises(InventoryError, match=r"unknown site 'osaka' .*tokyo"):
         inventory.select(["osaka"])
 
 
@@ -87,7 +95,8 @@ def test_unresolvable_secrets_say_which(tmp_path: Path, monkeypatch: pytest.Monk
     inventory = load_inventory(write(tmp_path, GOOD))
     device = inventory.site("tokyo").device
     assert device.password and device.enable_password
-    with pytest.raises(SecretError, match="sites.tokyo.device.password: cannot read secret file"):
+    expected = r"sites\.tokyo\.device\.password: cannot read secret file"
+    with pytest.raises(SecretError, match=expected):
         resolve_secret(device.password, inventory, what="sites.tokyo.device.password")
     with pytest.raises(SecretError, match="FITELCTL_TEST_ENABLE is not set"):
         resolve_secret(device.enable_password, inventory, what="enable")

@@ -578,7 +578,9 @@ def test_exec_sessions_are_privileged_without_prompts() -> None:
     assert session.greeting() == ""
     assert asyncio.run(session.handle_line("show version")) == REAL_SHOW_VERSION
     assert not session.failed
-    assert asyncio.run(session.handle_line("show nothing")) == " " * 5 + "^\n" + texts.INVALID + "\n"
+    assert (
+        asyncio.run(session.handle_line("show nothing")) == " " * 5 + "^\n" + texts.INVALID + "\n"
+    )
     assert session.failed
 
 

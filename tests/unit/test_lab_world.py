@@ -25,13 +25,24 @@ def make_world(
 ) -> tuple[LabWorld, LabDevice, Clock]:
     clock = Clock()
     world = LabWorld(clock=clock)
-    router = VpcRouter(VPC_ROUTER_ADDRESS, version, encryption_algo="aes256",
-                       hash_algo="sha256", dh_group="modp2048")
+    router = VpcRouter(
+        VPC_ROUTER_ADDRESS,
+        version,
+        encryption_algo="aes256",
+        hash_algo="sha256",
+        dh_group="modp2048",
+    )
     router.peers.append(PeerEntry(TOKYO.public, TOKYO.wan, psk_cloud))
     world.add_router(router)
-    spec = DeviceSpec(site="tokyo", hostname="tokyo", username="u", password="p",
-                      enable_password="e", sa_format=sa_format,  # type: ignore[arg-type]
-                      boot_config=device_config(TOKYO, crypto, "psk"))  # type: ignore[arg-type]
+    spec = DeviceSpec(
+        site="tokyo",
+        hostname="tokyo",
+        username="u",
+        password="p",
+        enable_password="e",
+        sa_format=sa_format,  # type: ignore[arg-type]
+        boot_config=device_config(TOKYO, crypto, "psk"),
+    )  # type: ignore[arg-type]
     device = LabDevice(spec)
     world.add_site(device, public_address=TOKYO.public)
     return world, device, clock
@@ -42,7 +53,11 @@ def test_seed_v1_shows_the_articles_sa_shape() -> None:
     table = parse_crypto_sa(world.show_crypto_sa("tokyo"), show_secrets=True)
     (sa,) = table.ipsec_sas
     assert (sa.peer_ip, sa.local_ip, sa.interface) == (VPC_ROUTER_ADDRESS, TOKYO.wan, "tunnel 1")
-    assert (sa.encryption, sa.authentication, sa.pfs_group) == ("AES-CBC/128", "HMAC-SHA1-96/160", 5)
+    assert (sa.encryption, sa.authentication, sa.pfs_group) == (
+        "AES-CBC/128",
+        "HMAC-SHA1-96/160",
+        5,
+    )
     assert (sa.lifetime_remaining, sa.lifetime_total) == (1800, 1800)
     assert sa.in_cipher_key and len(sa.in_cipher_key) == 2 + 32  # 0x + 128-bit key
     assert (table.isakmp_sa_count, table.ipsec_sa_count) == (0, 1)
@@ -63,7 +78,10 @@ def test_newer_firmware_prints_ike_and_child_sas_without_keys() -> None:
     (child,) = table.ipsec_sas
     assert (ike.encryption, ike.dh_group, ike.local_id) == ("AES-CBC/256", 14, TOKYO.wan)
     assert (child.encryption, child.authentication, child.pfs_group) == (
-        "AES-CBC/256", "HMAC-SHA2-256-128/256", 14)
+        "AES-CBC/256",
+        "HMAC-SHA2-256-128/256",
+        14,
+    )
     assert child.lifetime_total == 180
     assert (table.isakmp_sa_count, table.ipsec_sa_count) == (1, 1)
 

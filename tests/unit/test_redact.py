@@ -6,9 +6,16 @@ from pathlib import Path
 
 from fitelctl.redact import MASK, redact_text
 
-ARTICLE = (Path(__file__).parent.parent / "parsers/furukawa_fitelnet/show_crypto_sa/ipsec_format_article.raw").read_text()
-KEYS = ("5cfc51fc465b4743718389b0d401d39c", "0863fb7d9f439b5f7842bc7b1588e165bc736ac0",
-        "d0470f34d9baba9f369cd5ba0b877f11", "e0dd472e17d86b4ad21c82841734d16b1cd21195")
+ARTICLE = (
+    Path(__file__).parent.parent
+    / "parsers/furukawa_fitelnet/show_crypto_sa/ipsec_format_article.raw"
+).read_text()
+KEYS = (
+    "5cfc51fc465b4743718389b0d401d39c",
+    "0863fb7d9f439b5f7842bc7b1588e165bc736ac0",
+    "d0470f34d9baba9f369cd5ba0b877f11",
+    "e0dd472e17d86b4ad21c82841734d16b1cd21195",
+)
 
 
 def test_article_keys_are_masked_and_the_rest_kept() -> None:

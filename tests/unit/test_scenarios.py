@@ -28,7 +28,9 @@ def test_tokyo_v2_is_v1_with_the_articles_changes() -> None:
         assert block is not None
         for line in changed.children:
             assert line in block.children
-    unchanged = [e.header for e in v1.entries if e.header not in {c.header for c in changes.entries}]
+    unchanged = [
+        e.header for e in v1.entries if e.header not in {c.header for c in changes.entries}
+    ]
     for header in unchanged:
         assert v1.find(header) == v2.find(header)
 

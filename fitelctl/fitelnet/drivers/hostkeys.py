@@ -79,12 +79,21 @@ def sha256_fingerprint(blob: bytes) -> str:
     return "SHA256:" + digest.rstrip("=")
 
 
+_TYPE_LABELS = {
+    "ssh-ed25519": "ED25519",
+    "ssh-rsa": "RSA",
+    "rsa-sha2-256": "RSA",
+    "rsa-sha2-512": "RSA",
+    "ssh-dss": "DSA",
+    "sk-ssh-ed25519@openssh.com": "ED25519-SK",
+    "sk-ecdsa-sha2-nistp256@openssh.com": "ECDSA-SK",
+}
+
+
 def type_label(key_type: str) -> str:
-    if key_type.startswith("ecdsa-"):
+    if key_type.startswith("ecdsa-sha2-"):
         return "ECDSA"
-    if key_type in ("ssh-rsa", "rsa-sha2-256", "rsa-sha2-512"):
-        return "RSA"
-    return key_type.removeprefix("ssh-").removeprefix("sk-").upper()
+    return _TYPE_LABELS.get(key_type, key_type)
 
 
 def host_token(host: str, port: int) -> str:
@@ -281,7 +290,9 @@ def refused_host_key(
             append_known_host(target.known_hosts, target.host, target.port, key)
             return None
         return HostKeyUnknown(target, key.type_label, key.fingerprint)
-    where = f"{result.entry.path}:{result.entry.line_no}" if result.entry else "known_hosts"
+    where = (
+        f"{result.entry.path}:{result.entry.line_no}" if result.entry else str(target.known_hosts)
+    )
     if result.verdict is Verdict.CHANGED and result.entry is not None:
         return HostKeyChanged(
             target, key.type_label, key.fingerprint, result.entry.path, result.entry.line_no

@@ -63,20 +63,25 @@ guard_logger(logging.getLogger("netmiko"))
 
 
 class FitelnetSSH(FurukawaFitelnetSSH):
-    """Upstream ``furukawa_fitelnet`` with one defect fixed: ``check_config_mode``.
+    """Upstream ``furukawa_fitelnet`` with two proven defects fixed, nothing else.
 
-    Defect: neither ``FurukawaFitelnetBase`` nor ``CiscoBaseConnection`` gives
-    ``check_config_mode`` a pattern, so netmiko falls back to ``read_channel_timing``
-    and waits for 2 s of silence every time.  ``config_mode()`` and
-    ``exit_config_mode()`` call it twice each and ``disconnect()`` once.  Measured
-    against the lab device: ``configure`` of 4 lines 8.97 s, ``close`` 2.20 s with
-    upstream; 0.2 s and 0.01 s with this override.  The fix is the one netmiko's own
-    ``cisco_ios`` driver uses (read until the prompt character), anchored at the end
-    of the line as upstream FITELnet's ``check_enable_mode`` does, because FITELnet
-    messages (``<WARNING>``, ``<ERROR>``) contain ``>``.  The enable ``password:``
-    prompt ends the read too: after a refused enable password, netmiko's cleanup
-    calls this while the device is still asking for it (with only the prompt
-    characters, that read would wait out the whole read timeout).
+    1. ``check_config_mode`` has no pattern (neither ``FurukawaFitelnetBase`` nor
+       ``CiscoBaseConnection`` gives one), so netmiko falls back to
+       ``read_channel_timing`` and waits for 2 s of silence each time;
+       ``config_mode()`` and ``exit_config_mode()`` call it twice each and
+       ``disconnect()`` once.  Measured against the lab device with upstream:
+       ``configure`` of 4 lines 8.97 s, ``close`` 2.20 s; with this fix 0.2 s and
+       0.01 s.  The fix is the one netmiko's ``cisco_ios`` uses (read until the prompt
+       character), anchored at the end of the line as upstream FITELnet's
+       ``check_enable_mode`` is, because FITELnet messages (``<WARNING>``) contain
+       ``>``.  The enable ``password:`` prompt ends the read too: after a refused
+       enable password netmiko's cleanup calls this while the device still asks for
+       it, and would otherwise wait out the whole read timeout.
+    2. A session the device closes is not noticed: paramiko's ``recv_ready()`` stays
+       False on a closed channel, so every read waits out its read timeout (the lab's
+       drop fault: SessionDropped after 10.4 s, the command timeout).  ``read_channel``
+       now raises netmiko's own ``ReadException`` once the channel is closed and
+       drained, as netmiko already does when ``recv`` returns no bytes.
     """
 
     def check_config_mode(
@@ -88,6 +93,13 @@ class FitelnetSSH(FurukawaFitelnetSSH):
         return super().check_config_mode(
             check_string=check_string, pattern=pattern, force_regex=force_regex
         )
+
+    def read_channel(self) -> str:
+        data: str = super().read_channel()
+        channel = self.remote_conn
+        if not data and isinstance(channel, paramiko.Channel) and channel.closed:
+            raise ReadException("the device closed the SSH channel")
+        return data
 
 
 class _UnknownHostKey(Exception):
@@ -186,6 +198,9 @@ class NetmikoDriver(DriverBase):
             return refusal or _UnknownHostKey()
         if isinstance(cause, paramiko.SSHException) and "not found in known_hosts" in str(cause):
             return _UnknownHostKey()
+        if isinstance(cause, paramiko.ssh_exception.NoValidConnectionsError):
+            refused = all(isinstance(e, ConnectionRefusedError) for e in cause.errors.values())
+            return DeviceUnreachable(t, "connection refused" if refused else str(cause))
         if isinstance(cause, ConnectionRefusedError):
             return DeviceUnreachable(t, "connection refused")
         if isinstance(cause, (socket.timeout, TimeoutError)):

@@ -183,17 +183,18 @@ class CliSession:
         device = self.device
         if action == "config":
             return self._configure(parsed)
-        if action in ("exit", "end"):
-            if action == "exit" and self._editor.block is not None:
-                self._editor.block = None
-            else:
-                self._editor.block = None
+        if action in ("exit", "end"):  # exit leaves a sub-mode, else config mode
+            leaves_block = action == "exit" and self._editor.block is not None
+            self._editor.block = None
+            if not leaves_block:
                 self._mode = _Mode.PRIVILEGED
             return ""
         if action.startswith("show."):
             return self._show(action, words)
         if action == "enable":
             return self._enable()
+        if action == "noop":  # enable while already privileged
+            return ""
         if action == "disable":
             self._mode = _Mode.USER
             return ""
@@ -250,7 +251,7 @@ class CliSession:
                 return "" if device.load(source, self._id) else self._fail(texts.COMMAND_FAILED)
 
             return await self._ask("load", moff, load)
-        return ""  # "noop": enable while already privileged
+        raise AssertionError(f"no handler for {action}")
 
     def _configure(self, parsed: Parsed) -> str:
         words = parsed.words
