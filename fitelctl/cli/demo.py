@@ -19,7 +19,8 @@ from fitelctl.cli import context
 
 def demo() -> None:
     """Run the lab and fitelctl against it: lab up, status, parse (no hardware needed)."""
-    from fitelctl.cli.render import print_status_table, stderr
+    from fitelctl.cli.render import print_status_table
+    from fitelctl.cli.render import stdout as out
     from fitelctl.inventory import load_inventory
     from fitelctl.lab.runner import BackgroundLab, LabOptions
     from fitelctl.ops.connect import connect_site
@@ -32,18 +33,18 @@ def demo() -> None:
         for scenario, expected in expectations.items():
             state_dir = Path(tmp) / scenario
             state_dir.mkdir()
-            stderr.rule(f"lab up --scenario {scenario}")
+            out.rule(f"lab up --scenario {scenario}")
             with BackgroundLab(LabOptions(state_dir=state_dir, scenario=scenario)):
                 inventory = load_inventory(state_dir / "inventory.yaml")
-                stderr.print(f"[bold]$ fitelctl -i {state_dir}/inventory.yaml status[/]")
+                out.print(f"[bold]$ fitelctl -i {state_dir}/inventory.yaml status[/]")
                 results = collect_status(inventory, ["tokyo"], workers=1)
                 print_status_table(results)
                 if results[0].state != expected:
                     failures.append(f"{scenario}: status {results[0].state}, expected {expected}")
-                stderr.print('[bold]$ fitelctl parse "show crypto sa" (live output)[/]')
+                out.print('[bold]$ fitelctl parse "show crypto sa" (live output)[/]')
                 with connect_site(inventory, "tokyo") as device:
                     table = parse_crypto_sa(device.show("show crypto sa"))
-                stderr.print(
+                out.print(
                     f"  {table.ipsec_sa_count} IPsec SA(s): "
                     + (
                         ", ".join(
@@ -56,7 +57,7 @@ def demo() -> None:
                 )
     if failures:
         context.fail("demo: " + "; ".join(failures), 1)
-    stderr.print(
+    out.print(
         "[green]demo ok[/]: the v1 tunnel is up; after the cloud-side migration it is down "
         "until the F220 gets the version-2 parameters (fitelctl apply, coming next)."
     )

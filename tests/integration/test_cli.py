@@ -85,6 +85,6 @@ def test_fast_commands_do_not_import_ssh_or_http_libraries() -> None:
 def test_demo_runs_end_to_end(cli: RunCli) -> None:
     result = cli("demo", timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "demo ok" in result.stderr
+    assert "demo ok" in result.stdout
     assert "AES-CBC/128" in result.stdout
     assert "Cipher Key" not in result.stdout + result.stderr

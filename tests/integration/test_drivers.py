@@ -8,6 +8,7 @@ listener is bound, so nothing here sleeps or polls.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import socket
 import threading
@@ -405,6 +406,18 @@ def test_session_log_is_written_redacted(lab: Lab, kind: str, tmp_path: Path) ->
     assert "show crypto sa" in text and "local-key ascii <redacted>" in text
     assert re.search(r"Cipher Key\s*:\s*<redacted>", text)
     assert_no_secrets(text)
+
+
+def test_library_debug_logs_are_redacted(
+    lab: Lab, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with open_driver(lab.target(), kind) as dev:
+        dev.configure(["crypto isakmp profile p1", f" local-key ascii {PSK}", "exit"])
+        dev.show("show working.cfg")
+        dev.show("show crypto sa")
+    assert len(caplog.records) > 20  # the libraries did log the session
+    assert_no_secrets("\n".join(record.getMessage() for record in caplog.records))
 
 
 def test_errors_never_show_secrets(lab: Lab, kind: str) -> None:

@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING, Literal, Protocol, Self
 
 from fitelctl.errors import FitelctlError
-from fitelctl.redact import SECRETS
+from fitelctl.redact import SECRETS, redact_text
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -260,6 +260,20 @@ def after_confirmation(text: str) -> str:
     return tidy_output(parts[-1])
 
 
+def register_line_secrets(lines: Sequence[str]) -> None:
+    """Register as secret values the words of ``lines`` that redaction masks by shape.
+
+    A PSK on a ``local-key`` line is recognised only in that shape; libraries also
+    log it in other shapes (netmiko's debug log prints regex-escaped echoes), so
+    the value itself must be known to every later redaction.
+    """
+    for line in lines:
+        kept = set(redact_text(line).split())
+        for word in line.split():
+            if word not in kept:
+                SECRETS.add(word)
+
+
 def device_error_line(output: str) -> str | None:
     """The first line of ``output`` that the device uses to refuse a command."""
     for line in output.splitlines():
@@ -376,6 +390,12 @@ class DriverBase:
 
     def _confirmed(self, command: str) -> str:
         raise NotImplementedError
+
+    def _config_lines(self, lines: Sequence[str]) -> list[str]:
+        """The non-blank lines to send, their secrets registered first."""
+        wanted = [line for line in lines if line.strip()]
+        register_line_secrets(wanted)
+        return wanted
 
     def commit(self) -> str:
         """``commit``; models that reject it with "Invalid input" get ``refresh`` instead."""

@@ -241,6 +241,9 @@ class NetmikoDriver(DriverBase):
         return check_output(self.target, command, self._send(command, _PROMPT))
 
     def configure(self, lines: Sequence[str]) -> str:
+        wanted = self._config_lines(lines)
+        if not wanted:
+            return ""
         with self._io("configure terminal") as conn:
             try:
                 conn.config_mode()
@@ -250,7 +253,7 @@ class NetmikoDriver(DriverBase):
                 ) from None
         outputs = []
         try:
-            for line in (raw for raw in lines if raw.strip()):
+            for line in wanted:
                 outputs.append(check_output(self.target, line, self._send(line, _PROMPT)))
         except DeviceError:
             with suppress(DeviceError):

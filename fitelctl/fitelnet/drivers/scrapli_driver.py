@@ -272,9 +272,12 @@ class ScrapliDriver(DriverBase):
         return self._send(command, "privileged_exec")
 
     def configure(self, lines: Sequence[str]) -> str:
+        wanted = self._config_lines(lines)
+        if not wanted:
+            return ""
         outputs = []
         try:
-            for line in (raw for raw in lines if raw.strip()):
+            for line in wanted:
                 outputs.append(self._send(line, "configuration"))
         except DeviceError:
             with suppress(DeviceError):

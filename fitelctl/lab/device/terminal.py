@@ -38,6 +38,10 @@ class Terminal:
         self._line: list[str] = []
         self._after_cr = False
         self._escape = 0  # 0: none, 1: after ESC, 2: inside a sequence
+        #: Output waits here until input runs dry: one channel write per burst of input,
+        #: not one per echoed character (a client that types "exit" and hangs up at once
+        #: would otherwise meet a write for every character on a dead socket).
+        self._unsent: list[str] = []
 
     def feed(self, data: str) -> None:
         self._pending.extend(data)
@@ -50,26 +54,34 @@ class Terminal:
     async def run_shell(self) -> None:
         """Greeting, then line after line until the session closes or input ends."""
         self._out(self._session.greeting())
-        while not self._session.closed:
-            char = await self._next_char()
-            if char is None:
-                if self._line:
-                    await self._submit()
-                return
-            await self._handle(char)
+        try:
+            while not self._session.closed:
+                char = await self._next_char()
+                if char is None:
+                    if self._line:
+                        await self._submit()
+                    return
+                await self._handle(char)
+        finally:
+            self.flush()
 
     async def run_exec(self, command: str) -> int:
         """Run one command; answer its questions from stdin.  Returns the exit status."""
         session = self._session
-        self._out(await session.handle_line(command))
-        while session.awaiting_answer:
-            self._out(await session.handle_line(await self._read_line()))
+        try:
+            self._out(await session.handle_line(command))
+            while session.awaiting_answer:
+                self.flush()
+                self._out(await session.handle_line(await self._read_line()))
+        finally:
+            self.flush()
         return 1 if session.failed else 0
 
     # --- input ---------------------------------------------------------------------
 
     async def _next_char(self) -> str | None:
         while not self._pending:
+            self.flush()
             if self._eof:
                 return None
             self._arrived.clear()
@@ -120,6 +132,7 @@ class Terminal:
         line = "".join(self._line)
         self._line.clear()
         self._out("\n")
+        self.flush()
         self._out(await self._session.handle_line(line))
 
     # --- output --------------------------------------------------------------------
@@ -130,4 +143,11 @@ class Terminal:
 
     def _out(self, text: str) -> None:
         if text:
-            self._write(text.replace("\n", "\r\n") if self._crlf else text)
+            self._unsent.append(text.replace("\n", "\r\n") if self._crlf else text)
+
+    def flush(self) -> None:
+        """Send what is waiting, in one write."""
+        if self._unsent:
+            text = "".join(self._unsent)
+            self._unsent.clear()
+            self._write(text)
