@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from fitelctl.cli import context
+
+
+class DriverChoice(StrEnum):
+    netmiko = "netmiko"
+    scrapli = "scrapli"
 
 
 def status(
@@ -21,8 +28,8 @@ def status(
         typer.Option("--workers", min=1, help="Sites queried at once (default: inventory's, 16)."),
     ] = None,
     driver: Annotated[
-        str | None,
-        typer.Option("--driver", help="Override the inventory's driver: netmiko or scrapli."),
+        DriverChoice | None,
+        typer.Option("--driver", help="Override the inventory's driver."),
     ] = None,
     trust_new_host_key: Annotated[
         bool,
@@ -32,6 +39,14 @@ def status(
             "A changed key is always refused.",
         ),
     ] = False,
+    session_log: Annotated[
+        Path | None,
+        typer.Option(
+            "--session-log",
+            help="Write each site's SSH transcript to DIR/SITE.log (secrets redacted).",
+            metavar="DIR",
+        ),
+    ] = None,
 ) -> None:
     """Report each site's tunnel: state, peer, algorithms, PFS, lifetime left, packets, errors.
 
@@ -39,10 +54,16 @@ def status(
     2 down, 3 unknown (unreachable, login refused, unparseable output).
     """
     from fitelctl.cli.render import StatusProgress, print_status_table
+    from fitelctl.ops.connect import ConnectOptions
     from fitelctl.ops.status import collect_status, exit_code
 
-    if driver not in (None, "netmiko", "scrapli"):
-        raise typer.BadParameter("expected netmiko or scrapli", param_hint="--driver")
+    if session_log:
+        session_log.mkdir(parents=True, exist_ok=True)
+    options = ConnectOptions(
+        driver=driver.value if driver else None,
+        trust_new_host_key=trust_new_host_key,
+        session_log_dir=session_log,
+    )
     inventory = context.inventory()
     names = inventory.select(sites or [])
     with StatusProgress(total=len(names), enabled=not as_json) as progress:
@@ -50,8 +71,7 @@ def status(
             inventory,
             names,
             workers=workers or inventory.defaults.workers,
-            driver=driver,
-            trust_new_host_key=trust_new_host_key,
+            options=options,
             on_result=progress.advance,
         )
     if as_json:

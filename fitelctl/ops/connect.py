@@ -2,50 +2,56 @@
 
 from __future__ import annotations
 
-from fitelctl.fitelnet.drivers import DeviceDriver, DeviceTarget, open_driver
+from dataclasses import dataclass
+from pathlib import Path
+
+from fitelctl.fitelnet.drivers import DeviceDriver, DeviceTarget, DriverKind, open_driver
 from fitelctl.inventory import Inventory, resolve_secret
 
 
-def device_target(
-    inventory: Inventory, site: str, *, trust_new_host_key: bool = False
-) -> DeviceTarget:
+@dataclass(frozen=True)
+class ConnectOptions:
+    """How this invocation connects, over what the inventory says."""
+
+    driver: DriverKind | None = None
+    #: record a host key known_hosts does not have yet (a changed key is still refused)
+    trust_new_host_key: bool = False
+    #: write a redacted transcript per site into this directory
+    session_log_dir: Path | None = None
+
+
+def device_target(inventory: Inventory, site: str, options: ConnectOptions) -> DeviceTarget:
     device = inventory.site(site).device
     defaults = inventory.defaults
+
+    def secret(field: str, ref: str | None) -> str | None:
+        if ref is None:
+            return None
+        return resolve_secret(ref, inventory, what=f"sites.{site}.device.{field}")
+
     return DeviceTarget(
         site=site,
         host=device.host,
         port=device.port,
         username=device.username,
-        password=(
-            resolve_secret(device.password, inventory, what=f"sites.{site}.device.password")
-            if device.password
-            else None
-        ),
-        enable_password=(
-            resolve_secret(
-                device.enable_password, inventory, what=f"sites.{site}.device.enable_password"
-            )
-            if device.enable_password
-            else None
-        ),
+        password=secret("password", device.password),
+        enable_password=secret("enable_password", device.enable_password),
         private_key_path=inventory.path(device.private_key) if device.private_key else None,
         known_hosts=inventory.known_hosts(),
-        trust_new_host_key=trust_new_host_key,
+        trust_new_host_key=options.trust_new_host_key,
         connect_timeout=device.connect_timeout or defaults.connect_timeout,
         command_timeout=device.command_timeout or defaults.command_timeout,
+        session_log=options.session_log_dir / f"{site}.log" if options.session_log_dir else None,
     )
 
 
 def connect_site(
-    inventory: Inventory,
-    site: str,
-    *,
-    driver: str | None = None,
-    trust_new_host_key: bool = False,
+    inventory: Inventory, site: str, options: ConnectOptions | None = None
 ) -> DeviceDriver:
     """A connected driver for ``site`` (the caller closes it)."""
-    target = device_target(inventory, site, trust_new_host_key=trust_new_host_key)
-    kind = driver or inventory.site(site).device.driver or inventory.defaults.driver
-    connection = open_driver(target, kind)  # type: ignore[arg-type]
+    options = options or ConnectOptions()
+    target = device_target(inventory, site, options)
+    kind = options.driver or inventory.site(site).device.driver or inventory.defaults.driver
+    connection = open_driver(target, kind)
     connection.connect()
     return connection

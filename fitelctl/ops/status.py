@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from fitelctl.errors import FitelctlError
 from fitelctl.inventory import Inventory
+from fitelctl.ops.connect import ConnectOptions, connect_site
 from fitelctl.parsing import IpsecSa, parse_crypto_sa
 from fitelctl.redact import SECRETS
 
@@ -89,16 +90,10 @@ class SiteStatus:
         }
 
 
-def site_status(
-    inventory: Inventory, site: str, *, driver: str | None = None, trust_new_host_key: bool = False
-) -> SiteStatus:
+def site_status(inventory: Inventory, site: str, options: ConnectOptions) -> SiteStatus:
     """One site's verdict; any failure to tell becomes ``unknown`` with the reason."""
-    from fitelctl.ops.connect import connect_site
-
     try:
-        with connect_site(
-            inventory, site, driver=driver, trust_new_host_key=trust_new_host_key
-        ) as device:
+        with connect_site(inventory, site, options) as device:
             output = device.show("show crypto sa")
         table = parse_crypto_sa(output)
     except FitelctlError as err:
@@ -142,16 +137,13 @@ def collect_status(
     sites: list[str],
     *,
     workers: int,
-    driver: str | None = None,
-    trust_new_host_key: bool = False,
+    options: ConnectOptions | None = None,
     on_result: Callable[[SiteStatus], None] | None = None,
 ) -> list[SiteStatus]:
     results: dict[str, SiteStatus] = {}
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(sites)))) as pool:
         futures = {
-            pool.submit(
-                site_status, inventory, name, driver=driver, trust_new_host_key=trust_new_host_key
-            ): name
+            pool.submit(site_status, inventory, name, options or ConnectOptions()): name
             for name in sites
         }
         for future in as_completed(futures):

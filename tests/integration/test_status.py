@@ -129,3 +129,28 @@ def test_public_key_login(start_lab: StartLab, cli: RunCli, tmp_path: Path, driv
     (tmp_path / "inventory.yaml").write_text(yaml.safe_dump(data))
     code, doc = status_json(cli, tmp_path / "inventory.yaml")
     assert code == 0 and doc["sites"][0]["state"] == "up"
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_session_log_is_written_and_redacted(
+    start_lab: StartLab, cli: RunCli, tmp_path: Path, driver: str
+) -> None:
+    lab = start_lab(scenario="seed-v1")
+    state = lab.options.state_dir
+    logs = tmp_path / "logs"
+    result = cli(
+        "-i",
+        str(state / "inventory.yaml"),
+        "status",
+        "--driver",
+        driver,
+        "--session-log",
+        str(logs),
+    )
+    assert result.returncode == 0
+    transcript = (logs / "tokyo.log").read_text()
+    assert "IPSEC SA" in transcript and "Cipher Key" in transcript
+    secrets = [p.read_text().strip() for p in (state / "secrets").iterdir()]
+    assert not any(secret in transcript for secret in secrets)
+    keys = [line.split(":", 1)[1].strip() for line in transcript.splitlines() if "Key    :" in line]
+    assert keys and all(key == "<redacted>" for key in keys)
