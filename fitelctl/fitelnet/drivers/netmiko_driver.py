@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
-import paramiko  # type: ignore[import-untyped]
+import paramiko
 from netmiko.exceptions import (
     NetmikoAuthenticationException,
     NetmikoTimeoutException,
