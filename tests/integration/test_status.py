@@ -154,3 +154,9 @@ def test_session_log_is_written_and_redacted(
     assert not any(secret in transcript for secret in secrets)
     keys = [line.split(":", 1)[1].strip() for line in transcript.splitlines() if "Key    :" in line]
     assert keys and all(key == "<redacted>" for key in keys)
+
+
+def test_wrong_psk_fault_keeps_the_tunnel_down(start_lab: StartLab, cli: RunCli) -> None:
+    lab = start_lab(scenario="seed-v2", faults=("wrong-psk",))
+    code, doc = status_json(cli, lab.options.state_dir / "inventory.yaml")
+    assert code == 2 and doc["sites"][0]["state"] == "down"
