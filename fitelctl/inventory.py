@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fitelctl.errors import FitelctlError
 from fitelctl.redact import SECRETS
+from fitelctl.secret_refs import SecretRef
+from fitelctl.tunnel import Cloud, Tunnel
 
 DEFAULT_INVENTORY = Path("inventory/inventory.yaml")
-SECRET_SCHEMES = ("env", "file", "keyring")
 
 
 class InventoryError(FitelctlError):
@@ -28,22 +29,6 @@ class InventoryError(FitelctlError):
 
 class SecretError(FitelctlError):
     """A secret reference does not resolve."""
-
-
-def _check_secret_ref(value: str) -> str:
-    scheme, _, target = value.partition(":")
-    if scheme not in SECRET_SCHEMES:
-        raise ValueError(
-            "must be a secret reference (env:NAME, file:PATH or keyring:SERVICE/USER), "
-            "never the secret itself"
-        )
-    if not target:
-        raise ValueError("secret reference has an empty target")
-    return value
-
-
-#: A reference to a secret, e.g. ``file:secrets/tokyo.password`` or ``env:F220_PASSWORD``.
-SecretRef = Annotated[str, AfterValidator(_check_secret_ref)]
 
 
 class _Strict(BaseModel):
@@ -62,16 +47,10 @@ class Device(_Strict):
     command_timeout: float | None = Field(default=None, gt=0)
 
 
-class Tunnel(_Strict):
-    """The tunnel as far as status needs it (apply's full model extends this)."""
-
-    peer: str = Field(description="the VPC router's global address")
-    interface: str = "tunnel 1"
-
-
 class Site(_Strict):
     device: Device
     tunnel: Tunnel
+    cloud: Cloud
 
 
 class Defaults(_Strict):

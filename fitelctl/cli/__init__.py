@@ -60,9 +60,10 @@ def root(
 
 
 def _register() -> None:
-    from fitelctl.cli import demo, lab, parse, status
+    from fitelctl.cli import demo, lab, parse, render_cmd, status
 
     app.command("status")(status.status)
+    app.command("render")(render_cmd.render)
     app.command("parse")(parse.parse)
     app.command("demo")(demo.demo)
     app.add_typer(lab.lab_app, name="lab")

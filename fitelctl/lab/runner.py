@@ -146,8 +146,32 @@ class Lab:
         _write(state / "ready", f"{os.getpid()}\n")
 
     def _inventory_yaml(self) -> str:
+        """The scenario's intended state, so that ``apply`` brings each device to it."""
+        chosen = scenario(self.options.scenario)
+        cloud: dict[str, Any] = {
+            "version": chosen.router_version,
+            "global_address": VPC_ROUTER_ADDRESS,
+            "zone": LAB_ZONE,
+        }
+        if chosen.router_version == 2:
+            cloud.update(
+                encryption_algo=chosen.encryption_algo,
+                hash_algo=chosen.hash_algo,
+                dh_group=chosen.dh_group,
+            )
         sites: dict[str, Any] = {}
         for name, site in self.sites.items():
+            tunnel: dict[str, Any] = {
+                "name": site.addresses.map_name,
+                "interface": 1,
+                "wan_address": site.addresses.wan,
+                "public_address": site.addresses.public,
+                "routes": [CLOUD_LOCAL_PREFIX],
+                "preset": f"sakura-{chosen.intended}",
+                "psk": f"file:secrets/{name}.psk",
+            }
+            if chosen.intended == "v2":
+                tunnel["crypto"] = {"ipsec_lifetime": 180}
             sites[name] = {
                 "device": {
                     "host": LAB_HOST,
@@ -156,11 +180,13 @@ class Lab:
                     "password": f"file:secrets/{name}.password",
                     "enable_password": f"file:secrets/{name}.enable",
                 },
-                "tunnel": {"peer": VPC_ROUTER_ADDRESS, "interface": "tunnel 1"},
+                "tunnel": tunnel,
+                "cloud": cloud,
             }
         header = (
             f"# fitelctl lab inventory (scenario {self.options.scenario}); written by "
-            "`fitelctl lab up`.\n# Secrets are file references relative to this file.\n"
+            "`fitelctl lab up`.\n# It describes the scenario's intended state. Secrets are "
+            "file references relative to this file.\n"
         )
         body = yaml.safe_dump(
             {"version": 1, "defaults": {"known_hosts": "known_hosts"}, "sites": sites},

@@ -115,14 +115,11 @@ def site_status(inventory: Inventory, site: str, options: ConnectOptions) -> Sit
 
 def judge(inventory: Inventory, site: str, device: DeviceStatus) -> SiteStatus:
     """Up when an SA to the expected peer is on the expected interface and error-free."""
-    tunnel = inventory.site(site).tunnel
-    ours = [
-        sa
-        for sa in device.ipsec_sas
-        if sa.peer_ip == tunnel.peer and sa.interface == tunnel.interface
-    ]
+    config = inventory.site(site)
+    peer, interface = config.cloud.global_address, config.tunnel.label
+    ours = [sa for sa in device.ipsec_sas if sa.peer_ip == peer and sa.interface == interface]
     if not ours:
-        problem = f"no IPsec SA with {tunnel.peer} on {tunnel.interface}"
+        problem = f"no IPsec SA with {peer} on {interface}"
         return SiteStatus(site, "down", device, problems=[problem])
     problems = [
         f"{sa.interface}: {sa.in_errors} inbound errors on SPI {sa.in_spi}"

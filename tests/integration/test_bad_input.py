@@ -57,7 +57,8 @@ def test_invalid_inventory_names_the_key(cli: RunCli, tmp_path: Path) -> None:
     bad = tmp_path / "inv.yaml"
     bad.write_text(
         "sites:\n  tokyo:\n    device: {host: h, username: u, password: hunter2}\n"
-        "    tunnel: {peer: 27.133.132.134}\n"
+        "    tunnel: {name: t, wan_address: 10.0.0.1, psk: 'env:X'}\n"
+        "    cloud: {version: 2, global_address: 27.133.132.134}\n"
     )
     result = cli("-i", str(bad), "status")
     assert result.returncode == 2

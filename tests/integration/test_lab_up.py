@@ -51,7 +51,8 @@ def test_lab_up_writes_its_description_then_stops_cleanly(tmp_path: Path) -> Non
             assert {"port", "username", "password", "enable_password"} <= device.keys()
         inventory = load_inventory(state / "inventory.yaml")
         assert list(inventory.sites) == ["tokyo", "site2", "site3"]
-        assert inventory.site("tokyo").tunnel.peer == "27.133.132.134"
+        assert inventory.site("tokyo").cloud.global_address == "27.133.132.134"
+        assert inventory.site("site3").tunnel.preset == "sakura-v2"
         raw = yaml.safe_load((state / "inventory.yaml").read_text())
         assert raw["sites"]["tokyo"]["device"]["password"].startswith("file:")
         known = (state / "known_hosts").read_text().splitlines()

@@ -23,7 +23,8 @@ sites:
   tokyo:
     device: {host: 127.0.0.1, port: 2222, username: admin, password: "file:secrets/pw",
              enable_password: "env:FITELCTL_TEST_ENABLE"}
-    tunnel: {peer: 27.133.132.134}
+    tunnel: {name: sakuratokyo, wan_address: 172.30.128.254, psk: "env:TOKYO_PSK"}
+    cloud: {version: 2, global_address: 27.133.132.134}
 """
 
 
@@ -35,7 +36,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_example_inventory_is_valid() -> None:
     inventory = load_inventory(ROOT / "inventory" / "example.yaml")
-    assert inventory.site("tokyo").tunnel.peer == "27.133.132.134"
+    assert inventory.site("tokyo").cloud.global_address == "27.133.132.134"
     assert inventory.known_hosts() == ROOT / "inventory" / "known_hosts"
 
 
@@ -63,9 +64,13 @@ def test_secret_references_resolve_relative_to_the_file(
         (GOOD.replace("port: 2222", "prot: 2222"), "sites.tokyo.device.prot: unknown key"),
         (GOOD.replace("port: 2222", "port: 70000"), "sites.tokyo.device.port:"),
         (
-            GOOD.replace("    tunnel: {peer: 27.133.132.134}\n", ""),
+            GOOD.replace(GOOD.splitlines(keepends=True)[6], ""),
             "sites.tokyo.tunnel: required key is missing",
         ),
+        (GOOD.replace('psk: "env:TOKYO_PSK"', "psk: s3cret"), "sites.tokyo.tunnel.psk: must be"),
+        (GOOD.replace("wan_address: 172.30.128.254", "wan_address: 172.30.128"), "wan_address"),
+        (GOOD.replace("version: 2,", "version: 3,"), "sites.tokyo.cloud.version"),
+        (GOOD.replace("psk:", "preset: v9, psk:"), "unknown preset 'v9'"),
         ("sites: [", "is not valid YAML"),
         ("- a\n- b\n", "expected a mapping"),
     ],
