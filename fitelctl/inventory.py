@@ -59,6 +59,9 @@ class Defaults(_Strict):
     connect_timeout: float = Field(default=10.0, gt=0)
     command_timeout: float = Field(default=30.0, gt=0)
     workers: int = Field(default=16, ge=1, le=512)
+    backup_dir: Path = Path("backups")
+    audit_log: Path = Path("audit.jsonl")
+    verify_timeout: float = Field(default=60.0, gt=0)
 
 
 class Inventory(_Strict):

@@ -10,6 +10,7 @@ sa``, the ``local-key`` of a config), which are recognised by shape.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 
@@ -20,14 +21,18 @@ SECRET_FIELDS = frozenset(
     {"in_cipher_key", "in_auth_key", "out_cipher_key", "out_auth_key", "local_key", "psk"}
 )
 
+#: A printed secret value: stops at whitespace and at a JSON string's closing quote, so
+#: redacting a JSON line keeps it JSON; an already masked value is left alone.
+_VALUE = r'(?!<redacted>)[^\s"]+'
+
 _DEVICE_SECRET_LINES = (
     # show crypto sa key material
-    re.compile(r"(?P<lead>(?:Cipher|Auth) Key\s*:\s*)(?P<secret>\S+)"),
+    re.compile(r"(?P<lead>(?:Cipher|Auth) Key\s*:\s*)(?P<secret>" + _VALUE + ")"),
     # config lines carrying the PSK or passwords
-    re.compile(r"(?P<lead>\blocal-key\s+(?:ascii\s+|hex\s+)?)(?P<secret>\S+)"),
+    re.compile(r"(?P<lead>\blocal-key\s+(?:ascii\s+|hex\s+)?)(?P<secret>" + _VALUE + ")"),
     re.compile(
         r"(?m)(?P<lead>^\s*(?:username\s+\S+\s+)?(?:enable\s+)?(?:password|secret)\s+(?:\d\s+)?)"
-        r"(?P<secret>\S+)"
+        r"(?P<secret>" + _VALUE + ")"
     ),
     re.compile(r'(?P<lead>"PreSharedSecret"\s*:\s*")(?P<secret>[^"]*)'),
 )
@@ -56,6 +61,8 @@ class SecretRegistry:
     def add(self, value: str) -> str:
         if value:
             self._values.add(value)
+            # as it appears inside a JSON string (quotes and backslashes escaped)
+            self._values.add(json.dumps(value)[1:-1])
         return value
 
     def redact(self, text: str) -> str:

@@ -60,10 +60,13 @@ def root(
 
 
 def _register() -> None:
-    from fitelctl.cli import demo, lab, parse, render_cmd, status
+    from fitelctl.cli import change, demo, lab, parse, render_cmd, status
 
     app.command("status")(status.status)
     app.command("render")(render_cmd.render)
+    app.command("diff")(change.diff)
+    app.command("apply")(change.apply)
+    app.command("backups")(change.backups)
     app.command("parse")(parse.parse)
     app.command("demo")(demo.demo)
     app.add_typer(lab.lab_app, name="lab")

@@ -11,6 +11,13 @@ from rich.table import Table
 from fitelctl.ops.status import SiteStatus
 
 STATE_STYLE = {"up": "green", "degraded": "yellow", "down": "red", "unknown": "magenta"}
+RESULT_STYLE = {
+    "applied": "green",
+    "unchanged": "green",
+    "dry_run": "cyan",
+    "rolled_back": "yellow",
+    "failed": "red",
+}
 
 stdout = Console(highlight=False)
 if not stdout.is_terminal:
@@ -56,16 +63,16 @@ def print_status_table(results: list[SiteStatus]) -> None:
     stdout.print(table)
 
 
-class StatusProgress:
-    """A progress bar on stderr while sites answer; silent when not a TTY or for --json."""
+class SiteProgress:
+    """A progress bar on stderr while sites finish; silent when not a TTY or for --json."""
 
-    def __init__(self, *, total: int, enabled: bool) -> None:
+    def __init__(self, description: str, *, total: int, enabled: bool) -> None:
         self._progress = Progress(
             console=stderr, transient=True, disable=not (enabled and stderr.is_terminal)
         )
-        self._task = self._progress.add_task("querying sites", total=total)
+        self._task = self._progress.add_task(description, total=total)
 
-    def __enter__(self) -> StatusProgress:
+    def __enter__(self) -> SiteProgress:
         self._progress.start()
         return self
 
@@ -77,5 +84,5 @@ class StatusProgress:
     ) -> None:
         self._progress.stop()
 
-    def advance(self, result: SiteStatus) -> None:
+    def advance(self, site: str) -> None:
         self._progress.advance(self._task)

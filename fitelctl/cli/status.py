@@ -53,7 +53,7 @@ def status(
     Exit code is the worst state over the sites, Nagios style: 0 up, 1 degraded,
     2 down, 3 unknown (unreachable, login refused, unparseable output).
     """
-    from fitelctl.cli.render import StatusProgress, print_status_table
+    from fitelctl.cli.render import SiteProgress, print_status_table
     from fitelctl.ops.connect import ConnectOptions
     from fitelctl.ops.status import collect_status, exit_code
 
@@ -66,13 +66,13 @@ def status(
     )
     inventory = context.inventory()
     names = inventory.select(sites or [])
-    with StatusProgress(total=len(names), enabled=not as_json) as progress:
+    with SiteProgress("querying sites", total=len(names), enabled=not as_json) as progress:
         results = collect_status(
             inventory,
             names,
             workers=workers or inventory.defaults.workers,
             options=options,
-            on_result=progress.advance,
+            on_result=lambda result: progress.advance(result.site),
         )
     if as_json:
         json.dump({"sites": [r.to_json() for r in results]}, sys.stdout, indent=2)

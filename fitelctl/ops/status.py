@@ -8,13 +8,13 @@ as they finish, and returned in inventory order.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fitelctl.errors import FitelctlError
 from fitelctl.inventory import Inventory
 from fitelctl.ops.connect import ConnectOptions, connect_site
+from fitelctl.ops.pool import for_each_site
 from fitelctl.parsing import IpsecSa, parse_crypto_sa
 from fitelctl.redact import SECRETS
 
@@ -137,19 +137,12 @@ def collect_status(
     options: ConnectOptions | None = None,
     on_result: Callable[[SiteStatus], None] | None = None,
 ) -> list[SiteStatus]:
-    results: dict[str, SiteStatus] = {}
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(sites)))) as pool:
-        futures = {
-            pool.submit(site_status, inventory, name, options or ConnectOptions()): name
-            for name in sites
-        }
-        for future in as_completed(futures):
-            result = future.result()
-            result.problems = [SECRETS.redact(p) for p in result.problems]
-            results[futures[future]] = result
-            if on_result:
-                on_result(result)
-    return [results[name] for name in sites]
+    def work(site: str) -> SiteStatus:
+        result = site_status(inventory, site, options or ConnectOptions())
+        result.problems = [SECRETS.redact(p) for p in result.problems]
+        return result
+
+    return for_each_site(sites, work, workers=workers, on_done=on_result)
 
 
 def exit_code(statuses: list[SiteStatus]) -> int:

@@ -38,3 +38,16 @@ def test_password_config_lines_are_masked_but_prose_is_not() -> None:
     clean = redact_text(text)
     assert "p4ss" not in clean and "en4ble" not in clean
     assert "must be a secret reference" in clean
+
+
+def test_redacting_json_keeps_it_json_and_is_idempotent() -> None:
+    import json
+
+    from fitelctl.redact import SecretRegistry
+
+    registry = SecretRegistry()
+    registry.add('p"s\\k')
+    line = json.dumps({"diff": [" local-key abc", "exit"], "note": 'p"s\\k'})
+    once = registry.redact(line)
+    assert json.loads(once) == {"diff": [" local-key <redacted>", "exit"], "note": "<redacted>"}
+    assert registry.redact(once) == once

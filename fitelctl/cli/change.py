@@ -1,0 +1,189 @@
+"""``diff``, ``apply`` and ``backups``: look at a change, make it safely, find its backups."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from fitelctl.cli import context
+
+if TYPE_CHECKING:
+    from fitelctl.ops.apply import Plan, SiteOutcome
+
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Go on despite check errors or uncommitted edits in working.cfg.",
+    ),
+]
+TrustOption = Annotated[
+    bool,
+    typer.Option(
+        "--trust-new-host-key",
+        help="Record a device host key that known_hosts does not have yet (never a changed one).",
+    ),
+]
+
+
+def diff(
+    site: Annotated[str, typer.Argument(help="Site to compare.")],
+    force: ForceOption = False,
+    trust_new_host_key: TrustOption = False,
+) -> None:
+    """Print the commands that bring SITE's managed config sections to the generated state.
+
+    Reads current.cfg over SSH; changes nothing. Lines outside the managed sections
+    (the tunnel's policies, selector, profile, map, tunnel interface and its routes)
+    are never touched. The PSK is shown masked. Exit 0 when nothing differs, 1 when
+    there is something to apply.
+    """
+    from fitelctl.ops.apply import ApplyOptions, plan_site
+    from fitelctl.ops.connect import ConnectOptions
+
+    inventory = context.inventory()
+    options = ApplyOptions(ConnectOptions(trust_new_host_key=trust_new_host_key), force=force)
+    plan = plan_site(inventory, inventory.select([site])[0], options)
+    if plan.outcome.result == "failed":
+        context.fail("; ".join(plan.outcome.problems))
+    for line in plan.outcome.diff:
+        print(line)
+    raise typer.Exit(1 if plan.commands else 0)
+
+
+def apply(
+    sites: Annotated[list[str] | None, typer.Argument(help="Sites to apply.")] = None,
+    all_sites: Annotated[bool, typer.Option("--all", help="Every site in the inventory.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and show the diff; change nothing.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    force: ForceOption = False,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="Sites changed at once.")
+    ] = None,
+    verify_timeout: Annotated[
+        float | None,
+        typer.Option("--verify-timeout", min=1, help="Seconds to wait for the tunnel."),
+    ] = None,
+    trust_new_host_key: TrustOption = False,
+) -> None:
+    """Configure, commit, verify the tunnel, then save; roll back when it does not come up.
+
+    For each site: check (refuses on errors unless --force); read current.cfg and
+    diff; show the diff and ask (unless --yes); back current.cfg up on disk; send the
+    diff, end, commit (refresh on models without commit); clear the SAs and wait
+    for the tunnel with the expected algorithms; only then save. If a line is
+    rejected, the commit fails, the session drops or the tunnel does not come up,
+    working and current are put back to the backup and nothing is saved.
+    Exit 0 when every site ends applied or unchanged.
+    """
+    from fitelctl.cli.render import SiteProgress
+    from fitelctl.ops.apply import ApplyOptions, execute_plan, plan_site
+    from fitelctl.ops.connect import ConnectOptions
+    from fitelctl.ops.pool import for_each_site
+
+    inventory = context.inventory()
+    if all_sites and sites:
+        raise typer.BadParameter("name sites or use --all, not both")
+    if not all_sites and not sites:
+        raise typer.BadParameter("name the sites to apply, or use --all")
+    names = inventory.select(sites or [])
+    options = ApplyOptions(
+        ConnectOptions(trust_new_host_key=trust_new_host_key),
+        force=force,
+        verify_timeout=verify_timeout,
+    )
+    pool = workers or inventory.defaults.workers
+    with SiteProgress("checking and diffing", total=len(names), enabled=not as_json) as progress:
+        plans = for_each_site(
+            names,
+            lambda site: plan_site(inventory, site, options),
+            workers=pool,
+            on_done=lambda plan: progress.advance(plan.site),
+        )
+    todo = [plan for plan in plans if plan.ready]
+    if not as_json:
+        _show_plans(plans)
+    if todo and not dry_run and not yes and not _confirm(len(todo), as_json):
+        for plan in todo:
+            plan.outcome.result = "failed"
+            plan.outcome.problems.append("not confirmed; nothing was changed")
+        todo = []
+    if todo and not dry_run:
+        with SiteProgress("applying", total=len(todo), enabled=not as_json) as progress:
+            for_each_site(
+                [plan.site for plan in todo],
+                lambda site: execute_plan(inventory, _plan_for(todo, site), options),
+                workers=pool,
+                on_done=lambda outcome: progress.advance(outcome.site),
+            )
+    outcomes = [plan.outcome for plan in plans]
+    if as_json:
+        json.dump({"sites": [o.to_json() for o in outcomes]}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        _show_outcomes(outcomes)
+    ok = all(o.result in ("applied", "unchanged", "dry_run") for o in outcomes)
+    raise typer.Exit(0 if ok else 1)
+
+
+def _plan_for(plans: list[Plan], site: str) -> Plan:
+    return next(plan for plan in plans if plan.site == site)
+
+
+def _show_plans(plans: list[Plan]) -> None:
+    from fitelctl.cli.render import stdout
+
+    for plan in plans:
+        if plan.commands:
+            stdout.print(f"[bold]{plan.site}[/]: {len(plan.commands)} command(s)")
+            for line in plan.outcome.diff:
+                stdout.print(f"  {line}", markup=False)
+
+
+def _confirm(count: int, as_json: bool) -> bool:
+    if as_json or not sys.stdin.isatty():
+        context.fail(
+            "apply needs confirmation: run it in a terminal, or pass --yes "
+            "(use --dry-run to only look)",
+            1,
+        )
+    return typer.confirm(f"Apply to {count} site(s)?", default=False, err=True)
+
+
+def _show_outcomes(outcomes: list[SiteOutcome]) -> None:
+    from fitelctl.cli.render import RESULT_STYLE, stdout
+
+    for outcome in outcomes:
+        style = RESULT_STYLE.get(outcome.result, "")
+        saved = " (saved)" if outcome.saved else ""
+        stdout.print(f"[{style}]{outcome.result}[/]{saved}  {outcome.site}")
+        for problem in outcome.problems:
+            stdout.print(f"    {problem}", markup=False)
+
+
+def backups(
+    site: Annotated[str, typer.Argument(help="Site whose backups to list.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+) -> None:
+    """List the config backups apply took of SITE, oldest first (contents are not printed)."""
+    from fitelctl.ops.backups import list_backups
+
+    found = list_backups(context.inventory(), site)
+    if as_json:
+        doc = [
+            {"path": str(b.path), "taken_at": b.taken_at.isoformat(), "size": b.size} for b in found
+        ]
+        json.dump({"site": site, "backups": doc}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    if not found:
+        print(f"no backups for {site}", file=sys.stderr)
+    for backup in found:
+        print(f"{backup.taken_at:%Y-%m-%d %H:%M:%S}Z  {backup.size:>7} bytes  {Path(backup.path)}")

@@ -1,0 +1,163 @@
+"""Which leading words of a FITELnet config line name its setting (the line's *key*).
+
+The F220 edits its config by key: typing ``group 14`` inside ``crypto isakmp policy X``
+replaces ``group 5`` in place, and ``no group 5`` (or ``no group``) removes it.  The
+differ needs the same notion to emit ONE replacing line for a changed value, and to
+compare configs semantically (``set pfs group5`` versus ``set pfs group14`` is one
+setting changed, not one line removed and another added).
+
+The table is per block kind, because a word means something only where it is typed
+(``lifetime`` in an ISAKMP policy, ``ip address`` in an interface).  The choices:
+
+* Top level: ``hostname`` (one name per device); ``crypto ipsec security-association
+  lifetime seconds`` (the global default: one value; ``seconds`` is part of the key
+  because a ``kilobytes`` lifetime would be a separate setting, as on IOS-like CLIs);
+  ``ip route DEST NEXTHOP`` (see below).
+* ``crypto ipsec policy``: ``set pfs``, ``set security-association lifetime seconds``,
+  ``set security-association transform``, ``set security-association transform-keysize``,
+  ``set ip df-bit``, ``set ip fragment`` each hold one value; ``set security-association
+  always-up`` is a flag (the whole line is the key, its value empty).  The transform's
+  value is an unordered pair: the CLI takes ``esp-aes esp-sha-hmac`` and ``esp-sha-hmac
+  esp-aes`` (the article typed the second order in v2), so the two compare equal; the
+  differ still emits the target's own spelling.
+* ``crypto ipsec selector``: ``src N`` / ``dst N`` — the selector number is part of the
+  key (``*`` in the table: any word), since a selector may hold several numbered pairs.
+* ``crypto isakmp policy``: ``authentication``, ``encryption``, ``encryption-keysize``,
+  ``group``, ``hash``, ``lifetime``: one value each.
+* ``crypto isakmp profile``: ``local-address``, ``self-identity`` (one identity, whatever
+  its kind: ``address``/``fqdn``/``user-fqdn`` is part of the value), ``set peer``,
+  ``ike-version``, ``local-key`` (``[ascii] KEY`` is the value), ``keepalive``,
+  ``set isakmp-policy``, ``set ipsec-policy``.
+* ``crypto map``: ``match address``, ``set isakmp-profile``.
+* ``interface``: ``ip address`` (one address per interface here), ``tunnel mode``.
+* ``ip route``: the key is the destination AND the next hop (a gateway, or ``tunnel N``):
+  two routes to one prefix through different next hops are two lines the device keeps
+  side by side (floating/backup routes), so neither replaces the other.  The destination
+  is normalised (``10.0.0.0 255.255.255.0`` = ``10.0.0.0/24``) so that a device that
+  shows the other spelling does not get an add followed by a ``no`` of the same route.
+  Any words after the next hop (e.g. a distance, if a config has one) are the value.
+* Anything else (unknown lines, unknown blocks): the whole line is the key, so it
+  matches only itself.  That is the safe default: a line we do not know is never
+  mistaken for another, it is only ever removed by its exact text or added as is.
+
+Values compare as word lists (runs of spaces do not matter, letter case does: keys and
+names are case-sensitive).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+#: Block kind (leading words of the header) → setting keys in it.  ``*`` stands for
+#: any one word that belongs to the key (the selector number).  ``""``: top level.
+KEYS: dict[str, tuple[str, ...]] = {
+    "": (
+        "hostname",
+        "crypto ipsec security-association lifetime seconds",
+    ),
+    "crypto ipsec policy": (
+        "set pfs",
+        "set security-association always-up",
+        "set security-association lifetime seconds",
+        "set security-association transform",
+        "set security-association transform-keysize",
+        "set ip df-bit",
+        "set ip fragment",
+    ),
+    "crypto ipsec selector": ("src *", "dst *"),
+    "crypto isakmp policy": (
+        "authentication",
+        "encryption",
+        "encryption-keysize",
+        "group",
+        "hash",
+        "lifetime",
+    ),
+    "crypto isakmp profile": (
+        "local-address",
+        "self-identity",
+        "set peer",
+        "ike-version",
+        "local-key",
+        "keepalive",
+        "set isakmp-policy",
+        "set ipsec-policy",
+    ),
+    "crypto map": ("match address", "set isakmp-profile"),
+    "interface": ("ip address", "tunnel mode"),
+}
+
+#: Keys whose value words may come in any order.
+UNORDERED_VALUES = frozenset({("set", "security-association", "transform")})
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A config line as the device understands it: what it sets, and to what."""
+
+    key: tuple[str, ...]
+    value: tuple[str, ...]
+
+
+def setting(line: str, block: str | None = None) -> Setting:
+    """The setting ``line`` makes at top level, or inside the block headed ``block``."""
+    words = line.split()
+    if block is None and words[:2] == ["ip", "route"]:
+        return _route(words)
+    length = _key_length(words, KEYS[""] if block is None else _block_keys(block))
+    if length is None:
+        return Setting(tuple(words), ())
+    key, value = tuple(words[:length]), tuple(words[length:])
+    if key in UNORDERED_VALUES:
+        value = tuple(sorted(value))
+    return Setting(key, value)
+
+
+def _block_keys(header: str) -> tuple[str, ...]:
+    """The keys of the longest ``KEYS`` kind the header starts with; none if unknown."""
+    words = header.split()
+    kinds = [kind for kind in KEYS if kind and words[: len(kind.split())] == kind.split()]
+    return KEYS[max(kinds, key=len)] if kinds else ()
+
+
+def _key_length(words: list[str], keys: tuple[str, ...]) -> int | None:
+    """How many leading words of ``words`` form the longest matching key, if any."""
+    lengths = [
+        len(pattern)
+        for pattern in (key.split() for key in keys)
+        if len(words) >= len(pattern)
+        and all(p in ("*", w) for p, w in zip(pattern, words, strict=False))
+    ]
+    return max(lengths, default=None)
+
+
+def _route(words: list[str]) -> Setting:
+    """``ip route DEST NEXTHOP [rest]``: DEST and NEXTHOP are the key."""
+    destination, rest = _destination(words[2:])
+    hop_length = 2 if rest[:1] == ["tunnel"] else 1
+    key = ("ip", "route", destination, *rest[:hop_length])
+    return Setting(key, tuple(rest[hop_length:]))
+
+
+def _destination(words: list[str]) -> tuple[str, list[str]]:
+    """The destination (as ``A.B.C.D/LEN`` when it parses) and the words after it."""
+    if not words:
+        return "", []
+    if "/" in words[0]:
+        return _network(*words[0].split("/", 1)) or words[0], words[1:]
+    if len(words) >= 2 and (network := _network(words[0], words[1])):
+        return network, words[2:]
+    return words[0], words[1:]
+
+
+def _network(address: str, mask: str) -> str | None:
+    """``A.B.C.D`` with a length or a netmask, as ``A.B.C.D/LEN``; None if not a network."""
+    try:
+        if "." in mask:
+            inverted = int(ipaddress.IPv4Address(mask)) ^ 0xFFFFFFFF
+            if inverted & (inverted + 1):
+                return None  # not a netmask (ipaddress would read it as a host mask)
+        return str(ipaddress.IPv4Network(f"{address}/{mask}"))
+    except ValueError:
+        return None

@@ -1,0 +1,283 @@
+"""What the VPC router's strongSwan ``charon`` logs for one IKEv1 negotiation.
+
+Pure: given the outcome ``fitelctl.ike.negotiate`` decided and both sides'
+settings, return the syslog lines the router would write, as the lab's API
+serves them in ``VPNLogs`` and the log download.  The wording is strongSwan
+5.9's for an IKEv1 main-mode responder, modelled on the article's log
+(``fixtures/sakura/vpnlog_v2_reconnect_seed.log``): ``selected proposal``,
+``IKE_SA ... established``, ``CHILD_SA ... established with SPIs``; on failure
+``no proposal found`` (main mode), ``no matching proposal found, sending
+NO_PROPOSAL_CHOSEN`` (quick mode), the decryption failure a wrong PSK causes,
+``no peer config found`` (identity) and ``no IKE config found`` (unknown peer
+address).  Packet sizes and message IDs are plausible, not significant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from fitelctl.fitelnet.crypto_config import DeviceTunnel
+from fitelctl.ike import CloudPeer, Outcome, accepted_set
+
+_IKE_INTEGRITY = {
+    "sha": ("HMAC_SHA1_96", "PRF_HMAC_SHA1"),
+    "sha-256": ("HMAC_SHA2_256_128", "PRF_HMAC_SHA2_256"),
+    "sha-512": ("HMAC_SHA2_512_256", "PRF_HMAC_SHA2_512"),
+    "md5": ("HMAC_MD5_96", "PRF_HMAC_MD5"),
+}
+_ESP_INTEGRITY = {
+    "esp-sha-hmac": "HMAC_SHA1_96",
+    "esp-sha256-hmac": "HMAC_SHA2_256_128",
+    "esp-sha512-hmac": "HMAC_SHA2_512_256",
+    "esp-md5-hmac": "HMAC_MD5_96",
+}
+_GROUPS = {
+    1: "MODP_768",
+    2: "MODP_1024",
+    5: "MODP_1536",
+    14: "MODP_2048",
+    15: "MODP_3072",
+    16: "MODP_4096",
+    19: "ECP_256",
+    20: "ECP_384",
+}
+_CIPHERS = {"3des": "3DES_CBC", "des": "DES_CBC", "esp-3des": "3DES_CBC", "esp-des": "DES_CBC"}
+
+
+@dataclass(frozen=True)
+class SaNumbers:
+    """charon's counters and the SPIs of this negotiation (as the router sees them)."""
+
+    ike_sa: int
+    child_sa: int
+    spi_in: str  # 8 hex digits
+    spi_out: str
+
+
+def charon_log_lines(
+    outcome: Outcome,
+    *,
+    cloud: CloudPeer,
+    device: DeviceTunnel,
+    public_address: str,
+    at: datetime,
+    hostname: str,
+    numbers: SaNumbers,
+) -> list[str]:
+    """The router's log for one negotiation initiated by ``device`` from ``public_address``."""
+    if outcome.cause in ("no_response", "router_down"):
+        return []  # nothing reached a running router
+    log = _Log(at, hostname, cloud.global_address, public_address, numbers.ike_sa)
+    if device.ike_version != 1:
+        log.ikev2_refused()
+    elif cloud.peer != public_address:
+        log.unknown_peer()
+    elif outcome.cause == "proposal_mismatch_main_mode":
+        log.main_mode_refused(_ike_offers(device), _ike_wanted(cloud))
+    else:
+        log.main_mode_keys(_ike_wanted(cloud), dpd=device.keepalive_interval is not None)
+        if outcome.cause == "psk_mismatch":
+            log.psk_mismatch()
+        elif outcome.cause == "id_mismatch":
+            log.no_peer_config(device.self_identity)
+        else:
+            log.established(device.self_identity, cloud.ike_lifetime)
+            pfs = device.pfs_group is not None
+            if outcome.cause == "proposal_mismatch_quick_mode":
+                log.quick_mode_refused(_esp_offers(device), _esp_wanted(cloud), numbers, pfs=pfs)
+            else:
+                log.quick_mode_done(_esp_wanted(cloud), numbers, pfs=pfs)
+    return log.lines
+
+
+def _ike_offers(device: DeviceTunnel) -> str:
+    integrity, prf = _IKE_INTEGRITY.get(device.ike_hash, (device.ike_hash.upper(), ""))
+    group = _GROUPS.get(device.dh_group, f"GROUP_{device.dh_group}")
+    tail = "/".join(part for part in (integrity, prf, group) if part)
+    return ", ".join(
+        f"IKE:{cipher}/{tail}" for cipher in _ciphers(device.ike_encryption, device.ike_key_bits)
+    )
+
+
+def _esp_offers(device: DeviceTunnel) -> str:
+    integrity = _ESP_INTEGRITY.get(device.esp_auth, device.esp_auth.upper())
+    group = f"/{_GROUPS.get(device.pfs_group, 'MODP_1024')}" if device.pfs_group else ""
+    return ", ".join(
+        f"ESP:{cipher}/{integrity}{group}/NO_EXT_SEQ"
+        for cipher in _ciphers(device.esp_encryption, device.esp_key_bits)
+    )
+
+
+def _ciphers(encryption: str, key_bits: tuple[int, ...]) -> list[str]:
+    if encryption in ("aes", "esp-aes"):
+        return [f"AES_CBC_{bits}" for bits in key_bits]
+    return [_CIPHERS.get(encryption, encryption.upper())]
+
+
+def _ike_wanted(cloud: CloudPeer) -> str:
+    want = accepted_set(cloud)
+    integrity, prf = _IKE_INTEGRITY[want.hash]
+    return f"IKE:AES_CBC_{want.aes_bits}/{integrity}/{prf}/{_GROUPS[want.dh_group]}"
+
+
+def _esp_wanted(cloud: CloudPeer) -> str:
+    want = accepted_set(cloud)
+    integrity = _IKE_INTEGRITY[want.hash][0]
+    return f"ESP:AES_CBC_{want.aes_bits}/{integrity}/{_GROUPS[want.pfs_group]}/NO_EXT_SEQ"
+
+
+class _Log:
+    """Formats charon lines; one method per stage of the exchange."""
+
+    def __init__(self, at: datetime, hostname: str, router: str, peer: str, ike_sa: int) -> None:
+        self.lines: list[str] = []
+        self._stamp = f"{at:%b} {at.day:2d} {at:%H:%M:%S}"
+        self._hostname = hostname
+        self._router, self._peer, self._ike_sa = router, peer, ike_sa
+        self._context = f"<{ike_sa}>"
+        self._message_id = 1_100_000_000 + ike_sa * 7919
+
+    @property
+    def conn(self) -> str:
+        return f"peer-{self._peer}-tunnel-vti"
+
+    def add(self, thread: int, group: str, text: str) -> None:
+        self.lines.append(
+            f"{self._stamp} {self._hostname} charon: {thread:02d}[{group}] {self._context} {text}"
+        )
+
+    def received(self, thread: int, size: int) -> None:
+        here, there = f"{self._router}[500]", f"{self._peer}[500]"
+        self.add(thread, "NET", f"received packet: from {there} to {here} ({size} bytes)")
+
+    def sent(self, thread: int, size: int) -> None:
+        here, there = f"{self._router}[500]", f"{self._peer}[500]"
+        self.add(thread, "NET", f"sending packet: from {here} to {there} ({size} bytes)")
+
+    def notify(self, thread: int, payloads: str) -> None:
+        self._message_id += 1
+        self.add(
+            thread, "ENC", f"generating INFORMATIONAL_V1 request {self._message_id} [ {payloads} ]"
+        )
+        self.sent(thread, 92 if "HASH" in payloads else 56)
+
+    # -- failures before main mode starts ---------------------------------------
+    def ikev2_refused(self) -> None:
+        self.received(16, 464)
+        self.add(16, "ENC", "parsed IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) ]")
+        self.add(
+            16,
+            "IKE",
+            f"no IKE config found for {self._router}...{self._peer}, sending NO_PROPOSAL_CHOSEN",
+        )
+        self.add(16, "ENC", "generating IKE_SA_INIT response 0 [ N(NO_PROP) ]")
+        self.sent(16, 36)
+
+    def unknown_peer(self) -> None:
+        self.received(16, 184)
+        self.add(16, "ENC", "parsed ID_PROT request 0 [ SA V ]")
+        self.add(
+            16,
+            "IKE",
+            f"no IKE config found for {self._router}...{self._peer}, sending NO_PROPOSAL_CHOSEN",
+        )
+        self.notify(16, "N(NO_PROP)")
+
+    # -- main mode -----------------------------------------------------------------
+    def _main_mode_start(self, *, dpd: bool) -> None:
+        self.received(16, 184)
+        self.add(16, "ENC", "parsed ID_PROT request 0 [ SA V ]")
+        if dpd:
+            self.add(16, "IKE", "received DPD vendor ID")
+        self.add(16, "IKE", f"{self._peer} is initiating a Main Mode IKE_SA")
+
+    def main_mode_refused(self, offered: str, configured: str) -> None:
+        self._main_mode_start(dpd=True)
+        self.add(16, "CFG", f"received proposals: {offered}")
+        self.add(16, "CFG", f"configured proposals: {configured}")
+        self.add(16, "IKE", "no proposal found")
+        self.notify(16, "N(NO_PROP)")
+
+    def main_mode_keys(self, selected: str, *, dpd: bool) -> None:
+        self._main_mode_start(dpd=dpd)
+        self.add(16, "CFG", f"selected proposal: {selected}")
+        self.add(16, "ENC", "generating ID_PROT response 0 [ SA V V ]")
+        self.sent(16, 124)
+        self.received(6, 308)
+        self.add(6, "ENC", "parsed ID_PROT request 0 [ KE No ]")
+        self.add(6, "ENC", "generating ID_PROT response 0 [ KE No ]")
+        self.sent(6, 324)
+        self.received(5, 108)
+
+    def psk_mismatch(self) -> None:
+        self.add(5, "ENC", "invalid ID_V1 payload length, decryption failed?")
+        self.add(5, "ENC", "could not decrypt payloads")
+        self.add(5, "IKE", "message parsing failed")
+        self.notify(5, "HASH N(PLD_MALFORMED)")
+        self.add(5, "IKE", "ID_PROT request with message ID 0 processing failed")
+
+    def _looking_for(self, identity: str) -> None:
+        self.add(5, "ENC", "parsed ID_PROT request 0 [ ID HASH N(INITIAL_CONTACT) ]")
+        self.add(
+            5,
+            "CFG",
+            "looking for pre-shared key peer configs matching "
+            f"{self._router}...{self._peer}[{identity}]",
+        )
+
+    def no_peer_config(self, identity: str) -> None:
+        self._looking_for(identity)
+        self.add(5, "IKE", "no peer config found")
+        self.notify(5, "HASH N(AUTH_FAILED)")
+
+    def established(self, identity: str, lifetime: int) -> None:
+        self._looking_for(identity)
+        self.add(5, "CFG", f'selected peer config "{self.conn}"')
+        self._context = f"<{self.conn}|{self._ike_sa}>"
+        self.add(
+            5,
+            "IKE",
+            f"IKE_SA {self.conn}[{self._ike_sa}] established between "
+            f"{self._router}[{self._router}]...{self._peer}[{identity}]",
+        )
+        self.add(5, "IKE", f"scheduling reauthentication in {max(1, lifetime - 168)}s")
+        self.add(5, "IKE", f"maximum IKE_SA lifetime {max(1, lifetime - 79)}s")
+        self.add(5, "ENC", "generating ID_PROT response 0 [ ID HASH ]")
+        self.sent(5, 92)
+
+    # -- quick mode ----------------------------------------------------------------
+    def _quick_mode_start(self, quick_id: int, *, pfs: bool) -> str:
+        payloads = "HASH SA No KE ID ID" if pfs else "HASH SA No ID ID"
+        self.received(9, 508 if pfs else 252)
+        self.add(9, "ENC", f"parsed QUICK_MODE request {quick_id} [ {payloads} ]")
+        return payloads
+
+    def quick_mode_refused(
+        self, offered: str, configured: str, numbers: SaNumbers, *, pfs: bool
+    ) -> None:
+        self._quick_mode_start(_quick_id(numbers), pfs=pfs)
+        self.add(9, "CFG", f"received proposals: {offered}")
+        self.add(9, "CFG", f"configured proposals: {configured}")
+        self.add(9, "IKE", "no matching proposal found, sending NO_PROPOSAL_CHOSEN")
+        self.notify(9, "HASH N(NO_PROP)")
+
+    def quick_mode_done(self, selected: str, numbers: SaNumbers, *, pfs: bool) -> None:
+        quick_id = _quick_id(numbers)
+        payloads = self._quick_mode_start(quick_id, pfs=pfs)
+        self.add(9, "CFG", f"selected proposal: {selected}")
+        self.add(9, "ENC", f"generating QUICK_MODE response {quick_id} [ {payloads} ]")
+        self.sent(9, 460 if pfs else 204)
+        self.received(11, 76)
+        self.add(11, "ENC", f"parsed QUICK_MODE request {quick_id} [ HASH ]")
+        self.add(
+            11,
+            "IKE",
+            f"CHILD_SA {self.conn}{{{numbers.child_sa}}} established with SPIs "
+            f"{numbers.spi_in}_i {numbers.spi_out}_o and TS 0.0.0.0/0 === 0.0.0.0/0",
+        )
+
+
+def _quick_id(numbers: SaNumbers) -> int:
+    """A stable 31-bit quick-mode message ID for this negotiation."""
+    return int(numbers.spi_in, 16) % 2_000_000_000 + 100_000_000

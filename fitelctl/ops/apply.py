@@ -1,0 +1,271 @@
+"""``apply``: bring a site's F220 to the generated config, safely.
+
+Per site, in two phases so that an operator can look before anything changes:
+
+1. **plan** (one SSH session, read-only): compatibility check, ``show
+   current.cfg`` / ``show working.cfg``, the diff of the managed sections.
+   ``fitelctl diff`` is this phase alone.
+2. **execute** (a new session): the device must still run what the plan saw;
+   back it up on disk; configure the diff, ``end``, ``commit`` (the driver
+   falls back to ``refresh``), verify that the tunnel comes up with the
+   expected algorithms, and only then ``save``.  On any failure (rejected line, failed commit, dropped session, no
+   tunnel in time) the device is put back, working and current, to the backup
+   from a fresh session, never saved, and what it runs afterwards is reported.
+
+Every plan that reaches the device leaves an audit record.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from fitelctl.errors import FitelctlError
+from fitelctl.fitelnet import vocabulary as vocab
+from fitelctl.fitelnet.config_tree import ConfigTree
+from fitelctl.fitelnet.crypto_config import DeviceTunnel, read_tunnels
+from fitelctl.fitelnet.diff import diff_config, managed_scope, whole_scope
+from fitelctl.fitelnet.drivers import DeviceDriver
+from fitelctl.fitelnet.render import render_tunnel
+from fitelctl.ike import CloudPeer, negotiate
+from fitelctl.inventory import Inventory, Site, resolve_secret
+from fitelctl.ops.audit import append_audit
+from fitelctl.ops.backups import Backup, save_backup
+from fitelctl.ops.check import check_site, has_errors
+from fitelctl.ops.connect import ConnectOptions, connect_site
+from fitelctl.parsing import parse_crypto_sa
+from fitelctl.redact import SECRETS
+
+Result = Literal["applied", "unchanged", "rolled_back", "failed", "dry_run"]
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    connect: ConnectOptions = field(default_factory=ConnectOptions)
+    force: bool = False
+    verify_timeout: float | None = None  # default: the inventory's
+    poll_interval: float = 1.0
+
+
+@dataclass
+class SiteOutcome:
+    site: str
+    result: Result = "failed"
+    saved: bool = False
+    diff: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    backup: Backup | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "site": self.site,
+            "result": self.result,
+            "saved": self.saved,
+            "diff": self.diff,
+            "problems": self.problems,
+        }
+
+
+@dataclass
+class Plan:
+    """What apply will do to one site, as shown to the operator."""
+
+    site: str
+    commands: list[str]
+    target: ConfigTree
+    outcome: SiteOutcome
+    backup_text: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.outcome.result != "failed" and bool(self.commands)
+
+
+class VerifyFailed(FitelctlError):
+    pass
+
+
+class _Untouched(FitelctlError):
+    """Failed before anything was sent to the device: nothing to roll back."""
+
+
+# --- phase 1 ------------------------------------------------------------------------
+
+
+def plan_site(inventory: Inventory, site: str, options: ApplyOptions) -> Plan:
+    outcome = SiteOutcome(site)
+    config = inventory.site(site)
+    plan = Plan(site, [], ConfigTree(), outcome)
+    findings = check_site(inventory, site)
+    errors = [f"{f.rule}: {f.message}" for f in findings if f.severity == "error"]
+    if has_errors(findings) and not options.force:
+        outcome.problems = [*errors, "check found errors; nothing was sent (--force overrides)"]
+        return plan
+    try:
+        psk = resolve_secret(config.tunnel.psk, inventory, what=f"sites.{site}.tunnel.psk")
+        plan.target = render_tunnel(config.tunnel, config.cloud, psk)
+        with connect_site(inventory, site, options.connect) as device:
+            current_text = device.show("show current.cfg")
+            working_text = device.show("show working.cfg")
+    except FitelctlError as err:
+        outcome.problems.append(f"{err}; nothing was changed")
+        return plan
+    current = ConfigTree.parse(current_text)
+    if not options.force and not _same(ConfigTree.parse(working_text), current):
+        outcome.problems.append(
+            "working.cfg has edits that are not committed (another session configuring?); "
+            "nothing was changed (--force applies on top of them)"
+        )
+        return plan
+    plan.commands = diff_config(
+        current, plan.target, managed_scope(plan.target, tunnel_interface=config.tunnel.interface)
+    )
+    outcome.diff = [SECRETS.redact(line) for line in plan.commands]
+    plan.backup_text = current_text
+    outcome.result = "dry_run" if plan.commands else "unchanged"
+    return plan
+
+
+# --- phase 2 ------------------------------------------------------------------------
+
+
+def execute_plan(inventory: Inventory, plan: Plan, options: ApplyOptions) -> SiteOutcome:
+    """Change the device; roll back on any failure.  Writes the audit record."""
+    outcome = plan.outcome
+    outcome.result = "failed"
+    try:
+        _change_and_verify(inventory, plan, options)
+    except _Untouched as err:
+        outcome.problems.append(str(err))
+    except FitelctlError as err:
+        outcome.problems.append(str(err))
+        _roll_back(inventory, plan, options)
+    else:
+        outcome.result, outcome.saved = "applied", True
+    append_audit(inventory, {"site": plan.site, **outcome.to_json()})
+    return outcome
+
+
+def _change_and_verify(inventory: Inventory, plan: Plan, options: ApplyOptions) -> None:
+    config = inventory.site(plan.site)
+    with connect_site(inventory, plan.site, options.connect) as device:
+        running = device.show("show current.cfg")
+        if not _same(ConfigTree.parse(running), ConfigTree.parse(plan.backup_text)):
+            raise _Untouched(
+                f"{plan.site}: current.cfg changed since the diff was made; nothing was sent, "
+                "run apply again to see the new diff"
+            )
+        plan.backup_text = running
+        plan.outcome.backup = save_backup(inventory, plan.site, running)
+        device.configure(plan.commands)
+        device.commit()
+        _verify_tunnel(device, plan, config, inventory, options)
+        device.save()
+
+
+def _verify_tunnel(
+    device: DeviceDriver, plan: Plan, config: Site, inventory: Inventory, options: ApplyOptions
+) -> None:
+    """Clear the SAs (the always-up initiator renegotiates), then wait for the expected SA."""
+    expected = expected_sa(plan.target, config)
+    device.show("clear crypto sa")
+    timeout = options.verify_timeout or inventory.defaults.verify_timeout
+    deadline = time.monotonic() + timeout
+    seen = "no IPsec SA"
+    while True:
+        table = parse_crypto_sa(device.show("show crypto sa"))
+        for sa in table.ipsec_sas:
+            if sa.peer_ip == config.cloud.global_address and sa.interface == config.tunnel.label:
+                got = (sa.encryption, sa.authentication, sa.pfs_group if sa.pfs else None)
+                if got == expected:
+                    return
+                seen = f"an SA with {_describe(got)}"
+        if time.monotonic() >= deadline:
+            raise VerifyFailed(
+                f"{plan.site}: the tunnel did not come up with {_describe(expected)} "
+                f"within {timeout:g}s (saw {seen})"
+            )
+        time.sleep(options.poll_interval)
+
+
+def _describe(algorithms: tuple[str, str, int | None]) -> str:
+    encryption, authentication, pfs = algorithms
+    return f"{encryption}, {authentication}, PFS {'group ' + str(pfs) if pfs else 'off'}"
+
+
+def expected_sa(target: ConfigTree, config: Site) -> tuple[str, str, int | None]:
+    """What `show crypto sa` should print for the generated config against this cloud side."""
+    tunnel = next(t for t in read_tunnels(target) if isinstance(t, DeviceTunnel))
+    cloud = config.cloud
+    outcome = negotiate(
+        tunnel, _cloud_peer(config), device_public_address=config.tunnel.outside_address
+    )
+    bits = outcome.esp_aes_bits or (256 if cloud.encryption_algo == "aes256" else 128)
+    return (
+        vocab.device_encryption_name(bits),
+        vocab.device_authentication_name(tunnel.esp_auth),
+        tunnel.pfs_group,
+    )
+
+
+def _cloud_peer(config: Site) -> CloudPeer:
+    cloud, tunnel = config.cloud, config.tunnel
+    return CloudPeer(
+        router_version=cloud.version,
+        router_up=True,
+        global_address=cloud.global_address,
+        peer=tunnel.cloud_peer_address(cloud),
+        remote_id=tunnel.cloud_remote_id(cloud),
+        psk="",
+        encryption_algo=cloud.encryption_algo,
+        hash_algo=cloud.hash_algo,
+        dh_group=cloud.dh_group,
+        ike_lifetime=cloud.ike_lifetime,
+        esp_lifetime=cloud.esp_lifetime,
+    )
+
+
+# --- rollback -----------------------------------------------------------------------
+
+
+def _roll_back(inventory: Inventory, plan: Plan, options: ApplyOptions) -> None:
+    """Put working and current back to the backup from a fresh session; never save."""
+    outcome = plan.outcome
+    backup = ConfigTree.parse(plan.backup_text)
+    try:
+        with connect_site(inventory, plan.site, options.connect) as device:
+            device.restore()
+            current = ConfigTree.parse(device.show("show current.cfg"))
+            if not _same(current, backup):
+                device.configure(diff_config(current, backup, whole_scope))
+                device.commit()
+                device.show("clear crypto sa")
+            current_text = device.show("show current.cfg")
+            working_text = device.show("show working.cfg")
+    except FitelctlError as err:
+        outcome.problems.append(
+            f"ROLLBACK FAILED: {err}. The device may run a partial change and is NOT saved "
+            f"(its boot config is unchanged). Restore it by hand from "
+            f"{outcome.backup.path if outcome.backup else 'the backup'} "
+            "or reboot it to come back to the saved config."
+        )
+        return
+    if _same(ConfigTree.parse(current_text), backup) and _same(
+        ConfigTree.parse(working_text), backup
+    ):
+        outcome.result = "rolled_back"
+        outcome.problems.append(
+            "rolled back: the device runs and boots exactly what it did before (nothing saved)"
+        )
+    else:
+        outcome.problems.append(
+            "ROLLBACK INCOMPLETE: current.cfg or working.cfg still differs from the backup "
+            f"{outcome.backup.path if outcome.backup else ''}; nothing was saved, so a reboot "
+            "returns to the boot config. Compare with `fitelctl diff` and fix by hand."
+        )
+
+
+def _same(a: ConfigTree, b: ConfigTree) -> bool:
+    """Semantically equal: the whole-config diff is empty (order-insensitive)."""
+    return not diff_config(a, b, whole_scope)

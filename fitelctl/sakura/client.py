@@ -1,0 +1,484 @@
+"""HTTP client for the VPC router subset of the Sakura Cloud IaaS API 1.1.
+
+``SakuraClient`` (sync) and ``AsyncSakuraClient`` (asyncio) share everything
+but the wait between attempts: each operation is described once as a ``Call``
+(method, path, body, how to read the answer), and ``_Core`` decides, for each
+answer, to return, retry or raise.
+
+Behaviour follows the official SDK (``sacloud/iaas-api-go``): HTTP Basic auth
+with token:secret, ``X-Sakura-Bigint-As-Int: 1`` so IDs come back as integers,
+a self-throttle of ~10 requests/s per client, and retries with exponential
+backoff and jitter on 423 and 503 (the SDK's codes), 429 and connection
+failures, at most ``retry_max`` times.  A connection lost after a non-GET
+request was sent, and any timeout, is not retried: the API may have acted on
+it, so the error says to read the appliance first.
+
+The version migration call is UNKNOWN publicly (brief §2): ``migrate_version``
+sends whatever ``ApiSettings.migration_call`` says (default: what the lab
+serves, ``PUT appliance/{id}/vpcrouter/version`` with ``{"Version": N}``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from fitelctl import __version__
+from fitelctl.sakura import errors
+from fitelctl.sakura.config import ApiSettings
+from fitelctl.sakura.models import (
+    Appliance,
+    CpuMonitor,
+    RouterStatus,
+    VpcRouterSettings,
+    VpnLog,
+)
+
+log = logging.getLogger("fitelctl.sakura")
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+OK_STATUSES = frozenset({200, 201, 202, 204})
+RETRY_STATUSES = frozenset({423, 429, 503})
+VPC_ROUTER_CLASS = "vpcrouter"
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    """One API operation: what to send and how to read a successful answer."""
+
+    method: str
+    path: str  # relative to ApiSettings.api_url
+    what: str  # for messages: "read appliance 1 in tk1v"
+    parse: Callable[[Any], T]
+    body: dict[str, Any] | None = None
+    #: advice when the API answers 409 (other than still_creating)
+    conflict: str = ""
+
+
+@dataclass(frozen=True)
+class _Retry:
+    delay: float
+
+
+def _nothing(_data: Any) -> None:
+    return None
+
+
+def _enveloped(key: str, model: type[M]) -> Callable[[Any], M]:
+    def parse(data: Any) -> M:
+        if not isinstance(data, dict) or key not in data:
+            raise ValueError(f"no '{key}' in the answer")
+        return model.model_validate(data[key])
+
+    return parse
+
+
+def _vpc_router(what: str) -> Callable[[Any], Appliance]:
+    read = _enveloped("Appliance", Appliance)
+
+    def parse(data: Any) -> Appliance:
+        appliance = read(data)
+        if appliance.Class != VPC_ROUTER_CLASS:
+            raise errors.NotVpcRouterError(
+                f"{what}: appliance {appliance.ID} is a {appliance.Class or 'non-router'}, "
+                "not a VPC router; check the appliance ID"
+            )
+        return appliance
+
+    return parse
+
+
+class Calls:
+    """The operations, as ``Call`` values; shared by both clients."""
+
+    def __init__(self, settings: ApiSettings) -> None:
+        self.settings = settings
+
+    def _what(self, verb: str, appliance_id: int) -> str:
+        return f"{verb} appliance {appliance_id} in {self.settings.zone}"
+
+    def read_appliance(self, appliance_id: int) -> Call[Appliance]:
+        what = self._what("read", appliance_id)
+        return Call("GET", f"appliance/{appliance_id}", what, _vpc_router(what))
+
+    def update_settings(
+        self, appliance_id: int, settings: VpcRouterSettings, settings_hash: str
+    ) -> Call[Appliance]:
+        what = self._what("update the settings of", appliance_id)
+        body = {"Appliance": {"Settings": settings.to_api(), "SettingsHash": settings_hash}}
+        stale = (
+            f"the router's settings changed since they were read (SettingsHash {settings_hash} "
+            "is stale): read the appliance again and re-apply"
+        )
+        return Call("PUT", f"appliance/{appliance_id}", what, _vpc_router(what), body, stale)
+
+    def apply_config(self, appliance_id: int) -> Call[None]:
+        what = self._what("apply the configuration of", appliance_id)
+        return Call("PUT", f"appliance/{appliance_id}/config", what, _nothing)
+
+    def boot(self, appliance_id: int) -> Call[None]:
+        what = self._what("boot", appliance_id)
+        busy = "the router is already running or changing power state"
+        return Call("PUT", f"appliance/{appliance_id}/power", what, _nothing, conflict=busy)
+
+    def shutdown(self, appliance_id: int, *, force: bool = False) -> Call[None]:
+        what = self._what("force off" if force else "shut down", appliance_id)
+        body = {"Force": True} if force else None
+        busy = "the router is already off or changing power state"
+        return Call("DELETE", f"appliance/{appliance_id}/power", what, _nothing, body, busy)
+
+    def reset(self, appliance_id: int) -> Call[None]:
+        what = self._what("reset", appliance_id)
+        busy = "the router is not running"
+        return Call("PUT", f"appliance/{appliance_id}/reset", what, _nothing, conflict=busy)
+
+    def status(self, appliance_id: int) -> Call[RouterStatus]:
+        what = self._what("read the status of", appliance_id)
+        return Call(
+            "GET", f"appliance/{appliance_id}/status", what, _enveloped("Router", RouterStatus)
+        )
+
+    def vpn_log(self, appliance_id: int) -> Call[VpnLog]:
+        what = self._what("download the VPN log of", appliance_id)
+        path = f"appliance/{appliance_id}/download/log/VPNLogs"
+        return Call("GET", path, what, VpnLog.model_validate)
+
+    def cpu_monitor(self, appliance_id: int) -> Call[CpuMonitor]:
+        what = self._what("read the CPU monitor of", appliance_id)
+        return Call("GET", f"appliance/{appliance_id}/cpu/monitor", what, CpuMonitor.model_validate)
+
+    def migrate_version(self, appliance_id: int, version: int) -> Call[None]:
+        what = self._what(f"migrate to VPC router version {version}", appliance_id)
+        method, path, body = self.settings.migration_call.render(appliance_id, version)
+        return Call(method, path, what, _nothing, body)
+
+
+class _Throttle:
+    """At most ``rate`` request starts per second (a reservation, safe across threads)."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate if rate > 0 else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        """Seconds to wait before this request may start."""
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self._interval
+            return start - now
+
+
+class _Core:
+    """Request building and answer handling shared by the sync and async clients."""
+
+    def __init__(self, settings: ApiSettings) -> None:
+        self.settings = settings
+        self.calls = Calls(settings)
+        self._throttle = _Throttle(settings.rate_limit)
+        self._host = urlsplit(settings.api_url).netloc
+
+    def _client_options(self) -> dict[str, Any]:
+        return {
+            "base_url": self.settings.api_url,
+            "auth": httpx.BasicAuth(self.settings.token, self.settings.secret),
+            "headers": {
+                "X-Sakura-Bigint-As-Int": "1",
+                "Accept": "application/json",
+                "User-Agent": f"fitelctl/{__version__}",
+            },
+            "timeout": httpx.Timeout(self.settings.timeout),
+            "follow_redirects": False,
+        }
+
+    def _backoff(self, retry: int, response: httpx.Response | None = None) -> float:
+        """Exponential backoff with jitter; a numeric Retry-After wins when it asks for more."""
+        ceiling = min(self.settings.retry_wait_max, self.settings.retry_wait_min * 2**retry)
+        delay = random.uniform(ceiling / 2, ceiling)
+        after = response.headers.get("Retry-After", "") if response is not None else ""
+        if after.isdigit():
+            delay = max(delay, min(float(after), self.settings.retry_wait_max))
+        return delay
+
+    def _answer(self, call: Call[T], response: httpx.Response, attempt: int) -> T | _Retry:
+        status = response.status_code
+        log.debug("%s %s -> %d", call.method, call.path, status)
+        if status in RETRY_STATUSES and attempt < self.settings.retry_max:
+            delay = self._backoff(attempt, response)
+            log.warning(
+                "%s: API answered %d; retry %d/%d in %.2fs",
+                call.what,
+                status,
+                attempt + 1,
+                self.settings.retry_max,
+                delay,
+            )
+            return _Retry(delay)
+        try:
+            data = response.json() if response.content else {}
+        except ValueError:
+            raise errors.ResponseError(
+                f"{call.what}: the API answered {status} with a body that is not JSON"
+            ) from None
+        if status not in OK_STATUSES:
+            raise errors.api_error(
+                call.what, status, data, attempts=attempt + 1, conflict=call.conflict
+            )
+        try:
+            return call.parse(data)
+        except (ValidationError, ValueError) as err:
+            raise errors.ResponseError(
+                f"{call.what}: unexpected answer from the API ({_first_problem(err)})"
+            ) from None
+
+    def _failure(self, call: Call[T], exc: httpx.TransportError, attempt: int) -> _Retry:
+        """Retry a connection failure that is safe to repeat, else raise the typed error."""
+        if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
+            raise errors.ApiTimeoutError(
+                f"{call.what}: no answer from {self._host} within {self.settings.timeout:g}s "
+                "(SAKURACLOUD_API_REQUEST_TIMEOUT); the request may still take effect, "
+                "read the appliance before retrying"
+            ) from None
+        never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+        if (never_sent or call.method == "GET") and attempt < self.settings.retry_max:
+            delay = self._backoff(attempt)
+            log.warning(
+                "%s: %s; retry %d/%d in %.2fs",
+                call.what,
+                type(exc).__name__,
+                attempt + 1,
+                self.settings.retry_max,
+                delay,
+            )
+            return _Retry(delay)
+        if never_sent:
+            raise errors.ApiConnectionError(
+                f"{call.what}: cannot reach {self._host} ({type(exc).__name__}) after "
+                f"{attempt + 1} attempts; check SAKURACLOUD_API_ROOT_URL and the network"
+            ) from None
+        raise errors.ApiConnectionError(
+            f"{call.what}: the connection to {self._host} was lost ({type(exc).__name__}); "
+            "the request may have taken effect, read the appliance before retrying"
+        ) from None
+
+    def _request(self, call: Call[Any]) -> dict[str, Any]:
+        request: dict[str, Any] = {"method": call.method, "url": call.path}
+        if call.body is not None:
+            request["json"] = call.body
+        return request
+
+    @staticmethod
+    def _reached(
+        appliance: Appliance, instance_status: str | None, availability: str | None
+    ) -> bool:
+        return (instance_status is None or appliance.instance_status == instance_status) and (
+            availability is None or appliance.Availability == availability
+        )
+
+    @staticmethod
+    def _not_reached(
+        appliance: Appliance, instance_status: str | None, availability: str | None, timeout: float
+    ) -> errors.StateTimeoutError:
+        wanted = ", ".join(
+            f"{name}={value}"
+            for name, value in (
+                ("Instance.Status", instance_status),
+                ("Availability", availability),
+            )
+            if value is not None
+        )
+        return errors.StateTimeoutError(
+            f"appliance {appliance.ID} did not reach {wanted} within {timeout:g}s "
+            f"(Instance.Status={appliance.instance_status}, Availability={appliance.Availability})"
+        )
+
+
+def _first_problem(err: Exception) -> str:
+    if isinstance(err, ValidationError):
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        return f"{where}: {first['msg']}"
+    return str(err)
+
+
+class SakuraClient(_Core):
+    """Blocking client; use as a context manager or call ``close()``."""
+
+    def __init__(self, settings: ApiSettings) -> None:
+        super().__init__(settings)
+        self._http = httpx.Client(**self._client_options())
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def run(self, call: Call[T]) -> T:
+        """Send ``call``, retrying as the policy allows; return its parsed answer."""
+        attempt = 0
+        while True:
+            time.sleep(self._throttle.reserve())
+            try:
+                outcome = self._answer(call, self._http.request(**self._request(call)), attempt)
+            except httpx.TransportError as exc:
+                outcome = self._failure(call, exc, attempt)
+            if not isinstance(outcome, _Retry):
+                return outcome
+            attempt += 1
+            time.sleep(outcome.delay)
+
+    def read_appliance(self, appliance_id: int) -> Appliance:
+        return self.run(self.calls.read_appliance(appliance_id))
+
+    def update_settings(
+        self, appliance_id: int, settings: VpcRouterSettings, settings_hash: str
+    ) -> Appliance:
+        return self.run(self.calls.update_settings(appliance_id, settings, settings_hash))
+
+    def apply_config(self, appliance_id: int) -> None:
+        self.run(self.calls.apply_config(appliance_id))
+
+    def boot(self, appliance_id: int) -> None:
+        self.run(self.calls.boot(appliance_id))
+
+    def shutdown(self, appliance_id: int, *, force: bool = False) -> None:
+        self.run(self.calls.shutdown(appliance_id, force=force))
+
+    def reset(self, appliance_id: int) -> None:
+        self.run(self.calls.reset(appliance_id))
+
+    def status(self, appliance_id: int) -> RouterStatus:
+        return self.run(self.calls.status(appliance_id))
+
+    def vpn_log(self, appliance_id: int) -> VpnLog:
+        return self.run(self.calls.vpn_log(appliance_id))
+
+    def cpu_monitor(self, appliance_id: int) -> CpuMonitor:
+        return self.run(self.calls.cpu_monitor(appliance_id))
+
+    def migrate_version(self, appliance_id: int, version: int) -> None:
+        self.run(self.calls.migrate_version(appliance_id, version))
+
+    def wait_for_state(
+        self,
+        appliance_id: int,
+        *,
+        instance_status: str | None = None,
+        availability: str | None = None,
+        timeout: float = 600.0,
+        interval: float = 5.0,
+    ) -> Appliance:
+        """Poll until the appliance shows the given state; bounded by ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            appliance = self.read_appliance(appliance_id)
+            if self._reached(appliance, instance_status, availability):
+                return appliance
+            if time.monotonic() >= deadline:
+                raise self._not_reached(appliance, instance_status, availability, timeout)
+            time.sleep(interval)
+
+
+class AsyncSakuraClient(_Core):
+    """asyncio client; use as an async context manager or await ``aclose()``."""
+
+    def __init__(self, settings: ApiSettings) -> None:
+        super().__init__(settings)
+        self._http = httpx.AsyncClient(**self._client_options())
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def run(self, call: Call[T]) -> T:
+        """Send ``call``, retrying as the policy allows; return its parsed answer."""
+        attempt = 0
+        while True:
+            await asyncio.sleep(self._throttle.reserve())
+            try:
+                response = await self._http.request(**self._request(call))
+                outcome = self._answer(call, response, attempt)
+            except httpx.TransportError as exc:
+                outcome = self._failure(call, exc, attempt)
+            if not isinstance(outcome, _Retry):
+                return outcome
+            attempt += 1
+            await asyncio.sleep(outcome.delay)
+
+    async def read_appliance(self, appliance_id: int) -> Appliance:
+        return await self.run(self.calls.read_appliance(appliance_id))
+
+    async def update_settings(
+        self, appliance_id: int, settings: VpcRouterSettings, settings_hash: str
+    ) -> Appliance:
+        return await self.run(self.calls.update_settings(appliance_id, settings, settings_hash))
+
+    async def apply_config(self, appliance_id: int) -> None:
+        await self.run(self.calls.apply_config(appliance_id))
+
+    async def boot(self, appliance_id: int) -> None:
+        await self.run(self.calls.boot(appliance_id))
+
+    async def shutdown(self, appliance_id: int, *, force: bool = False) -> None:
+        await self.run(self.calls.shutdown(appliance_id, force=force))
+
+    async def reset(self, appliance_id: int) -> None:
+        await self.run(self.calls.reset(appliance_id))
+
+    async def status(self, appliance_id: int) -> RouterStatus:
+        return await self.run(self.calls.status(appliance_id))
+
+    async def vpn_log(self, appliance_id: int) -> VpnLog:
+        return await self.run(self.calls.vpn_log(appliance_id))
+
+    async def cpu_monitor(self, appliance_id: int) -> CpuMonitor:
+        return await self.run(self.calls.cpu_monitor(appliance_id))
+
+    async def migrate_version(self, appliance_id: int, version: int) -> None:
+        await self.run(self.calls.migrate_version(appliance_id, version))
+
+    async def wait_for_state(
+        self,
+        appliance_id: int,
+        *,
+        instance_status: str | None = None,
+        availability: str | None = None,
+        timeout: float = 600.0,
+        interval: float = 5.0,
+    ) -> Appliance:
+        """Poll until the appliance shows the given state; bounded by ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            appliance = await self.read_appliance(appliance_id)
+            if self._reached(appliance, instance_status, availability):
+                return appliance
+            if time.monotonic() >= deadline:
+                raise self._not_reached(appliance, instance_status, availability, timeout)
+            await asyncio.sleep(interval)
