@@ -9,8 +9,9 @@ Per site, in two phases so that an operator can look before anything changes:
    back it up on disk; configure the diff, ``end``, ``commit`` (the driver
    falls back to ``refresh``), verify that the tunnel comes up with the
    expected algorithms, and only then ``save``.  On any failure (rejected
-   line, failed commit, dropped session, no tunnel in time) the device is put back, working and current, to the backup
-   from a fresh session, never saved, and what it runs afterwards is reported.
+   line, failed commit, dropped session, no tunnel in time) the device is put
+   back, working and current, to the backup from a fresh session, never saved,
+   and what it runs afterwards is reported.
 
 Every plan that reaches the device leaves an audit record.
 """
