@@ -1,10 +1,11 @@
 """``fitelctl demo``: the main job end to end on a temporary lab.
 
-What exists so far: start the lab in the article's after-migration state
-(``seed-v2-pending``: the VPC router moved to version 2, the F220 still runs
-the version-1 config), read both the article's old state and the pending
-state with ``status``, and parse the device's `show crypto sa`.  Apply and
-reconnect join this sequence when they land.
+The lab starts in the article's after-migration state (``seed-v2-pending``:
+the VPC router moved to version 2, the F220 still runs the version-1 config, so
+the tunnel is down).  Then, as an engineer would: status, check, diff, apply
+(configure, commit, verify, save), status.  Reconnect from the cloud side joins
+when the Sakura API lands.  Exit 0 when the tunnel ends up with the version-2
+algorithms.
 """
 
 from __future__ import annotations
@@ -16,49 +17,59 @@ import typer
 
 from fitelctl.cli import context
 
+EXPECTED = ("AES-CBC/256", "HMAC-SHA2-256-128/256", 14)
+
 
 def demo() -> None:
-    """Run the lab and fitelctl against it: lab up, status, parse (no hardware needed)."""
-    from fitelctl.cli.render import print_status_table
+    """Run the main job on a temporary lab: status, check, diff, apply, status."""
+    from fitelctl.cli.render import RESULT_STYLE, print_status_table
     from fitelctl.cli.render import stdout as out
     from fitelctl.inventory import load_inventory
     from fitelctl.lab.runner import BackgroundLab, LabOptions
-    from fitelctl.ops.connect import connect_site
+    from fitelctl.ops.apply import ApplyOptions, execute_plan, plan_site
+    from fitelctl.ops.check import check_site
     from fitelctl.ops.status import collect_status
-    from fitelctl.parsing import parse_crypto_sa
 
-    expectations = {"seed-v1": "up", "seed-v2-pending": "down"}
-    failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="fitelctl-demo-") as tmp:
-        for scenario, expected in expectations.items():
-            state_dir = Path(tmp) / scenario
-            state_dir.mkdir()
-            out.rule(f"lab up --scenario {scenario}")
-            with BackgroundLab(LabOptions(state_dir=state_dir, scenario=scenario)):
-                inventory = load_inventory(state_dir / "inventory.yaml")
-                out.print(f"[bold]$ fitelctl -i {state_dir}/inventory.yaml status[/]")
-                results = collect_status(inventory, ["tokyo"], workers=1)
-                print_status_table(results)
-                if results[0].state != expected:
-                    failures.append(f"{scenario}: status {results[0].state}, expected {expected}")
-                out.print('[bold]$ fitelctl parse "show crypto sa" (live output)[/]')
-                with connect_site(inventory, "tokyo") as device:
-                    table = parse_crypto_sa(device.show("show crypto sa"))
-                out.print(
-                    f"  {table.ipsec_sa_count} IPsec SA(s): "
-                    + (
-                        ", ".join(
-                            f"{sa.encryption} {sa.authentication} PFS group {sa.pfs_group}"
-                            for sa in table.ipsec_sas
-                        )
-                        or "none"
-                    )
-                    + "  (key material parsed, never printed)"
-                )
-    if failures:
-        context.fail("demo: " + "; ".join(failures), 1)
+        state_dir = Path(tmp)
+        out.rule("fitelctl lab up --scenario seed-v2-pending")
+        with BackgroundLab(LabOptions(state_dir=state_dir, scenario="seed-v2-pending")):
+            inventory = load_inventory(state_dir / "inventory.yaml")
+            out.print(
+                "The VPC router was migrated to version 2 (aes256/sha256/modp2048); "
+                "the F220 still runs the article's version-1 config."
+            )
+
+            out.print("\n[bold]$ fitelctl status[/]")
+            print_status_table(collect_status(inventory, ["tokyo"], workers=1))
+
+            out.print("\n[bold]$ fitelctl check tokyo[/]")
+            for finding in check_site(inventory, "tokyo") or []:
+                out.print(f"  {finding.severity}: {finding.rule}: {finding.message}", markup=False)
+
+            out.print("\n[bold]$ fitelctl diff tokyo[/]")
+            options = ApplyOptions()
+            plan = plan_site(inventory, "tokyo", options)
+            for line in plan.outcome.diff:
+                out.print(f"  {line}", markup=False)
+
+            out.print("\n[bold]$ fitelctl apply tokyo --yes[/]")
+            outcome = execute_plan(inventory, plan, options) if plan.ready else plan.outcome
+            style = RESULT_STYLE.get(outcome.result, "")
+            saved = " (saved)" if outcome.saved else ""
+            out.print(f"  [{style}]{outcome.result}[/]{saved}")
+            for problem in outcome.problems:
+                out.print(f"    {problem}", markup=False)
+
+            out.print("\n[bold]$ fitelctl status[/]")
+            final = collect_status(inventory, ["tokyo"], workers=1)
+            print_status_table(final)
+    sas = final[0].device.ipsec_sas
+    got = [(sa.encryption, sa.authentication, sa.pfs_group) for sa in sas]
+    if final[0].state != "up" or EXPECTED not in got:
+        context.fail(f"demo: the tunnel did not end up with {' / '.join(map(str, EXPECTED))}", 1)
     out.print(
-        "[green]demo ok[/]: the v1 tunnel is up; after the cloud-side migration it is down "
-        "until the F220 gets the version-2 parameters (fitelctl apply, coming next)."
+        "\n[green]demo ok[/]: the tunnel is back up with AES-CBC/256, HMAC-SHA2-256, "
+        "PFS group 14 (the article's version-2 set)."
     )
     raise typer.Exit(0)

@@ -86,5 +86,8 @@ def test_demo_runs_end_to_end(cli: RunCli) -> None:
     result = cli("demo", timeout=300)
     assert result.returncode == 0, result.stderr
     assert "demo ok" in result.stdout
-    assert "AES-CBC/128" in result.stdout
+    for step in ("status", "check tokyo", "diff tokyo", "apply tokyo --yes"):
+        assert f"$ fitelctl {step}" in result.stdout
+    assert " set pfs group14" in result.stdout and "applied (saved)" in result.stdout
+    assert "AES-CBC/256" in result.stdout
     assert "Cipher Key" not in result.stdout + result.stderr
