@@ -31,6 +31,10 @@ class SecretError(FitelctlError):
     """A secret reference does not resolve."""
 
 
+class EmptySecretError(SecretError):
+    """A secret reference resolves, to nothing."""
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -147,7 +151,7 @@ def resolve_secret(ref: str, inventory: Inventory, *, what: str) -> str:
     else:
         value = _keyring_secret(target, what)
     if not value:
-        raise SecretError(f"{what}: secret reference {ref} resolves to an empty value")
+        raise EmptySecretError(f"{what}: secret reference {ref} resolves to an empty value")
     return SECRETS.add(value)
 
 

@@ -60,10 +60,11 @@ def root(
 
 
 def _register() -> None:
-    from fitelctl.cli import change, demo, lab, parse, render_cmd, status
+    from fitelctl.cli import change, check, demo, lab, parse, render_cmd, status
 
     app.command("status")(status.status)
     app.command("render")(render_cmd.render)
+    app.command("check")(check.check)
     app.command("diff")(change.diff)
     app.command("apply")(change.apply)
     app.command("backups")(change.backups)

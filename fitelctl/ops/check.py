@@ -19,7 +19,7 @@ from typing import Literal
 
 from fitelctl.fitelnet import vocabulary as vocab
 from fitelctl.ike import AcceptedSet, CloudPeer, accepted_set
-from fitelctl.inventory import Inventory, SecretError, resolve_secret
+from fitelctl.inventory import EmptySecretError, Inventory, SecretError, resolve_secret
 from fitelctl.tunnel import Cloud, Crypto, Tunnel
 
 Severity = Literal["error", "warning"]
@@ -291,7 +291,7 @@ def _psk(tunnel: Tunnel, inventory: Inventory, site: str) -> list[Hit]:
         psk = resolve_secret(tunnel.psk, inventory, what=f"sites.{site}.tunnel.psk")
     except SecretError as err:
         # The resolver refuses an empty secret; say so with the specific rule.
-        rule = "psk-empty" if str(err).endswith("resolves to an empty value") else "psk-unresolved"
+        rule = "psk-empty" if isinstance(err, EmptySecretError) else "psk-unresolved"
         return [("error", rule, f"{err}: {_PSK_FIX[rule]}")]
     return psk_findings(psk)
 
