@@ -77,6 +77,8 @@ class Plan:
     target: ConfigTree
     outcome: SiteOutcome
     backup_text: str = ""
+    #: set once a configuration line may have reached the device
+    touched: bool = False
 
     @property
     def ready(self) -> bool:
@@ -85,10 +87,6 @@ class Plan:
 
 class VerifyFailed(FitelctlError):
     pass
-
-
-class _Untouched(FitelctlError):
-    """Failed before anything was sent to the device: nothing to roll back."""
 
 
 # --- phase 1 ------------------------------------------------------------------------
@@ -137,11 +135,12 @@ def execute_plan(inventory: Inventory, plan: Plan, options: ApplyOptions) -> Sit
     outcome.result = "failed"
     try:
         _change_and_verify(inventory, plan, options)
-    except _Untouched as err:
-        outcome.problems.append(str(err))
     except FitelctlError as err:
         outcome.problems.append(str(err))
-        _roll_back(inventory, plan, options)
+        if plan.touched:
+            _roll_back(inventory, plan, options)
+        else:
+            outcome.problems.append("nothing was sent to the device; it runs what it did before")
     else:
         outcome.result, outcome.saved = "applied", True
     append_audit(inventory, {"site": plan.site, **outcome.to_json()})
@@ -153,12 +152,13 @@ def _change_and_verify(inventory: Inventory, plan: Plan, options: ApplyOptions) 
     with connect_site(inventory, plan.site, options.connect) as device:
         running = device.show("show current.cfg")
         if not _same(ConfigTree.parse(running), ConfigTree.parse(plan.backup_text)):
-            raise _Untouched(
+            raise FitelctlError(
                 f"{plan.site}: current.cfg changed since the diff was made; nothing was sent, "
                 "run apply again to see the new diff"
             )
         plan.backup_text = running
         plan.outcome.backup = save_backup(inventory, plan.site, running)
+        plan.touched = True
         device.configure(plan.commands)
         device.commit()
         _verify_tunnel(device, plan, config, inventory, options)
