@@ -21,7 +21,22 @@ def test_version(cli: RunCli) -> None:
     assert result.returncode == 0 and result.stdout.strip() == f"fitelctl {__version__}"
 
 
-@pytest.mark.parametrize("command", [[], ["status"], ["parse"], ["demo"], ["lab"], ["lab", "up"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["status"],
+        ["parse"],
+        ["demo"],
+        ["lab"],
+        ["lab", "up"],
+        ["render"],
+        ["check"],
+        ["diff"],
+        ["apply"],
+        ["backups"],
+    ],
+)
 def test_every_command_has_help(cli: RunCli, command: list[str]) -> None:
     result = cli(*command, "--help")
     assert result.returncode == 0 and "Usage:" in result.stdout
