@@ -80,11 +80,18 @@ def main() -> None:
     from fitelctl.errors import FitelctlError
 
     try:
-        app()
+        code = app(standalone_mode=False)
     except FitelctlError as err:
         if context.STATE.debug:
             raise
         context.fail(str(err), err.exit_code)
+    except typer.Abort:
+        context.fail("aborted", 1)
+    except typer.TyperException as err:  # usage errors: one line, and where to look
+        ctx = getattr(err, "ctx", None)
+        where = ctx.command_path if ctx is not None else "fitelctl"
+        message = err.format_message() if hasattr(err, "format_message") else str(err)
+        context.fail(f"{where}: {message} (see {where} --help)", getattr(err, "exit_code", 2))
     except KeyboardInterrupt:
         context.fail("interrupted", 130)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -106,3 +106,18 @@ def test_demo_runs_end_to_end(cli: RunCli) -> None:
     assert " set pfs group14" in result.stdout and "applied (saved)" in result.stdout
     assert "AES-CBC/256" in result.stdout
     assert "Cipher Key" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["status", "--workers", "0"], "--workers"),
+        (["nosuch"], "No such command 'nosuch'"),
+        (["render"], "Missing argument"),
+    ],
+)
+def test_usage_errors_are_one_line(cli: RunCli, args: list[str], expected: str) -> None:
+    result = cli(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0] and "--help" in lines[0]
