@@ -64,10 +64,10 @@ ENCRYPTION_ALGOS = ("aes128", "aes256")
 HASH_ALGOS = ("sha1", "sha256")
 DH_GROUPS = ("modp1024", "modp2048", "modp3072", "modp4096")
 MAX_PSK = 40
-#: the answer to an action that was accepted
-DONE: dict[str, Any] = {"Success": True}
 MAX_BODY = 1 << 20
 STATUS_LOG_LINES = 100
+#: the answer to an action that was accepted
+DONE: dict[str, Any] = {"Success": True}
 
 
 class HttpError(Exception):
@@ -128,7 +128,7 @@ class LabVpcRouter:
         self._reimported = self._reconfigured = False
         self._seen: set[str] = set()
         self._sa_counter = 0
-        self._timers: list[asyncio.TimerHandle] = []
+        self._timers: set[asyncio.TimerHandle] = set()
         self.collect_logs()
 
     # -- reading ----------------------------------------------------------------------
@@ -373,8 +373,14 @@ class LabVpcRouter:
         self._seen = current
 
     def _later(self, action: Callable[[], None]) -> None:
-        loop = asyncio.get_running_loop()
-        self._timers.append(loop.call_later(self.transition_seconds, action))
+        """Run ``action`` when the transition is over (the real service takes its time)."""
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            action()
+
+        handle = asyncio.get_running_loop().call_later(self.transition_seconds, fire)
+        self._timers.add(handle)
 
     def close(self) -> None:
         for timer in self._timers:
@@ -503,8 +509,8 @@ class ApiServer:
         #: a load balancer beside the router, to show what pointing at the wrong appliance does
         self.other_appliance_id = router.appliance_id + 1
         self.root_url = ""
-        #: "METHOD /path" of every request received, in order
-        self.requests: list[str] = []
+        #: "METHOD /path" of the requests received, in order (the latest 10000)
+        self.requests: deque[str] = deque(maxlen=10_000)
         self._credentials = f"{token}:{secret}".encode()
         self._unavailable = unavailable
         self._delay = delay

@@ -35,6 +35,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from fitelctl import __version__
+from fitelctl.redact import SECRETS
 from fitelctl.sakura import errors
 from fitelctl.sakura.config import ApiSettings
 from fitelctl.sakura.models import (
@@ -187,6 +188,8 @@ class _Core:
     """Request building and answer handling shared by the sync and async clients."""
 
     def __init__(self, settings: ApiSettings) -> None:
+        SECRETS.add(settings.secret)
+        SECRETS.add(settings.token)
         self.settings = settings
         self.calls = Calls(settings)
         self._throttle = _Throttle(settings.rate_limit)
@@ -231,12 +234,14 @@ class _Core:
         try:
             data = response.json() if response.content else {}
         except ValueError:
-            raise errors.ResponseError(
-                f"{call.what}: the API answered {status} with a body that is not JSON"
-            ) from None
+            data = None
         if status not in OK_STATUSES:
             raise errors.api_error(
                 call.what, status, data, attempts=attempt + 1, conflict=call.conflict
+            )
+        if data is None:
+            raise errors.ResponseError(
+                f"{call.what}: the API answered {status} with a body that is not JSON"
             )
         try:
             return call.parse(data)
@@ -265,7 +270,7 @@ class _Core:
                 delay,
             )
             return _Retry(delay)
-        if never_sent:
+        if never_sent or call.method == "GET":
             raise errors.ApiConnectionError(
                 f"{call.what}: cannot reach {self._host} ({type(exc).__name__}) after "
                 f"{attempt + 1} attempts; check SAKURACLOUD_API_ROOT_URL and the network"

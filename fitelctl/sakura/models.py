@@ -10,6 +10,8 @@ Settings are written back whole (``PUT /appliance/:id`` replaces them), so a
 model must not lose what it does not know (firewall, NAT, DHCP...): every model
 keeps the unknown keys it was read from in a private attribute, out of its
 fields, its repr and its ordinary dumps, and ``to_api()`` puts them back.
+``to_api()`` sends the known fields that were read or assigned (assignments are
+validated), never defaults the API did not send.
 Pre-shared keys are ``SecretStr`` and are registered with ``SECRETS`` when read;
 only ``to_api()`` reveals them, for the request body.
 """
@@ -54,10 +56,12 @@ def _flag_out(value: bool) -> str:
 Flag = Annotated[bool, BeforeValidator(_flag), PlainSerializer(_flag_out, return_type=str)]
 
 
-def _secret_out(value: SecretStr, info: SerializationInfo) -> str:
+def _secret_out(value: SecretStr | str, info: SerializationInfo) -> str:
+    """Masked unless writing to the API (a plain ``str`` gets here via ``model_copy``)."""
+    plain = value.get_secret_value() if isinstance(value, SecretStr) else value
     if info.context and info.context.get("api"):
-        return value.get_secret_value()
-    return str(value)
+        return plain
+    return str(SecretStr(plain))
 
 
 #: A secret that only ``to_api()`` reveals.
@@ -74,7 +78,9 @@ def _numbers(value: object) -> object:
 class ApiModel(BaseModel):
     """Base: API field names, unknown keys kept aside for the round trip."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, hide_input_in_errors=True)
+    model_config = ConfigDict(
+        extra="ignore", populate_by_name=True, validate_assignment=True, hide_input_in_errors=True
+    )
     _unknown: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="wrap")
@@ -96,9 +102,9 @@ class ApiModel(BaseModel):
         return known
 
     def to_api(self) -> dict[str, Any]:
-        """The JSON to send: known fields over the unknown ones as read, secrets revealed."""
+        """The JSON to send: fields read or set over the unknown ones as read, secrets revealed."""
         data: dict[str, Any] = self.model_dump(
-            mode="json", by_alias=True, exclude_none=True, context=API_CONTEXT
+            mode="json", by_alias=True, exclude_unset=True, context=API_CONTEXT
         )
         return data
 
