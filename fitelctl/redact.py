@@ -16,6 +16,10 @@ from collections.abc import Iterable
 
 MASK = "<redacted>"
 
+#: Shorter values are not masked by value (a one-character "secret" would mask that
+#: character everywhere); they are still masked by shape where the device prints them.
+MIN_SECRET_LENGTH = 4
+
 #: Fields in parsed records (lower-case keys) that hold key material.
 SECRET_FIELDS = frozenset(
     {"in_cipher_key", "in_auth_key", "out_cipher_key", "out_auth_key", "local_key", "psk"}
@@ -59,7 +63,7 @@ class SecretRegistry:
         self._values: set[str] = set()
 
     def add(self, value: str) -> str:
-        if value:
+        if len(value) >= MIN_SECRET_LENGTH:
             self._values.add(value)
             # as it appears inside a JSON string (quotes and backslashes escaped)
             self._values.add(json.dumps(value)[1:-1])

@@ -49,7 +49,7 @@ from urllib.parse import urlsplit
 
 from fitelctl.lab.charon_log import SaNumbers, charon_log_lines
 from fitelctl.lab.scenarios import CLOUD_LOCAL_PREFIX
-from fitelctl.lab.world import LabWorld, PeerEntry, VpcRouter, _derived_hex
+from fitelctl.lab.world import LabWorld, PeerEntry, VpcRouter, derived_hex
 
 JST = timezone(timedelta(hours=9))
 ZONE_IDS = {
@@ -356,8 +356,8 @@ class LabVpcRouter:
                 numbers = SaNumbers(
                     ike_sa=self._sa_counter,
                     child_sa=self._sa_counter,
-                    spi_in=_derived_hex(tunnel.seed, "out-spi", 0, 4),
-                    spi_out=_derived_hex(tunnel.seed, "in-spi", 0, 4),
+                    spi_in=derived_hex(tunnel.seed, "out-spi", 0, 4),
+                    spi_out=derived_hex(tunnel.seed, "in-spi", 0, 4),
                 )
                 self.log.extend(
                     charon_log_lines(

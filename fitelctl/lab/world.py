@@ -133,7 +133,7 @@ class LabWorld:
         return [t.outcome for t in self.sites[site].tunnels]
 
 
-def _derived_hex(seed: str, label: str, generation: int, nbytes: int) -> str:
+def derived_hex(seed: str, label: str, generation: int, nbytes: int) -> str:
     """Stable pseudo-random hex for one SA generation (rekeys change it)."""
     digest = hashlib.sha256(f"{seed}:{label}:{generation}".encode()).hexdigest()
     while len(digest) < nbytes * 2:
@@ -149,7 +149,7 @@ def _ipsec_view(tunnel: Tunnel, link: SiteLink, now: float) -> IpsecSaView:
     key_bytes = vocab.HASH_BITS[vocab.ESP_AUTH_TO_HASH[tunnel.config.esp_auth]] // 8
 
     def hexv(label: str, n: int) -> str:
-        return _derived_hex(tunnel.seed, label, generation, n)
+        return derived_hex(tunnel.seed, label, generation, n)
 
     # Traffic: DPD keepalives and a little user traffic; both directions grow with time.
     in_packets, out_packets = 1 + age // 3, 2 + age // 2
@@ -190,8 +190,8 @@ def _ike_view(tunnel: Tunnel, link: SiteLink, now: float) -> IkeSaView:
         hash=hash_name.get(tunnel.config.ike_hash, tunnel.config.ike_hash.upper()),
         dh_group=group,
         modp_bits=vocab.MODP_BITS.get(group, 0),
-        initiator_cookie=_derived_hex(tunnel.seed, "icookie", generation, 8),
-        responder_cookie=_derived_hex(tunnel.seed, "rcookie", generation, 8),
+        initiator_cookie=derived_hex(tunnel.seed, "icookie", generation, 8),
+        responder_cookie=derived_hex(tunnel.seed, "rcookie", generation, 8),
         lifetime_left=total - age,
         lifetime_total=total,
         dpd_interval=tunnel.config.keepalive_interval,

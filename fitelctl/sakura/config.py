@@ -1,9 +1,11 @@
 """Where the API client's settings come from, and in which order they win.
 
-Lowest to highest precedence: built-in defaults → values the inventory gives →
-the usacloud profile, where one is present → the ``SAKURACLOUD_*`` environment
+Lowest to highest precedence: built-in defaults → the usacloud profile, where
+one is present → values the inventory gives → the ``SAKURACLOUD_*`` environment
 (CONTRACT.md: the environment overrides the inventory, as for usacloud and
-terraform).  Empty values count as unset at every level: usacloud writes ``""``
+terraform).  The profile only fills what the inventory leaves unset: an
+operator's personal usacloud profile must not redirect an inventory that names
+its own API (the lab's, for one).  Empty values count as unset at every level: usacloud writes ``""``
 and ``0`` for what it was never told.
 
 The usacloud profile layout is that of ``sacloud/api-client-go``'s profile
@@ -132,12 +134,12 @@ def resolve_api_settings(
         "retry_max": retry_max,
         "timeout": timeout,
     }
-    values: dict[str, tuple[str, str]] = {  # setting -> (where it came from, raw value)
-        name: (f"{inventory_label}.{name}", str(value))
+    values: dict[str, tuple[str, str]] = dict(_profile_values(env, home))
+    values.update(  # setting -> (where it came from, raw value)
+        (name, (f"{inventory_label}.{name}", str(value)))
         for name, value in given.items()
         if value not in (None, "")
-    }
-    values.update(_profile_values(env, home))
+    )
     values.update(
         (name, (key, env[key])) for key, name in _ENV_TO_SETTING.items() if env.get(key, "").strip()
     )

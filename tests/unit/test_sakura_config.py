@@ -79,7 +79,7 @@ def test_empty_environment_values_are_unset(tmp_path: Path) -> None:
     assert (settings.zone, settings.retry_max) == ("tk1a", 10)
 
 
-def test_the_default_usacloud_profile_sits_between_inventory_and_environment(
+def test_the_default_usacloud_profile_only_fills_what_the_inventory_leaves_unset(
     tmp_path: Path,
 ) -> None:
     write_profile(
@@ -90,11 +90,12 @@ def test_the_default_usacloud_profile_sits_between_inventory_and_environment(
     settings = resolve_api_settings(
         token="inv-token", zone="is1c", retry_max=4, environ={}, home=tmp_path
     )
-    # usacloud writes 0 and "" for what it was never told: those do not count
+    # the inventory wins over the profile; the profile fills the secret the inventory
+    # left out; usacloud writes 0 and "" for what it was never told: those do not count
     assert (settings.token, settings.secret, settings.zone, settings.retry_max) == (
-        "p-token",
+        "inv-token",
         "p-secret",
-        "tk1b",
+        "is1c",
         4,
     )
     environ = {"SAKURACLOUD_ZONE": "is1a"}
