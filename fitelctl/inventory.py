@@ -68,9 +68,25 @@ class Defaults(_Strict):
     verify_timeout: float = Field(default=60.0, gt=0)
 
 
+class Api(_Strict):
+    """How to reach the Sakura Cloud API; the ``SAKURACLOUD_*`` environment overrides it."""
+
+    root_url: str | None = None
+    zone: str | None = None
+    token: SecretRef | None = None
+    secret: SecretRef | None = None
+    retry_max: int | None = Field(default=None, ge=0, le=100)
+    timeout: float | None = Field(default=None, gt=0)
+    migration_call: str | None = Field(
+        default=None,
+        description="METHOD PATH FIELD of the v1->v2 migration call (UNKNOWN publicly)",
+    )
+
+
 class Inventory(_Strict):
     version: Literal[1] = 1
     defaults: Defaults = Defaults()
+    api: Api = Api()
     sites: dict[str, Site]
     #: the directory of the inventory file: relative paths are relative to it
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from fitelctl.errors import FitelctlError
 
-#: Faults that act on the lab's Sakura API, which this version does not serve yet.
-API_FAULTS = ("api-503", "api-slow")
+KNOWN = "ssh-drop-after:N, commit-fails, wrong-psk, api-503:N, api-slow:SECONDS"
 
 
 class FaultError(FitelctlError):
@@ -16,33 +17,41 @@ class FaultError(FitelctlError):
 
 @dataclass(frozen=True)
 class Faults:
-    ssh_drop_after: int | None = None
-    commit_fails: bool = False
-    wrong_psk: bool = False
+    ssh_drop_after: int | None = None  # drop the first session sending more config lines
+    commit_fails: bool = False  # the next commit is rejected
+    wrong_psk: bool = False  # the cloud side holds a different PSK
+    api_503: int = 0  # the next N API calls answer 503
+    api_slow: float = 0.0  # every API answer is delayed this long
 
 
 def parse_faults(specs: list[str] | tuple[str, ...]) -> Faults:
-    drop: int | None = None
-    commit_fails = wrong_psk = False
+    faults = Faults()
     for spec in specs:
         name, _, arg = spec.partition(":")
         if name == "ssh-drop-after":
-            if not arg.isdigit():
-                raise FaultError(
-                    f"--fault {spec}: expected ssh-drop-after:N with N a number of lines"
-                )
-            drop = int(arg)
+            faults = replace(faults, ssh_drop_after=_number(spec, arg, int))
         elif name == "commit-fails" and not arg:
-            commit_fails = True
+            faults = replace(faults, commit_fails=True)
         elif name == "wrong-psk" and not arg:
-            wrong_psk = True
-        elif name in API_FAULTS:
-            raise FaultError(
-                f"--fault {spec}: the lab does not serve the Sakura API yet, so API faults "
-                "cannot be injected"
-            )
+            faults = replace(faults, wrong_psk=True)
+        elif name == "api-503":
+            faults = replace(faults, api_503=_number(spec, arg, int))
+        elif name == "api-slow":
+            faults = replace(faults, api_slow=_number(spec, arg, float))
         else:
-            raise FaultError(
-                f"--fault {spec}: unknown fault (known: ssh-drop-after:N, commit-fails, wrong-psk)"
-            )
-    return Faults(ssh_drop_after=drop, commit_fails=commit_fails, wrong_psk=wrong_psk)
+            raise FaultError(f"--fault {spec}: unknown fault (known: {KNOWN})")
+    return faults
+
+
+Number = TypeVar("Number", int, float)
+
+
+def _number(spec: str, arg: str, kind: Callable[[str], Number]) -> Number:
+    try:
+        value = kind(arg)
+    except ValueError:
+        value = kind("-1")
+    if value < 0:
+        name = spec.partition(":")[0]
+        raise FaultError(f"--fault {spec}: expected {name}:N with N a non-negative number")
+    return value

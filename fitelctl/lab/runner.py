@@ -21,6 +21,7 @@ from typing import Any, Literal
 import yaml
 
 from fitelctl.errors import FitelctlError
+from fitelctl.lab.api_server import ApiServer, start_api_server
 from fitelctl.lab.device.model import DeviceFaults, DeviceSpec, LabDevice
 from fitelctl.lab.faults import Faults, parse_faults
 from fitelctl.lab.scenarios import (
@@ -70,6 +71,7 @@ class Lab:
     options: LabOptions
     world: LabWorld = field(default_factory=LabWorld)
     sites: dict[str, LabSite] = field(default_factory=dict)
+    api: ApiServer | None = None
 
     async def start(self) -> None:
         options = self.options
@@ -100,6 +102,16 @@ class Lab:
             cloud_psk = psk if not faults.wrong_psk else psk + "-cloud"
             router.peers.append(PeerEntry(addresses.public, addresses.wan, cloud_psk))
             await self._add_site(addresses, chosen.device_crypto, psk, faults, client_key)
+        self.api = await start_api_server(
+            self.world,
+            token=_persistent_secret(state, "api.token"),
+            secret=_persistent_secret(state, "api.secret"),
+            zone=LAB_ZONE,
+            unavailable=faults.api_503,
+            delay=faults.api_slow,
+            migration_stuck=options.scenario == "migration-stuck",
+            host=LAB_HOST,
+        )
         self._write_descriptions()
 
     async def _add_site(
@@ -148,9 +160,11 @@ class Lab:
     def _inventory_yaml(self) -> str:
         """The scenario's intended state, so that ``apply`` brings each device to it."""
         chosen = scenario(self.options.scenario)
+        assert self.api is not None
         cloud: dict[str, Any] = {
             "version": chosen.router_version,
             "global_address": VPC_ROUTER_ADDRESS,
+            "vpc_router_id": self.api.appliance_id,
             "zone": LAB_ZONE,
         }
         if chosen.router_version == 2:
@@ -189,7 +203,17 @@ class Lab:
             "file references relative to this file.\n"
         )
         body = yaml.safe_dump(
-            {"version": 1, "defaults": {"known_hosts": "known_hosts"}, "sites": sites},
+            {
+                "version": 1,
+                "defaults": {"known_hosts": "known_hosts"},
+                "api": {
+                    "root_url": self.api.root_url,
+                    "zone": LAB_ZONE,
+                    "token": "file:secrets/api.token",
+                    "secret": "file:secrets/api.secret",
+                },
+                "sites": sites,
+            },
             sort_keys=False,
         )
         return header + body
@@ -209,14 +233,27 @@ class Lab:
                 }
                 for name, site in self.sites.items()
             ],
-            # The lab's Sakura API arrives with the cloud-side work; until then there is none.
-            "api": None,
+            "api": self._api_json(),
             "cloud_local_prefix": CLOUD_LOCAL_PREFIX,
+        }
+
+    def _api_json(self) -> dict[str, Any]:
+        assert self.api is not None
+        state = self.options.state_dir
+        return {
+            "root_url": self.api.root_url,
+            "zone": LAB_ZONE,
+            "token": _persistent_secret(state, "api.token"),
+            "secret": _persistent_secret(state, "api.secret"),
+            "vpc_router_id": self.api.appliance_id,
         }
 
     async def stop(self) -> None:
         (self.options.state_dir / "ready").unlink(missing_ok=True)
-        await asyncio.gather(*(site.server.close() for site in self.sites.values()))
+        closing = [site.server.close() for site in self.sites.values()]
+        if self.api is not None:
+            closing.append(self.api.close())
+        await asyncio.gather(*closing)
 
 
 def _write(path: Path, text: str) -> None:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from fitelctl.errors import FitelctlError
 from fitelctl.inventory import Inventory
+from fitelctl.ops.cloud import RouterView, cloud_json, read_router
 from fitelctl.ops.connect import ConnectOptions, connect_site
 from fitelctl.ops.pool import for_each_site
 from fitelctl.parsing import IpsecSa, parse_crypto_sa
@@ -90,43 +91,107 @@ class SiteStatus:
         }
 
 
-def site_status(inventory: Inventory, site: str, options: ConnectOptions) -> SiteStatus:
-    """One site's verdict; any failure to tell becomes ``unknown`` with the reason."""
+#: what was learnt of a site's VPC router: a read, an error message, or nothing to read
+CloudRead = RouterView | str | None
+
+
+def read_device(
+    inventory: Inventory, site: str, options: ConnectOptions
+) -> tuple[DeviceStatus, str | None]:
+    """The device's SAs, or why they could not be read."""
     try:
         with connect_site(inventory, site, options) as device:
             output = device.show("show crypto sa")
         table = parse_crypto_sa(output)
     except FitelctlError as err:
-        return SiteStatus(site, "unknown", DeviceStatus(reachable=False), problems=[str(err)])
+        return DeviceStatus(reachable=False), str(err)
     except Exception as err:  # a library failure on one site must not end the others
-        problem = f"{site}: unexpected {type(err).__name__}: {err}"
-        return SiteStatus(site, "unknown", DeviceStatus(reachable=False), problems=[problem])
-    return judge(
-        inventory,
-        site,
-        DeviceStatus(
-            reachable=True,
-            ipsec_sa_count=table.ipsec_sa_count,
-            isakmp_sa_count=table.isakmp_sa_count,
-            ipsec_sas=[SaSummary.from_sa(sa) for sa in table.ipsec_sas],
-        ),
-    )
+        return DeviceStatus(reachable=False), f"{site}: unexpected {type(err).__name__}: {err}"
+    return DeviceStatus(
+        reachable=True,
+        ipsec_sa_count=table.ipsec_sa_count,
+        isakmp_sa_count=table.isakmp_sa_count,
+        ipsec_sas=[SaSummary.from_sa(sa) for sa in table.ipsec_sas],
+    ), None
 
 
-def judge(inventory: Inventory, site: str, device: DeviceStatus) -> SiteStatus:
-    """Up when an SA to the expected peer is on the expected interface and error-free."""
+def read_clouds(inventory: Inventory, sites: list[str], *, workers: int) -> dict[str, CloudRead]:
+    """One API read per VPC router, shared by every site that ends on it."""
+    routers: dict[tuple[str | None, int], list[str]] = {}
+    for site in sites:
+        cloud = inventory.site(site).cloud
+        if cloud.vpc_router_id is not None:
+            routers.setdefault((cloud.zone, cloud.vpc_router_id), []).append(site)
+
+    def read(first_site: str) -> CloudRead:
+        try:
+            return read_router(inventory, first_site)
+        except FitelctlError as err:
+            return f"cloud side: {err}"
+
+    firsts = [members[0] for members in routers.values()]
+    reads = dict(zip(firsts, for_each_site(firsts, read, workers=workers), strict=True))
+    found: dict[str, CloudRead] = dict.fromkeys(sites)
+    for members in routers.values():
+        for site in members:
+            found[site] = reads[members[0]]
+    return found
+
+
+def judge(
+    inventory: Inventory,
+    site: str,
+    device: DeviceStatus,
+    device_problem: str | None,
+    cloud: CloudRead,
+) -> SiteStatus:
+    """One verdict from both sides (CONTRACT.md ``status``)."""
     config = inventory.site(site)
+    cloud_doc = cloud_json(inventory, site, cloud) if isinstance(cloud, RouterView) else None
+    result = SiteStatus(site, "unknown", device, cloud=cloud_doc)
+    if device_problem is not None:
+        result.problems.append(device_problem)
+    if isinstance(cloud, str):
+        result.problems.append(cloud)
+    if result.problems:
+        return result
     peer, interface = config.cloud.global_address, config.tunnel.label
     ours = [sa for sa in device.ipsec_sas if sa.peer_ip == peer and sa.interface == interface]
     if not ours:
-        problem = f"no IPsec SA with {peer} on {interface}"
-        return SiteStatus(site, "down", device, problems=[problem])
-    problems = [
-        f"{sa.interface}: {sa.in_errors} inbound errors on SPI {sa.in_spi}"
-        for sa in ours
-        if sa.in_errors
-    ]
-    return SiteStatus(site, "degraded" if problems else "up", device, problems=problems)
+        result.state = "down"
+        result.problems.append(f"no IPsec SA with {peer} on {interface}")
+    else:
+        result.state = "up"
+        result.problems.extend(
+            f"{sa.interface}: {sa.in_errors} inbound errors on SPI {sa.in_spi}"
+            for sa in ours
+            if sa.in_errors
+        )
+    if cloud_doc is not None:
+        result.problems.extend(_cloud_problems(cloud_doc, config.cloud.version))
+    if result.state == "up" and result.problems:
+        result.state = "degraded"
+    return result
+
+
+def _cloud_problems(cloud: dict[str, Any], expected_version: int) -> list[str]:
+    problems = []
+    if cloud["instance_status"] != "up" or cloud["availability"] != "available":
+        problems.append(
+            f"the VPC router is {cloud['instance_status']} / {cloud['availability']} "
+            "(not running and available)"
+        )
+    elif cloud["peer_status"] is None:
+        problems.append(f"the VPC router has no site-to-site peer {cloud['peer']}")
+    elif cloud["peer_status"] != "UP":
+        problems.append(f"the VPC router reports peer {cloud['peer']} {cloud['peer_status']}")
+    version = cloud["vpc_router_version"]
+    if version is not None and version != expected_version:
+        problems.append(
+            f"the VPC router is version {version} but the inventory says {expected_version}: "
+            "update cloud.version and the crypto preset, then check and apply"
+        )
+    return problems
 
 
 def collect_status(
@@ -137,8 +202,11 @@ def collect_status(
     options: ConnectOptions | None = None,
     on_result: Callable[[SiteStatus], None] | None = None,
 ) -> list[SiteStatus]:
+    clouds = read_clouds(inventory, sites, workers=workers)
+
     def work(site: str) -> SiteStatus:
-        result = site_status(inventory, site, options or ConnectOptions())
+        device, problem = read_device(inventory, site, options or ConnectOptions())
+        result = judge(inventory, site, device, problem, clouds[site])
         result.problems = [SECRETS.redact(p) for p in result.problems]
         return result
 

@@ -5,8 +5,8 @@ one is present → values the inventory gives → the ``SAKURACLOUD_*`` environm
 (CONTRACT.md: the environment overrides the inventory, as for usacloud and
 terraform).  The profile only fills what the inventory leaves unset: an
 operator's personal usacloud profile must not redirect an inventory that names
-its own API (the lab's, for one).  Empty values count as unset at every level: usacloud writes ``""``
-and ``0`` for what it was never told.
+its own API (the lab's, for one).  Empty values count as unset at every level:
+usacloud writes ``""`` and ``0`` for what it was never told.
 
 The usacloud profile layout is that of ``sacloud/api-client-go``'s profile
 package: ``<base>/.usacloud/<name>/config.json`` with ``AccessToken``,

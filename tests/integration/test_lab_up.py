@@ -81,7 +81,8 @@ def test_bad_scenario_and_fault_are_one_line_errors(tmp_path: Path) -> None:
     for args, expected in [
         (["--scenario", "seed-v9"], "unknown scenario 'seed-v9'"),
         (["--fault", "ssh-drop-after:x"], "ssh-drop-after:N"),
-        (["--fault", "api-503:2"], "does not serve the Sakura API yet"),
+        (["--fault", "api-503:many"], "api-503:N"),
+        (["--fault", "bogus"], "unknown fault"),
     ]:
         result = subprocess.run(
             [sys.executable, "-m", "fitelctl", "lab", "up", "--state-dir", str(tmp_path), *args],

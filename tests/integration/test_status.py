@@ -44,10 +44,20 @@ def test_scenario_verdicts(
     assert (site["site"], site["state"]) == ("tokyo", state)
     assert code == {"up": 0, "down": 2}[state]
     assert site["device"]["reachable"] is True
-    assert site["cloud"] is None
+    version = 1 if scenario in ("seed-v1", "migration-stuck") else 2
+    assert site["cloud"] == {
+        "peer": "126.169.118.242",
+        "peer_status": "UP" if state == "up" else "DOWN",
+        "vpc_router_version": version,
+        "availability": "available",
+        "instance_status": "up",
+    }
     if encryption is None:
         assert site["device"]["ipsec_sas"] == []
-        assert site["problems"] == ["no IPsec SA with 27.133.132.134 on tunnel 1"]
+        assert site["problems"] == [
+            "no IPsec SA with 27.133.132.134 on tunnel 1",
+            "the VPC router reports peer 126.169.118.242 DOWN",
+        ]
         return
     (sa,) = site["device"]["ipsec_sas"]
     assert (sa["encryption"], sa["authentication"], sa["pfs_group"]) == (
@@ -160,3 +170,45 @@ def test_wrong_psk_fault_keeps_the_tunnel_down(start_lab: StartLab, cli: RunCli)
     lab = start_lab(scenario="seed-v2", faults=("wrong-psk",))
     code, doc = status_json(cli, lab.options.state_dir / "inventory.yaml")
     assert code == 2 and doc["sites"][0]["state"] == "down"
+
+
+def test_device_up_but_cloud_says_down_is_degraded(start_lab: StartLab, cli: RunCli) -> None:
+    lab = start_lab(scenario="seed-v1")
+    assert lab.api is not None
+    lab.api.router._peer_up = lambda public_address: False  # type: ignore[method-assign]
+    code, doc = status_json(cli, lab.options.state_dir / "inventory.yaml")
+    site = doc["sites"][0]
+    assert (code, site["state"]) == (1, "degraded")
+    assert site["cloud"]["peer_status"] == "DOWN"
+    assert site["problems"] == ["the VPC router reports peer 126.169.118.242 DOWN"]
+
+
+def test_cloud_side_unreadable_is_unknown(start_lab: StartLab, cli: RunCli, tmp_path: Path) -> None:
+    import os
+
+    lab = start_lab(scenario="seed-v1")
+    env = {**os.environ, "SAKURACLOUD_ACCESS_TOKEN_SECRET": "wrong-secret-value"}
+    result = cli("-i", str(lab.options.state_dir / "inventory.yaml"), "status", "--json", env=env)
+    site = json.loads(result.stdout)["sites"][0]
+    assert (result.returncode, site["state"]) == (3, "unknown")
+    assert any("cloud side" in p and "token" in p for p in site["problems"])
+    assert "wrong-secret-value" not in result.stdout + result.stderr
+
+
+def test_one_api_read_per_vpc_router(start_lab: StartLab, cli: RunCli) -> None:
+    lab = start_lab(scenario="seed-v1", sites=5)
+    assert lab.api is not None
+    before = len(lab.api.requests)
+    code, doc = status_json(cli, lab.options.state_dir / "inventory.yaml")
+    assert code == 0 and len(doc["sites"]) == 5
+    requests = list(lab.api.requests)[before:]
+    assert sorted(r.split()[0] for r in requests) == ["GET", "GET"]
+
+
+def test_api_503_burst_is_retried(start_lab: StartLab, cli: RunCli) -> None:
+    import os
+
+    lab = start_lab(scenario="seed-v1", faults=("api-503:2",))
+    env = {**os.environ, "SAKURACLOUD_RETRY_MAX": "3"}
+    result = cli("-i", str(lab.options.state_dir / "inventory.yaml"), "status", "--json", env=env)
+    assert result.returncode == 0, result.stdout
