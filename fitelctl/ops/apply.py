@@ -18,7 +18,6 @@ Every plan that reaches the device leaves an audit record.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -35,8 +34,10 @@ from fitelctl.ops.audit import append_audit
 from fitelctl.ops.backups import Backup, save_backup
 from fitelctl.ops.check import check_site, has_errors
 from fitelctl.ops.connect import ConnectOptions, connect_site
-from fitelctl.parsing import parse_crypto_sa
+from fitelctl.ops.reconnect import has_cloud_side, trigger, wait_for_sa
+from fitelctl.parsing import IpsecSa
 from fitelctl.redact import SECRETS
+from fitelctl.sakura.errors import SakuraError
 
 Result = Literal["applied", "unchanged", "rolled_back", "failed", "dry_run"]
 
@@ -83,10 +84,6 @@ class Plan:
     @property
     def ready(self) -> bool:
         return self.outcome.result != "failed" and bool(self.commands)
-
-
-class VerifyFailed(FitelctlError):
-    pass
 
 
 # --- phase 1 ------------------------------------------------------------------------
@@ -168,26 +165,30 @@ def _change_and_verify(inventory: Inventory, plan: Plan, options: ApplyOptions) 
 def _verify_tunnel(
     device: DeviceDriver, plan: Plan, config: Site, inventory: Inventory, options: ApplyOptions
 ) -> None:
-    """Clear the SAs (the always-up initiator renegotiates), then wait for the expected SA."""
+    """Renegotiate (the cloud side re-applies its config, the device clears its SAs),
+    then wait for an SA with the expected algorithms."""
     expected = expected_sa(plan.target, config)
-    device.show("clear crypto sa")
-    timeout = options.verify_timeout or inventory.defaults.verify_timeout
-    deadline = time.monotonic() + timeout
-    seen = "no IPsec SA"
-    while True:
-        table = parse_crypto_sa(device.show("show crypto sa"))
-        for sa in table.ipsec_sas:
-            if sa.peer_ip == config.cloud.global_address and sa.interface == config.tunnel.label:
-                got = (sa.encryption, sa.authentication, sa.pfs_group if sa.pfs else None)
-                if got == expected:
-                    return
-                seen = f"an SA with {_describe(got)}"
-        if time.monotonic() >= deadline:
-            raise VerifyFailed(
-                f"{plan.site}: the tunnel did not come up with {_describe(expected)} "
-                f"within {timeout:g}s (saw {seen})"
+    if has_cloud_side(inventory, plan.site):
+        try:
+            trigger(inventory, plan.site, device, "cloud")
+        except SakuraError as err:
+            plan.outcome.problems.append(
+                f"cloud-side reconnect failed ({err}); renegotiating from the device only"
             )
-        time.sleep(options.poll_interval)
+    trigger(inventory, plan.site, device, "device")
+
+    def matches(sa: IpsecSa) -> bool:
+        return (sa.encryption, sa.authentication, sa.pfs_group if sa.pfs else None) == expected
+
+    wait_for_sa(
+        inventory,
+        plan.site,
+        device,
+        matches,
+        timeout=options.verify_timeout or inventory.defaults.verify_timeout,
+        poll_interval=options.poll_interval,
+        wanted=f"tunnel with {_describe(expected)}",
+    )
 
 
 def _describe(algorithms: tuple[str, str, int | None]) -> str:

@@ -1,0 +1,68 @@
+"""``fitelctl reconnect``: renegotiate a site's tunnel and wait for a new SA."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from fitelctl.cli import context
+
+
+class SideChoice(StrEnum):
+    cloud = "cloud"
+    device = "device"
+    both = "both"
+
+
+def reconnect(
+    site: Annotated[str, typer.Argument(help="Site to reconnect.")],
+    side: Annotated[
+        SideChoice | None,
+        typer.Option(
+            "--side",
+            help="cloud: re-apply the VPC router's config (the documented call with the effect "
+            "of the control panel's VPN reconnect); device: clear the F220's SAs; both. "
+            "Default: both when the site has a cloud side, else device.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", min=1, help="Seconds to wait for the new SA."),
+    ] = None,
+) -> None:
+    """Make the tunnel negotiate again; succeed only when a new SA is up.
+
+    Note: re-applying the VPC router's config renegotiates every peer on that router.
+    Exit 0 when reconnected, 1 when no new SA came up (the message says why).
+    """
+    from fitelctl.ops.reconnect import reconnect_site
+
+    inventory = context.inventory()
+    inventory.site(site)
+    outcome = reconnect_site(
+        inventory, site, side.value if side else None, timeout=timeout  # type: ignore[arg-type]
+    )
+    if as_json:
+        json.dump(outcome.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        from fitelctl.cli.render import RESULT_STYLE, stdout
+
+        style = "green" if outcome.result == "reconnected" else RESULT_STYLE["failed"]
+        stdout.print(f"[{style}]{outcome.result}[/] {site} (side: {outcome.side})")
+        if outcome.before:
+            stdout.print(f"  before: SA {outcome.before.in_spi}/{outcome.before.out_spi}")
+        if outcome.after:
+            after = outcome.after
+            stdout.print(
+                f"  after:  SA {after.in_spi}/{after.out_spi} {after.encryption} "
+                f"{after.authentication} PFS group {after.pfs_group}"
+            )
+        for problem in outcome.problems:
+            stdout.print(f"  {problem}", markup=False)
+    raise typer.Exit(0 if outcome.result == "reconnected" else 1)
