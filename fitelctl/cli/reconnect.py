@@ -44,9 +44,7 @@ def reconnect(
 
     inventory = context.inventory()
     inventory.site(site)
-    outcome = reconnect_site(
-        inventory, site, side.value if side else None, timeout=timeout  # type: ignore[arg-type]
-    )
+    outcome = reconnect_site(inventory, site, side.value if side else None, timeout=timeout)
     if as_json:
         json.dump(outcome.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")
