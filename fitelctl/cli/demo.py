@@ -3,8 +3,8 @@
 The lab starts in the article's after-migration state (``seed-v2-pending``:
 the VPC router moved to version 2, the F220 still runs the version-1 config, so
 the tunnel is down).  Then, as an engineer would: status, check, diff, apply
-(configure, commit, verify, save), status.  Reconnect from the cloud side joins
-when the Sakura API lands.  Exit 0 when the tunnel ends up with the version-2
+(configure, commit, reconnect from the cloud side, verify, save), status,
+reconnect, status.  Exit 0 when the tunnel ends up with the version-2
 algorithms.
 """
 
@@ -21,13 +21,14 @@ EXPECTED = ("AES-CBC/256", "HMAC-SHA2-256-128/256", 14)
 
 
 def demo() -> None:
-    """Run the main job on a temporary lab: status, check, diff, apply, status."""
+    """Run the main job on a temporary lab: status, check, diff, apply, status, reconnect."""
     from fitelctl.cli.render import RESULT_STYLE, print_status_table
     from fitelctl.cli.render import stdout as out
     from fitelctl.inventory import load_inventory
     from fitelctl.lab.runner import BackgroundLab, LabOptions
     from fitelctl.ops.apply import ApplyOptions, execute_plan, plan_site
     from fitelctl.ops.check import check_site
+    from fitelctl.ops.reconnect import reconnect_site
     from fitelctl.ops.status import collect_status
 
     with tempfile.TemporaryDirectory(prefix="fitelctl-demo-") as tmp:
@@ -62,11 +63,22 @@ def demo() -> None:
                 out.print(f"    {problem}", markup=False)
 
             out.print("\n[bold]$ fitelctl status[/]")
+            print_status_table(collect_status(inventory, ["tokyo"], workers=1))
+
+            out.print("\n[bold]$ fitelctl reconnect tokyo[/]")
+            again = reconnect_site(inventory, "tokyo")
+            out.print(f"  {again.result} (side: {again.side})")
+            if again.before and again.after:
+                out.print(f"  SPI {again.before.in_spi} -> {again.after.in_spi}")
+            for problem in again.problems:
+                out.print(f"    {problem}", markup=False)
+
+            out.print("\n[bold]$ fitelctl status[/]")
             final = collect_status(inventory, ["tokyo"], workers=1)
             print_status_table(final)
     sas = final[0].device.ipsec_sas
     got = [(sa.encryption, sa.authentication, sa.pfs_group) for sa in sas]
-    if final[0].state != "up" or EXPECTED not in got:
+    if final[0].state != "up" or EXPECTED not in got or again.result != "reconnected":
         context.fail(f"demo: the tunnel did not end up with {' / '.join(map(str, EXPECTED))}", 1)
     out.print(
         "\n[green]demo ok[/]: the tunnel is back up with AES-CBC/256, HMAC-SHA2-256, "

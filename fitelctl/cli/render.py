@@ -31,6 +31,7 @@ def print_status_table(results: list[SiteStatus]) -> None:
     for column in (
         "site",
         "state",
+        "cloud",
         "peer",
         "encryption",
         "auth",
@@ -43,14 +44,20 @@ def print_status_table(results: list[SiteStatus]) -> None:
         table.add_column(column, no_wrap=column != "problems", overflow="fold")
     for result in results:
         state = f"[{STATE_STYLE[result.state]}]{result.state}[/]"
+        cloud = (
+            f"v{result.cloud['vpc_router_version']} {result.cloud['peer_status'] or '-'}"
+            if result.cloud
+            else "-"
+        )
         problems = "; ".join(result.problems)
         sas = result.device.ipsec_sas
         if not sas:
-            table.add_row(result.site, state, *([""] * 7), problems)
+            table.add_row(result.site, state, cloud, *([""] * 7), problems)
         for index, sa in enumerate(sas):
             table.add_row(
                 result.site if index == 0 else "",
                 state if index == 0 else "",
+                cloud if index == 0 else "",
                 sa.peer_ip,
                 sa.encryption,
                 sa.authentication,

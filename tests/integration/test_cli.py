@@ -101,7 +101,7 @@ def test_demo_runs_end_to_end(cli: RunCli) -> None:
     result = cli("demo", timeout=300)
     assert result.returncode == 0, result.stderr
     assert "demo ok" in result.stdout
-    for step in ("status", "check tokyo", "diff tokyo", "apply tokyo --yes"):
+    for step in ("status", "check tokyo", "diff tokyo", "apply tokyo --yes", "reconnect tokyo"):
         assert f"$ fitelctl {step}" in result.stdout
     assert " set pfs group14" in result.stdout and "applied (saved)" in result.stdout
     assert "AES-CBC/256" in result.stdout
