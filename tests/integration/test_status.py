@@ -212,3 +212,68 @@ def test_api_503_burst_is_retried(start_lab: StartLab, cli: RunCli) -> None:
     env = {**os.environ, "SAKURACLOUD_RETRY_MAX": "3"}
     result = cli("-i", str(lab.options.state_dir / "inventory.yaml"), "status", "--json", env=env)
     assert result.returncode == 0, result.stdout
+
+
+def _with_cloud(lab_dir: Path, **changes: object) -> Path:
+    import yaml
+
+    data = yaml.safe_load((lab_dir / "inventory.yaml").read_text())
+    for key, value in changes.items():
+        section, _, name = key.partition("__")
+        target = data["api"] if section == "api" else data["sites"]["tokyo"]["cloud"]
+        target[name] = value
+    path = lab_dir / "changed.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"cloud__vpc_router_id": 999999999999}, "appliance ID"),
+        ({"cloud__zone": "xx9z"}, "xx9z"),
+        ({"api__timeout": 0.5}, "within 0.5s"),
+    ],
+)
+def test_cloud_side_bad_input_is_unknown_with_one_clear_reason(
+    start_lab: StartLab, cli: RunCli, changes: dict[str, object], expected: str
+) -> None:
+    faults = ("api-slow:2",) if "api__timeout" in changes else ()
+    lab = start_lab(scenario="seed-v1", faults=faults)
+    path = _with_cloud(lab.options.state_dir, **changes)
+    env = {**__import__("os").environ, "SAKURACLOUD_RETRY_MAX": "0"}
+    result = cli("-i", str(path), "status", "--json", env=env)
+    assert "Traceback" not in result.stderr
+    if result.stdout:
+        site = json.loads(result.stdout)["sites"][0]
+        assert (result.returncode, site["state"]) == (3, "unknown")
+        assert any(expected in p for p in site["problems"]), site["problems"]
+    else:  # a setting that cannot be used at all is an error line before any read
+        assert result.returncode != 0 and expected in result.stderr
+
+
+def test_an_appliance_that_is_not_a_vpc_router(start_lab: StartLab, cli: RunCli) -> None:
+    lab = start_lab(scenario="seed-v1")
+    assert lab.api is not None
+    path = _with_cloud(lab.options.state_dir, cloud__vpc_router_id=lab.api.other_appliance_id)
+    result = cli("-i", str(path), "status", "--json")
+    site = json.loads(result.stdout)["sites"][0]
+    assert (result.returncode, site["state"]) == (3, "unknown")
+    assert any("vpcrouter" in p or "VPC router" in p for p in site["problems"]), site["problems"]
+
+
+def test_router_powered_off_takes_the_tunnel_down(start_lab: StartLab, cli: RunCli) -> None:
+    from fitelctl.inventory import load_inventory
+    from fitelctl.ops.cloud import client_for
+
+    lab = start_lab(scenario="seed-v1")
+    inventory = load_inventory(lab.options.state_dir / "inventory.yaml")
+    client, appliance_id = client_for(inventory, "tokyo")
+    with client:
+        client.shutdown(appliance_id, force=True)
+        client.wait_for_state(appliance_id, instance_status="down", timeout=10, interval=0.05)
+    code, doc = status_json(cli, lab.options.state_dir / "inventory.yaml")
+    site = doc["sites"][0]
+    assert (code, site["state"]) == (2, "down")
+    assert site["cloud"]["instance_status"] == "down"
+    assert any("VPC router is down" in p for p in site["problems"]), site["problems"]
