@@ -78,6 +78,8 @@ class Plan:
     target: ConfigTree
     outcome: SiteOutcome
     backup_text: str = ""
+    #: (encryption, authentication, PFS group) the SA must show; None: any SA to the peer
+    expected: tuple[str, str, int | None] | None = None
     #: set once a configuration line may have reached the device
     touched: bool = False
 
@@ -119,6 +121,29 @@ def plan_site(inventory: Inventory, site: str, options: ApplyOptions) -> Plan:
     )
     outcome.diff = [SECRETS.redact(line) for line in plan.commands]
     plan.backup_text = current_text
+    plan.expected = expected_sa(plan.target, config)
+    outcome.result = "dry_run" if plan.commands else "unchanged"
+    return plan
+
+
+def plan_restore(inventory: Inventory, site: str, backup_text: str, options: ApplyOptions) -> Plan:
+    """A plan that puts the whole config back to a backup (the rollback runbook).
+
+    Verification then accepts any SA with the site's VPC router: the backup may
+    hold other algorithms than the inventory describes.
+    """
+    outcome = SiteOutcome(site)
+    target = ConfigTree.parse(backup_text)
+    plan = Plan(site, [], target, outcome)
+    try:
+        with connect_site(inventory, site, options.connect) as device:
+            current_text = device.show("show current.cfg")
+    except FitelctlError as err:
+        outcome.problems.append(f"{err}; nothing was changed")
+        return plan
+    plan.commands = diff_config(ConfigTree.parse(current_text), target, whole_scope)
+    outcome.diff = [SECRETS.redact(line) for line in plan.commands]
+    plan.backup_text = current_text
     outcome.result = "dry_run" if plan.commands else "unchanged"
     return plan
 
@@ -145,7 +170,6 @@ def execute_plan(inventory: Inventory, plan: Plan, options: ApplyOptions) -> Sit
 
 
 def _change_and_verify(inventory: Inventory, plan: Plan, options: ApplyOptions) -> None:
-    config = inventory.site(plan.site)
     with connect_site(inventory, plan.site, options.connect) as device:
         running = device.show("show current.cfg")
         if not _same(ConfigTree.parse(running), ConfigTree.parse(plan.backup_text)):
@@ -158,16 +182,16 @@ def _change_and_verify(inventory: Inventory, plan: Plan, options: ApplyOptions) 
         plan.touched = True
         device.configure(plan.commands)
         device.commit()
-        _verify_tunnel(device, plan, config, inventory, options)
+        _verify_tunnel(device, plan, inventory, options)
         device.save()
 
 
 def _verify_tunnel(
-    device: DeviceDriver, plan: Plan, config: Site, inventory: Inventory, options: ApplyOptions
+    device: DeviceDriver, plan: Plan, inventory: Inventory, options: ApplyOptions
 ) -> None:
     """Renegotiate (the cloud side re-applies its config, the device clears its SAs),
     then wait for an SA with the expected algorithms."""
-    expected = expected_sa(plan.target, config)
+    expected = plan.expected
     if has_cloud_side(inventory, plan.site):
         try:
             trigger(inventory, plan.site, device, "cloud")
@@ -178,7 +202,8 @@ def _verify_tunnel(
     trigger(inventory, plan.site, device, "device")
 
     def matches(sa: IpsecSa) -> bool:
-        return (sa.encryption, sa.authentication, sa.pfs_group if sa.pfs else None) == expected
+        got = (sa.encryption, sa.authentication, sa.pfs_group if sa.pfs else None)
+        return expected is None or got == expected
 
     wait_for_sa(
         inventory,
@@ -187,7 +212,7 @@ def _verify_tunnel(
         matches,
         timeout=options.verify_timeout or inventory.defaults.verify_timeout,
         poll_interval=options.poll_interval,
-        wanted=f"tunnel with {_describe(expected)}",
+        wanted=f"tunnel with {_describe(expected)}" if expected else "tunnel",
     )
 
 
