@@ -103,6 +103,27 @@ class Inventory(_Strict):
             self.site(name)
         return names or list(self.sites)
 
+    def with_site_changes(self, site: str, changes: dict[str, Any]) -> Inventory:
+        """A copy with ``changes`` ({"tunnel.preset": "sakura-v2", ...}) validated in.
+
+        Runbooks use it to act on a state the inventory does not describe yet
+        (after a migration, with a new PSK) without editing the file.
+        """
+        self.site(site)
+        data = self.model_dump(mode="json", exclude_none=True)
+        for dotted, value in changes.items():
+            target = data["sites"][site]
+            *parents, last = dotted.split(".")
+            for part in parents:
+                target = target.setdefault(part, {})
+            target[last] = value
+        try:
+            return Inventory.model_validate({**data, "base_dir": self.base_dir})
+        except ValidationError as err:
+            first = err.errors()[0]
+            key = ".".join(str(part) for part in first["loc"])
+            raise InventoryError(f"changed inventory: {key}: {_message(first)}") from None
+
     def path(self, relative: Path) -> Path:
         return relative if relative.is_absolute() else self.base_dir / relative
 

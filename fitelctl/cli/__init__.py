@@ -60,7 +60,7 @@ def root(
 
 
 def _register() -> None:
-    from fitelctl.cli import change, check, demo, lab, parse, reconnect, render_cmd, status
+    from fitelctl.cli import change, check, demo, lab, parse, reconnect, render_cmd, run, status
 
     app.command("status")(status.status)
     app.command("render")(render_cmd.render)
@@ -69,6 +69,8 @@ def _register() -> None:
     app.command("apply")(change.apply)
     app.command("backups")(change.backups)
     app.command("reconnect")(reconnect.reconnect)
+    app.command("playbooks")(run.playbooks)
+    app.command("run")(run.run)
     app.command("parse")(parse.parse)
     app.command("demo")(demo.demo)
     app.add_typer(lab.lab_app, name="lab")

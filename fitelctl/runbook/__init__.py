@@ -1,0 +1,1 @@
+"""Runbooks: declarative on-call procedures (``playbooks/*.yaml``) and their engine."""
