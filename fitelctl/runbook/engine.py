@@ -205,8 +205,9 @@ def run_runbook(ctx: StepContext, runbook: Runbook, options: RunOptions) -> RunR
             raise RunError(f"{runbook.name}: no unfinished run for site {options.site} to resume")
         events = record.events()
         variables = events[0]["variables"]
+        main_steps = {step.id for step in runbook.steps}
         for event in events:
-            if event["event"] == "step" and event["status"] == "ok":
+            if event["event"] == "step" and event["status"] == "ok" and event["step"] in main_steps:
                 done[event["step"]] = event.get("data", {})
         run_id = events[0]["run_id"]
     else:

@@ -98,7 +98,8 @@ def load_runbook(path: Path, operations: set[str]) -> Runbook:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = mark.line + 1 if mark else 1
-        raise RunbookError(f"{path}:{line}: not valid YAML") from None
+        problem = getattr(err, "problem", None) or "syntax error"
+        raise RunbookError(f"{path}:{line}: not valid YAML ({problem})") from None
     return _Checker(path, operations).runbook(root)
 
 
