@@ -65,7 +65,7 @@ def test_resume_goes_on_from_the_failed_step(start_lab: StartLab, cli: RunCli) -
     assert resumed.returncode == 0, resumed.stderr
     assert "both sides before: done in the earlier run, skipped" in resumed.stderr
     events = record_events(lab, "reconnect")
-    assert [e for e in events if e["event"] == "resume"][0]["skipping"] == ["before"]
+    assert next(e for e in events if e["event"] == "resume")["skipping"] == ["before"]
     assert [s for s in step_statuses(events) if s[1] != "started"] == [
         ("before", "ok"),
         ("reconnect", "failed"),
