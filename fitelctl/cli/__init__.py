@@ -60,7 +60,19 @@ def root(
 
 
 def _register() -> None:
-    from fitelctl.cli import change, check, demo, lab, parse, reconnect, render_cmd, run, status
+    from fitelctl.cli import (
+        change,
+        check,
+        demo,
+        diagnose,
+        lab,
+        logs,
+        parse,
+        reconnect,
+        render_cmd,
+        run,
+        status,
+    )
 
     app.command("status")(status.status)
     app.command("render")(render_cmd.render)
@@ -69,6 +81,8 @@ def _register() -> None:
     app.command("apply")(change.apply)
     app.command("backups")(change.backups)
     app.command("reconnect")(reconnect.reconnect)
+    app.command("diagnose")(diagnose.diagnose)
+    app.command("logs")(logs.logs)
     app.command("playbooks")(run.playbooks)
     app.command("run")(run.run)
     app.command("parse")(parse.parse)

@@ -102,7 +102,7 @@ def run(
         dry_run=dry_run,
         resume=resume,
         confirm=confirm,
-        progress=lambda line: stderr.print(line, markup=False, highlight=False),
+        progress=lambda line: stderr.print(line, markup=False, highlight=False, soft_wrap=True),
     )
     ctx = StepContext(inventory, site, inventory.path(inventory.defaults.backup_dir))
     result = run_runbook(ctx, runbook, options)

@@ -22,6 +22,9 @@ def status(
     sites: Annotated[
         list[str] | None, typer.Argument(help="Sites to check (default: all).")
     ] = None,
+    all_sites: Annotated[
+        bool, typer.Option("--all", help="Every site in the inventory (the default).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
     workers: Annotated[
         int | None,
@@ -64,6 +67,8 @@ def status(
         trust_new_host_key=trust_new_host_key,
         session_log_dir=session_log,
     )
+    if all_sites and sites:
+        raise typer.BadParameter("name sites or use --all, not both")
     inventory = context.inventory()
     names = inventory.select(sites or [])
     with SiteProgress("querying sites", total=len(names), enabled=not as_json) as progress:

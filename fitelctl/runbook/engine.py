@@ -311,14 +311,15 @@ def _attempt(
     timeout = float(substitute(step.wait.timeout, scope))
     interval = float(substitute(step.wait.interval, scope))
     deadline = time.monotonic() + timeout
+    until = substitute(step.wait.until, scope)
     while True:
         result = _call(operation, ctx, args)
-        if result.ok and matches(step.wait.until, {**scope, **result.data}):
+        if result.ok and matches(until, {**scope, **result.data}):
             return result
         if time.monotonic() >= deadline:
             return StepResult(
                 False,
-                f"not {json.dumps(step.wait.until)} within {timeout:g}s (last: {result.summary})",
+                f"not {json.dumps(until)} within {timeout:g}s (last: {result.summary})",
                 result.data,
                 result.changed,
             )
@@ -363,6 +364,8 @@ def _snapshot(ctx: StepContext, options: RunOptions) -> dict[str, Any]:
     for name, operation in (("status", status), ("config", diff)):
         result = _call(operation, ctx, {})
         snapshot[name] = {"ok": result.ok, "summary": result.summary, "data": result.data}
-    options.progress(f"state now: {snapshot['status']['summary']}")
-    options.progress(f"device config vs inventory: {snapshot['config']['summary']}")
+    options.progress(
+        f"state now (judged against the inventory file): {snapshot['status']['summary']}"
+    )
+    options.progress(f"device config vs the inventory file: {snapshot['config']['summary']}")
     return snapshot

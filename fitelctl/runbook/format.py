@@ -249,6 +249,7 @@ class _Checker:
     def check_references(self, step: Step, params: set[str], earlier: list[str]) -> None:
         texts = [*_strings(step.args), *_strings(step.wait.timeout if step.wait else None)]
         texts += [*_strings(step.wait.interval if step.wait else None), step.confirm]
+        texts += _strings(step.wait.until if step.wait else None)
         refs = [ref for text in texts for ref in REFERENCE.findall(text)]
         refs += [key for key in step.when]
         for ref in refs:

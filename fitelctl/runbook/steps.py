@@ -8,37 +8,11 @@ how to do the work itself: there is one implementation of each operation.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from fitelctl.errors import FitelctlError
 from fitelctl.inventory import Inventory
-from fitelctl.ops.connect import ConnectOptions
-
-
-class StepArgumentError(FitelctlError):
-    pass
-
-
-@dataclass
-class StepContext:
-    inventory: Inventory
-    site: str
-    run_dir: Path
-    connect: ConnectOptions = field(default_factory=ConnectOptions)
-
-
-@dataclass
-class StepResult:
-    ok: bool
-    summary: str
-    data: dict[str, Any] = field(default_factory=dict)
-    changed: bool = False
-
-
-Operation = Callable[[StepContext, dict[str, Any]], StepResult]
+from fitelctl.runbook.base import Operation, StepArgumentError, StepContext, StepResult
+from fitelctl.runbook.cloud_steps import CLOUD_OPERATIONS
 
 
 def _changed_inventory(ctx: StepContext, args: dict[str, Any]) -> Inventory:
@@ -51,7 +25,8 @@ def _changed_inventory(ctx: StepContext, args: dict[str, Any]) -> Inventory:
 def status(ctx: StepContext, args: dict[str, Any]) -> StepResult:
     from fitelctl.ops.status import collect_status
 
-    (result,) = collect_status(ctx.inventory, [ctx.site], workers=1, options=ctx.connect)
+    inventory = _changed_inventory(ctx, args)
+    (result,) = collect_status(inventory, [ctx.site], workers=1, options=ctx.connect)
     data = result.to_json()
     sas = result.device.ipsec_sas
     algorithms = f" ({sas[0].encryption}, {sas[0].authentication})" if sas else ""
@@ -131,7 +106,7 @@ def reconnect(ctx: StepContext, args: dict[str, Any]) -> StepResult:
 
     timeout = args.get("timeout")
     outcome = reconnect_site(
-        ctx.inventory,
+        _changed_inventory(ctx, args),
         ctx.site,
         args.get("side"),
         options=ctx.connect,
@@ -157,4 +132,7 @@ OPERATIONS: dict[str, Operation] = {
     "restore-backup": restore_backup,
     "reconnect": reconnect,
     "diagnose": diagnose,
+    **CLOUD_OPERATIONS,
 }
+
+__all__ = ["OPERATIONS", "StepArgumentError", "StepContext", "StepResult"]

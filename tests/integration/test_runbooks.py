@@ -48,7 +48,7 @@ def test_reconnect_runbook_failure_branch_reports_both_sides(
     assert "FAILED at step 'reconnect'" in result.stdout and "--resume" in result.stdout
     assert "recovery diagnose why" in result.stderr
     assert "proposal_mismatch_main_mode" in result.stderr
-    assert "state now: down" in result.stderr
+    assert "state now (judged against the inventory file): down" in result.stderr
     end = record_events(lab, "reconnect")[-1]
     assert end["ok"] is False and end["failed_step"] == "reconnect"
     snapshot = end["snapshot"]

@@ -1,0 +1,78 @@
+"""(a) One site: ``fitelctl status SITE`` (whole process) against OpenSSH's exec floor.
+
+    python benchmarks/a_one_site.py [--runs 15]
+
+Starts ``fitelctl lab up --sites 1`` in its own process, then interleaves, on the
+same lab device:
+
+* ``ssh ... admin@127.0.0.1 "show crypto sa"``: OpenSSH's one-shot exec with
+  public-key login, the floor for reading one site;
+* ``fitelctl status tokyo --json`` with each driver (scrapli, netmiko): the
+  whole process: interpreter start, inventory, one VPC router read on the lab's
+  API, the interactive CLI session (login, enable, ``show crypto sa``), parsing,
+  the verdict;
+* for context, ``python3 -c pass`` and ``fitelctl --version`` (start-up alone).
+
+Needs: the ``ssh`` client for the floor (without it the floor is skipped and
+the ratios are absent).  Target: ``status`` within 1.5x the floor.
+"""
+
+from __future__ import annotations
+
+import _bench
+
+TARGET = 1.5
+
+
+def main() -> None:
+    args = _bench.parser(__doc__.splitlines()[0], runs=15).parse_args()
+    _bench.warn_if_busy()
+    no_ssh = _bench.have_ssh()
+    if no_ssh:
+        print(f"note: OpenSSH floor skipped: {no_ssh}")
+    with _bench.lab(1) as lab:
+        device = lab.devices[0]
+        inventory = str(lab.inventory)
+        check = _bench.status_check(1)
+        contenders = {
+            "python3 -c pass": lambda: _bench.run_timed([_bench.PYTHON, "-c", "pass"]),
+            "fitelctl --version": lambda: _bench.run_timed(_bench.fitelctl("--version")),
+        }
+        if not no_ssh:
+            ssh = _bench.ssh_exec(device, lab.state_dir)
+            contenders["ssh exec (floor)"] = lambda: _bench.run_timed(ssh)
+        for driver in ("scrapli", "netmiko"):
+            cmd = _bench.fitelctl(
+                "-i", inventory, "status", device["site"], "--json", "--driver", driver
+            )
+            contenders[f"fitelctl status ({driver})"] = lambda cmd=cmd: _bench.run_timed(
+                cmd, check=check
+            )
+        samples = _bench.interleaved(contenders, runs=args.runs, warmup=args.warmup)
+    results = {name: s.summary() for name, s in samples.items()}
+    targets = {}
+    if not no_ssh:
+        floor = samples["ssh exec (floor)"]
+        for driver in ("scrapli", "netmiko"):
+            name = f"fitelctl status ({driver})"
+            value = _bench.ratio(samples[name], floor)
+            results[name]["ratio_to_floor"] = value
+            targets[f"status ({driver}) / ssh exec"] = {
+                "target": TARGET,
+                "measured": value,
+                "met": value <= TARGET,
+            }
+    doc = {
+        "what": "whole-process wall time, one lab site; medians of interleaved runs",
+        "sites": 1,
+        "results": results,
+        "targets": targets or {"skipped": no_ssh},
+    }
+    _bench.write_result("a_one_site", doc)
+    for name, entry in results.items():
+        extra = f" ({entry['ratio_to_floor']}x floor)" if "ratio_to_floor" in entry else ""
+        print(f"{name:28} median {entry['median_s']:.3f}s{extra}")
+
+
+if __name__ == "__main__":
+    main()

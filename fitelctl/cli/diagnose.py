@@ -1,0 +1,110 @@
+"""``fitelctl diagnose``: why a tunnel is down, in one line, live or from a saved router log."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from fitelctl.cli import context
+
+if TYPE_CHECKING:
+    from fitelctl.diagnose import Diagnosis
+
+#: exit code when the VPC router cannot be read (status's "unknown")
+CLOUD_UNREADABLE = 3
+
+
+def diagnose(
+    site: Annotated[
+        str | None,
+        typer.Argument(metavar="SITE", help="Site to diagnose live (device and VPC router)."),
+    ] = None,
+    from_log: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-log",
+            metavar="FILE",
+            help="Diagnose a saved VPC router VPN log instead of a live site.",
+        ),
+    ] = None,
+    peer: Annotated[
+        str | None,
+        typer.Option(
+            "--peer",
+            metavar="ADDRESS",
+            help="With --from-log: only the negotiations from this office address "
+            "(as the router sees it). Default: the latest of any peer.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+) -> None:
+    """Say what failed in the tunnel's negotiation and what to change, in one line.
+
+    Live (SITE): reads the VPC router over the API (powered off or stuck migrating
+    comes first), the F220's SAs and running config, the router's VPN log, and
+    both sides' settings. From a file (--from-log): the router's log alone.
+
+    Causes: ok, proposal_mismatch_main_mode, proposal_mismatch_quick_mode,
+    psk_mismatch, id_mismatch, no_response, router_down, unknown.  Keys are
+    compared, never shown.  Exit code: 0 ok, 1 any other cause, 3 when the VPC
+    router cannot be read.
+    """
+    if site is not None and from_log is not None:
+        context.fail("diagnose: give SITE or --from-log FILE, not both")
+    if peer is not None and from_log is None:
+        context.fail("diagnose: --peer applies to --from-log only (a site knows its address)")
+    if from_log is not None:
+        result = _from_file(from_log, peer)
+        subject, code = {"file": str(from_log)}, 0 if result.cause == "ok" else 1
+    elif site is not None:
+        result, code = _live(site)
+        subject = {"site": site}
+    else:
+        context.fail("diagnose: give a SITE to diagnose live, or --from-log FILE")
+    _print(result, subject, as_json=as_json)
+    raise typer.Exit(code)
+
+
+def _from_file(path: Path, peer: str | None) -> Diagnosis:
+    from fitelctl.diagnose import diagnose_log
+
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as err:
+        context.fail(f"{path}: cannot read the log: {err.strerror or err}")
+    return diagnose_log(text, peer=peer)
+
+
+def _live(site: str) -> tuple[Diagnosis, int]:
+    from fitelctl.diagnose import Diagnosis
+    from fitelctl.ops.diagnose import CloudUnreadable, diagnose_site
+
+    try:
+        result = diagnose_site(context.inventory(), site)
+    except CloudUnreadable as err:
+        return Diagnosis("unknown", str(err)), CLOUD_UNREADABLE
+    return result, 0 if result.cause == "ok" else 1
+
+
+def _print(result: Diagnosis, subject: dict[str, str], *, as_json: bool) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    from fitelctl.redact import SECRETS
+
+    detail = SECRETS.redact(result.detail)
+    evidence = [SECRETS.redact(line) for line in result.evidence]
+    if as_json:
+        document = {**subject, "cause": result.cause, "detail": detail, "evidence": evidence}
+        json.dump(document, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    out = Console(highlight=False, soft_wrap=True)
+    style = "bold green" if result.cause == "ok" else "bold red"
+    out.print(Text.assemble((result.cause, style), f": {detail}"))
+    for line in evidence:
+        out.print(Text(f"  {line}", style="dim"))

@@ -1,0 +1,462 @@
+"""Read a VPC router's strongSwan (charon) log and say in one line what failed.
+
+Pure: text in, a ``Diagnosis`` out, so it works the same on a live download, a
+saved file and the lab's generated logs.
+
+charon tags each line of a negotiation with the IKE_SA's number (``<2>``, then
+``<peer-…-tunnel-vti|2>`` once a peer config is chosen), so lines are grouped
+into attempts by that number; a new main-mode (or IKEv2) request under a number
+already used starts a new attempt (charon restarted).  The latest outcome line
+from the office's address decides, in strongSwan 5.9's words:
+
+* ``CHILD_SA … established with SPIs``               → ``ok``
+* ``no proposal found`` (main mode)                    → ``proposal_mismatch_main_mode``
+* ``no matching proposal found`` (quick mode)          → ``proposal_mismatch_quick_mode``
+* ``decryption failed`` / ``could not decrypt payloads``
+  (the first message encrypted with the PSK)           → ``psk_mismatch``
+* ``no peer config found`` (the identity matches no RemoteID)
+  or ``no IKE config found`` (no peer entry for the address) → ``id_mismatch``
+* ``no IKE config found`` for an IKEv2 request         → ``proposal_mismatch_main_mode``
+  (the router speaks IKEv1 only; ``fitelctl.ike`` files it there too)
+* nothing from the office at all                       → ``no_response``
+
+An attempt that started after the latest outcome and never finished makes the
+verdict ``unknown``: whatever was true before, the newest negotiation did not
+complete.  When charon printed ``received proposals`` / ``configured
+proposals``, ``proposal_advice`` compares them so the detail names the
+parameter and the FITELnet line to change; ``fitelctl.ops.diagnose`` uses the
+same function on settings read from both routers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from fitelctl.fitelnet import vocabulary as vocab
+from fitelctl.redact import SECRETS
+
+Cause = Literal[
+    "ok",
+    "proposal_mismatch_main_mode",
+    "proposal_mismatch_quick_mode",
+    "psk_mismatch",
+    "id_mismatch",
+    "no_response",
+    "router_down",
+    "unknown",
+]
+Phase = Literal["main", "quick"]
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A verdict: the cause, one line saying what to change, and the lines it rests on."""
+
+    cause: Cause
+    detail: str
+    evidence: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return {"cause": self.cause, "detail": self.detail, "evidence": self.evidence}
+
+
+def diagnose_log(text: str, *, peer: str | None = None) -> Diagnosis:
+    """The verdict of the latest negotiation (from ``peer``, the office's address, when given)."""
+    attempts = _attempts(text.splitlines())
+    ours = [a for a in attempts if peer is None or a.peer == peer]
+    if not ours:
+        return _silent(peer, attempts)
+    outcomes = [o for attempt in ours for o in attempt.outcomes]
+    latest = max(outcomes, key=lambda o: o.index, default=None)
+    unfinished = [a for a in ours if a.started and (latest is None or a.first > latest.index)]
+    if unfinished:
+        return _unfinished(unfinished[-1])
+    if latest is None:
+        who = ours[-1].peer or "the peer"
+        return Diagnosis(
+            "unknown",
+            f"the log shows traffic with {who} (DPD, rekeys) but no negotiation outcome: "
+            "the tunnel was negotiated before the log begins",
+        )
+    return _judge(latest)
+
+
+# --- grouping lines into attempts -------------------------------------------------------
+
+#: ``charon: 16[NET] <peer-…|2> message``; lines with no IKE_SA context are not about one.
+_CHARON = re.compile(r"\bcharon\S*: \d+\[(?P<group>\w+)\] <(?P<context>[^>]*)> (?P<message>.*)$")
+_START = re.compile(r"parsed (?:ID_PROT request 0 \[ SA\b|IKE_SA_INIT request 0 )")
+_ADDRESS = re.compile(
+    r"received packet: from (?P<source>[0-9.]+)\[|sending packet: from \S+ to (?P<dest>[0-9.]+)\["
+)
+_CONNECTION = re.compile(r"^peer-(?P<peer>[0-9.]+)-")
+
+_Kind = Literal["ok", "main", "quick", "psk", "remote_id", "no_config"]
+_OUTCOMES: tuple[tuple[str, _Kind], ...] = (
+    ("established with SPIs", "ok"),
+    ("no matching proposal found", "quick"),
+    ("no proposal found", "main"),
+    ("decryption failed", "psk"),
+    ("could not decrypt payloads", "psk"),
+    ("no peer config found", "remote_id"),
+    ("no IKE config found", "no_config"),
+)
+#: lines worth showing beside the outcome, and those the detail is read from
+_CONTEXT = ("IKE_SA_INIT", "selected proposal", "proposals:", "peer configs matching")
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    index: int
+    kind: _Kind
+    line: str
+    attempt: _Attempt
+    #: the attempt's lines since its previous outcome: what led to this one
+    lead_up: tuple[str, ...]
+
+
+@dataclass
+class _Attempt:
+    """One IKE_SA's lines; ``started`` when its first request is in the log."""
+
+    first: int
+    lines: list[str] = field(default_factory=list)
+    started: bool = False
+    ikev2: bool = False
+    peer: str | None = None
+    only_packets: bool = True
+    outcomes: list[_Outcome] = field(default_factory=list)
+    since_outcome: list[str] = field(default_factory=list)
+
+    def add(self, index: int, line: str, group: str, message: str, context: str) -> None:
+        self.lines.append(line)
+        self.only_packets = self.only_packets and group == "NET"
+        self.peer = self.peer or _peer_in(message, context)
+        kind = next((k for needle, k in _OUTCOMES if needle in message), None)
+        if kind is None:
+            self.since_outcome.append(line)
+        elif not (self.outcomes and self.outcomes[-1].kind == kind and not self.since_outcome):
+            # (a failure charon reports over several lines counts once, from its first)
+            self.outcomes.append(_Outcome(index, kind, line, self, tuple(self.since_outcome)))
+            self.since_outcome = []
+
+
+def _attempts(lines: Iterable[str]) -> list[_Attempt]:
+    by_number: dict[str, _Attempt] = {}
+    ordered: list[_Attempt] = []
+    for index, line in enumerate(lines):
+        match = _CHARON.search(line)
+        if match is None:
+            continue
+        number = match["context"].rpartition("|")[2]
+        message = match["message"]
+        attempt = by_number.get(number)
+        starts = _START.search(message) is not None
+        # the request's own "received packet" line comes first: it belongs to the attempt
+        if attempt is None or (starts and not attempt.only_packets):
+            attempt = by_number[number] = _Attempt(first=index)
+            ordered.append(attempt)
+        if starts:
+            attempt.started, attempt.ikev2 = True, "IKE_SA_INIT" in message
+        attempt.add(index, line, match["group"], message, match["context"])
+    return ordered
+
+
+def _peer_in(message: str, context: str) -> str | None:
+    match = _ADDRESS.search(message)
+    if match:
+        return match["source"] or match["dest"]
+    named = _CONNECTION.search(context)
+    return named["peer"] if named else None
+
+
+# --- verdicts -----------------------------------------------------------------------------
+
+
+def _silent(peer: str | None, attempts: list[_Attempt]) -> Diagnosis:
+    others = sorted({a.peer for a in attempts if a.peer and a.peer != peer})
+    seen = f" (it did from {', '.join(others)})" if others else ""
+    who = peer or "any peer"
+    return Diagnosis(
+        "no_response",
+        f"the router logged nothing received from {who}{seen}: the F220 is not initiating, "
+        "or its packets do not reach the router (check `set peer`, "
+        "`set security-association always-up`, and the path and NAT to the router's "
+        "global address, UDP 500/4500)",
+    )
+
+
+def _unfinished(attempt: _Attempt) -> Diagnosis:
+    reached = any(" established between " in line for line in attempt.lines)
+    where = (
+        "main mode completed but quick mode did not (no CHILD_SA)"
+        if reached
+        else "main mode did not complete"
+    )
+    return Diagnosis(
+        "unknown",
+        f"the latest negotiation with {attempt.peer or 'the peer'} has not finished: {where}; "
+        "if it stays so, the router's answers may not reach the F220 (check the return path "
+        "and NAT, UDP 500/4500) and the F220's own log",
+        _evidence([attempt.lines[0], attempt.lines[-1]]),
+    )
+
+
+def _judge(outcome: _Outcome) -> Diagnosis:
+    attempt = outcome.attempt
+    evidence = _evidence(
+        [attempt.lines[0], *(line for line in outcome.lead_up if _is_context(line)), outcome.line]
+    )
+    who = attempt.peer or "the peer"
+    if outcome.kind == "ok":
+        selected = _selected(outcome.lead_up, "ESP:")
+        algorithms = f" ({selected})" if selected else ""
+        return Diagnosis(
+            "ok", f"the latest negotiation with {who} established the tunnel{algorithms}", evidence
+        )
+    if outcome.kind in ("main", "quick"):
+        phase: Phase = "main" if outcome.kind == "main" else "quick"
+        offered = _proposals(outcome.lead_up, "received", phase)
+        wanted = _proposals(outcome.lead_up, "configured", phase)
+        advice = (
+            proposal_advice(phase, offered, wanted, router_version=_version(wanted))
+            if offered and wanted
+            else ""
+        )
+        return Diagnosis(
+            "proposal_mismatch_main_mode" if phase == "main" else "proposal_mismatch_quick_mode",
+            f"{PHASE_NAMES[phase]} proposal refused: "
+            + (advice or "the log does not list the proposals; compare both sides' settings"),
+            evidence,
+        )
+    if outcome.kind == "psk":
+        return Diagnosis(
+            "psk_mismatch",
+            "the router could not decrypt the F220's identity message: the pre-shared keys "
+            "differ; set the same key in the F220's `local-key` (crypto isakmp profile) and "
+            f"the router's PreSharedSecret for {who}",
+            evidence,
+        )
+    if outcome.kind == "remote_id":
+        return Diagnosis("id_mismatch", _remote_id_detail(outcome, who), evidence)
+    if attempt.ikev2:
+        return Diagnosis("proposal_mismatch_main_mode", IKEV2_DETAIL, evidence)
+    return Diagnosis("id_mismatch", no_peer_entry_detail(who), evidence)
+
+
+IKEV2_DETAIL = (
+    "the F220 speaks IKEv2 but the router's site-to-site VPN is IKEv1 main mode only: "
+    "set `ike-version 1` in the F220's `crypto isakmp profile`"
+)
+PHASE_NAMES: dict[Phase, str] = {"main": "main mode (IKE)", "quick": "quick mode (ESP)"}
+
+
+def no_peer_entry_detail(address: str, known: Iterable[str] = ()) -> str:
+    """The router has no site-to-site peer entry for the address the F220 comes from."""
+    peers = ", ".join(known)
+    has = f" (its peers: {peers})" if peers else ""
+    return (
+        f"the router has no site-to-site peer for {address}{has}: set its Peer to {address}, "
+        "the F220's address as the router sees it (after NAT)"
+    )
+
+
+_LOOKING_FOR = re.compile(r"peer configs matching \S+?\.\.\.[0-9.]+\[(?P<id>[^\]]*)\]")
+
+
+def _remote_id_detail(outcome: _Outcome, who: str) -> str:
+    presented = next(
+        (m["id"] for line in outcome.lead_up if (m := _LOOKING_FOR.search(line))), None
+    )
+    identity = f"identity {presented}" if presented else "an identity"
+    return (
+        f"the F220 presents {identity}, which no RemoteID of the router's peer entry for "
+        f"{who} matches: set that RemoteID to it, or the F220's `self-identity address` "
+        "(crypto isakmp profile) to the RemoteID"
+    )
+
+
+def _is_context(line: str) -> bool:
+    return any(needle in line for needle in _CONTEXT)
+
+
+def _selected(lines: Iterable[str], prefix: str) -> str | None:
+    found = [
+        line.split("selected proposal: ", 1)[1] for line in lines if "selected proposal" in line
+    ]
+    return next((p.strip() for p in reversed(found) if p.startswith(prefix)), None)
+
+
+def _evidence(lines: Iterable[str]) -> list[str]:
+    unique = dict.fromkeys(line.strip() for line in lines)
+    return [SECRETS.redact(line) for line in unique]
+
+
+# --- proposals ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One side's algorithms for one phase, in FITELnet words.
+
+    ``groups`` is the DH group in main mode and the PFS group in quick mode
+    (empty: no PFS).  Sets, because the F220 may offer several key lengths.
+    """
+
+    ciphers: frozenset[str]  # "aes", "3des", "des", "null"
+    aes_bits: frozenset[int]
+    hashes: frozenset[str]  # "sha", "sha-256", "sha-512", "md5"
+    groups: frozenset[int]
+
+
+_PROPOSALS = re.compile(r"(?P<side>received|configured) proposals: (?P<list>.*)$")
+_AES = re.compile(r"^AES_CBC_(?P<bits>\d+)$")
+_CIPHERS = {"3DES_CBC": "3des", "DES_CBC": "des", "NULL": "null"}
+_HASHES = {
+    "HMAC_SHA1_96": "sha",
+    "HMAC_SHA2_256_128": "sha-256",
+    "HMAC_SHA2_512_256": "sha-512",
+    "HMAC_MD5_96": "md5",
+}
+_GROUPS = {
+    "MODP_768": 1,
+    "MODP_1024": 2,
+    "MODP_1536": 5,
+    "MODP_2048": 14,
+    "MODP_3072": 15,
+    "MODP_4096": 16,
+    "ECP_256": 19,
+    "ECP_384": 20,
+}
+
+
+def _proposals(lines: Iterable[str], side: str, phase: Phase) -> Offer | None:
+    """The last ``received``/``configured proposals`` list of the phase, as an ``Offer``."""
+    prefix = "IKE:" if phase == "main" else "ESP:"
+    listed = [m["list"] for line in lines if (m := _PROPOSALS.search(line)) and m["side"] == side]
+    if not listed:
+        return None
+    words = [
+        word
+        for proposal in listed[-1].split(",")
+        if proposal.strip().startswith(prefix)
+        for word in proposal.strip().removeprefix(prefix).split("/")
+    ]
+    aes = [int(m["bits"]) for word in words if (m := _AES.match(word))]
+    return Offer(
+        ciphers=frozenset(
+            {_CIPHERS[w] for w in words if w in _CIPHERS} | ({"aes"} if aes else set())
+        ),
+        aes_bits=frozenset(aes),
+        hashes=frozenset(_HASHES[w] for w in words if w in _HASHES),
+        groups=frozenset(_GROUPS[w] for w in words if w in _GROUPS),
+    )
+
+
+def _version(wanted: Offer) -> int | None:
+    """1 when the router asks for MODP_1536: a version-2 router cannot be set to group 5."""
+    return 1 if 5 in wanted.groups else None
+
+
+_ESP_AUTH = {hash_: auth for auth, hash_ in vocab.ESP_AUTH_TO_HASH.items()}
+_BLOCK: dict[Phase, str] = {"main": "crypto isakmp policy", "quick": "crypto ipsec policy"}
+
+
+@dataclass(frozen=True)
+class _Difference:
+    label: str
+    have: str
+    want: str
+    line: str  # the FITELnet line that fixes it
+    knob: str = ""  # the version-2 router setting that could change instead
+    note: str = ""
+
+
+def proposal_advice(
+    phase: Phase, offered: Offer, wanted: Offer, *, router_version: int | None = None
+) -> str:
+    """What differs between the F220's offer and what the router wants, and the line to set.
+
+    Empty when every parameter has a value in common.  ``router_version`` 1 says
+    the router's side cannot change; 2 or unknown names the router setting too.
+    """
+    differences = _differences(phase, offered, wanted)
+    parts = [
+        f"{d.label}: the F220 offers {d.have}, the router wants {d.want}: "
+        f"set `{d.line}` ({_BLOCK[phase]}){d.note}"
+        for d in differences
+    ]
+    if not parts:
+        return ""
+    knobs = list(dict.fromkeys(d.knob for d in differences if d.knob))
+    if router_version == 1:
+        parts.append("a version-1 router accepts only AES128, SHA1, group 5 and PFS group 5")
+    elif knobs:
+        parts[-1] += f", or instead change the router's {' and '.join(knobs)}"
+    return "; ".join(parts)
+
+
+def _differences(phase: Phase, offered: Offer, wanted: Offer) -> list[_Difference]:
+    cipher = min(wanted.ciphers, default="aes")
+    bits = min(wanted.aes_bits, default=128)
+    hash_ = min(wanted.hashes, default="sha")
+    esp_auth = _ESP_AUTH.get(hash_, hash_)
+    transform = f"set security-association transform esp-{cipher} {esp_auth}"
+    found: list[_Difference] = []
+    if not offered.ciphers & wanted.ciphers:
+        line = f"encryption {cipher}" if phase == "main" else transform
+        found.append(
+            _Difference("encryption", _words(offered.ciphers), _words(wanted.ciphers), line)
+        )
+    elif wanted.aes_bits and not offered.aes_bits & wanted.aes_bits:
+        keysize = (
+            "encryption-keysize"
+            if phase == "main"
+            else "set security-association transform-keysize"
+        )
+        found.append(
+            _Difference(
+                "AES key length",
+                _numbers(offered.aes_bits, suffix=" bits"),
+                _numbers(wanted.aes_bits, suffix=" bits"),
+                f"{keysize} aes {bits} {bits} {bits}",
+                "EncryptionAlgo",
+                ", or remove that line (the F220 then offers 128 to 256 bits)",
+            )
+        )
+    if not offered.hashes & wanted.hashes:
+        if phase == "main":
+            found.append(
+                _Difference(
+                    "hash",
+                    _words(offered.hashes),
+                    _words(wanted.hashes),
+                    f"hash {hash_}",
+                    "HashAlgo",
+                )
+            )
+        else:
+            have = _words(_ESP_AUTH.get(h, h) for h in offered.hashes)
+            found.append(_Difference("ESP integrity", have, esp_auth, transform, "HashAlgo"))
+    if wanted.groups and not offered.groups & wanted.groups:
+        group = min(wanted.groups)
+        have = _numbers(offered.groups, prefix="group ") if offered.groups else "no PFS"
+        want = _numbers(wanted.groups, prefix="group ")
+        if phase == "main":
+            found.append(_Difference("DH group", have, want, f"group {group}", "DHGroup"))
+        else:
+            # the router insists on PFS: with none offered, changing its DHGroup is no way out
+            knob = "DHGroup" if offered.groups else ""
+            found.append(_Difference("PFS group", have, want, f"set pfs group{group}", knob))
+    return found
+
+
+def _words(values: Iterable[str]) -> str:
+    return "/".join(sorted(values))
+
+
+def _numbers(values: Iterable[int], *, prefix: str = "", suffix: str = "") -> str:
+    return "/".join(f"{prefix}{v}" for v in sorted(values)) + suffix
