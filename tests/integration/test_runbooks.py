@@ -174,3 +174,96 @@ def test_rollback_runbook_success(start_lab: StartLab, cli: RunCli) -> None:
     events = record_events(lab, "rollback")
     restore = next(e for e in events if e.get("step") == "restore" and e["status"] == "ok")
     assert restore["data"]["result"] == "applied" and restore["data"]["saved"] is True
+
+
+MIGRATE_FAST = [
+    "--var",
+    "migrate_timeout=2",
+    "--var",
+    "interval=0.1",
+    "--var",
+    "power_timeout=10",
+    "--var",
+    "verify_timeout=10",
+]
+
+
+def test_migrate_gets_through_the_articles_stuck_router(start_lab: StartLab, cli: RunCli) -> None:
+    lab = start_lab(scenario="migration-stuck")
+    result = run(cli, lab, "migrate-vpc-router-v2", "--site", "tokyo", "--yes", *MIGRATE_FAST)
+    assert result.returncode == 0, result.stderr
+    events = record_events(lab, "migrate-vpc-router-v2")
+    statuses = [s for s in step_statuses(events) if s[1] != "started"]
+    assert ("migrated", "failed") in statuses
+    for recovery in ("power-off", "wait-off", "reimport", "power-on", "wait-up"):
+        assert (recovery, "ok") in statuses
+    assert statuses[-4:] == [
+        ("device", "ok"),
+        ("reconnect", "ok"),
+        ("verify", "ok"),
+        ("inventory", "ok"),
+    ]
+    verify = next(e for e in events if e.get("step") == "verify" and e["status"] == "ok")
+    sa = verify["data"]["device"]["ipsec_sas"][0]
+    assert (sa["encryption"], sa["authentication"], sa["pfs_group"]) == (
+        "AES-CBC/256",
+        "HMAC-SHA2-256-128/256",
+        14,
+    )
+    assert verify["data"]["cloud"]["vpc_router_version"] == 2
+    assert "sites.tokyo.cloud.version: 2" in result.stderr
+    export = next(e for e in events if e.get("step") == "export" and e["status"] == "ok")
+    assert oct(Path(export["data"]["path"]).stat().st_mode)[-3:] == "600"
+    psk = (lab.options.state_dir / "secrets" / "tokyo.psk").read_text().strip()
+    record = (sorted((lab.options.state_dir / "runs").glob("migrate*.jsonl"))[-1]).read_text()
+    assert psk not in record and psk not in result.stderr + result.stdout
+
+
+def test_migrate_failure_then_resume_without_repeating(start_lab: StartLab, cli: RunCli) -> None:
+    lab = start_lab(scenario="seed-v1", faults=("ssh-drop-after:2",))
+    result = run(cli, lab, "migrate-vpc-router-v2", "--site", "tokyo", "--yes", *MIGRATE_FAST)
+    assert result.returncode == 1 and "FAILED at step 'device'" in result.stdout
+    end = record_events(lab, "migrate-vpc-router-v2")[-1]
+    assert end["snapshot"]["status"]["data"]["cloud"]["vpc_router_version"] == 2
+    assert lab.api is not None
+    migrations = [r for r in lab.api.requests if "version" in r]
+    resumed = run(cli, lab, "migrate-vpc-router-v2", "--site", "tokyo", "--yes", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert [r for r in lab.api.requests if "version" in r] == migrations  # not migrated twice
+    events = record_events(lab, "migrate-vpc-router-v2")
+    assert next(e for e in events if e["event"] == "resume")["skipping"] == [
+        "algorithms",
+        "before",
+        "export",
+        "migrate",
+        "migrated",
+    ]
+
+
+def test_rotate_psk_on_both_sides(start_lab: StartLab, cli: RunCli) -> None:
+    lab = start_lab(scenario="seed-v2")
+    secret = lab.options.state_dir / "secrets" / "tokyo.psk"
+    old = secret.read_text().strip()
+    result = run(cli, lab, "rotate-psk", "--site", "tokyo", "--yes")
+    assert result.returncode == 0, result.stderr
+    new = secret.read_text().strip()
+    assert new != old and Path(f"{secret}.previous").read_text().strip() == old
+    assert oct(secret.stat().st_mode)[-3:] == "600"
+    status = cli("-i", str(lab.options.state_dir / "inventory.yaml"), "status", "--json")
+    assert json.loads(status.stdout)["sites"][0]["state"] == "up"
+    record = sorted((lab.options.state_dir / "runs").glob("rotate-psk*.jsonl"))[-1].read_text()
+    for key in (old, new):
+        assert key not in record and key not in result.stdout + result.stderr
+
+
+def test_rotate_psk_failure_puts_both_sides_back(start_lab: StartLab, cli: RunCli) -> None:
+    lab = start_lab(scenario="seed-v2", faults=("ssh-drop-after:0",))
+    secret = lab.options.state_dir / "secrets" / "tokyo.psk"
+    old = secret.read_text()
+    result = run(cli, lab, "rotate-psk", "--site", "tokyo", "--yes", "--var", "verify_timeout=3")
+    assert result.returncode == 1 and "FAILED at step 'device'" in result.stdout
+    statuses = [s for s in step_statuses(record_events(lab, "rotate-psk")) if s[1] != "started"]
+    assert ("router", "ok") in statuses and ("router-back", "ok") in statuses
+    assert secret.read_text() == old
+    end = record_events(lab, "rotate-psk")[-1]
+    assert end["snapshot"]["status"]["data"]["state"] == "up"
