@@ -36,18 +36,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from fitelctl.fitelnet import vocabulary as vocab
+from fitelctl.ike import Cause as NegotiationCause
 from fitelctl.redact import SECRETS
 
-Cause = Literal[
-    "ok",
-    "proposal_mismatch_main_mode",
-    "proposal_mismatch_quick_mode",
-    "psk_mismatch",
-    "id_mismatch",
-    "no_response",
-    "router_down",
-    "unknown",
-]
+#: the negotiation model's causes, and "the log does not say"
+Cause = NegotiationCause | Literal["unknown"]
 Phase = Literal["main", "quick"]
 
 

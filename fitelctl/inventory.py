@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fitelctl.errors import FitelctlError
+from fitelctl.ike import CloudPeer
 from fitelctl.redact import SECRETS
 from fitelctl.secret_refs import SecretRef
 from fitelctl.tunnel import Cloud, Tunnel
@@ -58,6 +59,23 @@ class Site(_Strict):
     device: Device
     tunnel: Tunnel
     cloud: Cloud
+
+    def cloud_peer(self, *, psk: str = "", router_up: bool = True) -> CloudPeer:
+        """The cloud side as the inventory describes it, for the negotiation model."""
+        cloud, tunnel = self.cloud, self.tunnel
+        return CloudPeer(
+            router_version=cloud.version,
+            router_up=router_up,
+            global_address=cloud.global_address,
+            peer=tunnel.cloud_peer_address(cloud),
+            remote_id=tunnel.cloud_remote_id(cloud),
+            psk=psk,
+            encryption_algo=cloud.encryption_algo,
+            hash_algo=cloud.hash_algo,
+            dh_group=cloud.dh_group,
+            ike_lifetime=cloud.ike_lifetime,
+            esp_lifetime=cloud.esp_lifetime,
+        )
 
 
 class Defaults(_Strict):
@@ -120,12 +138,7 @@ class Inventory(_Strict):
             for part in parents:
                 target = target.setdefault(part, {})
             target[last] = value
-        try:
-            return Inventory.model_validate({**data, "base_dir": self.base_dir})
-        except ValidationError as err:
-            first = err.errors()[0]
-            key = ".".join(str(part) for part in first["loc"])
-            raise InventoryError(f"changed inventory: {key}: {_message(first)}") from None
+        return _validated({**data, "base_dir": self.base_dir}, where="changed inventory")
 
     def path(self, relative: Path) -> Path:
         return relative if relative.is_absolute() else self.base_dir / relative
@@ -159,12 +172,17 @@ def load_inventory(path: Path) -> Inventory:
         raise InventoryError(f"{path}:{where} is not valid YAML") from None
     if not isinstance(data, dict):
         raise InventoryError(f"{path}: expected a mapping with 'sites' at the top")
+    return _validated({**data, "base_dir": path.parent}, where=str(path))
+
+
+def _validated(data: dict[str, Any], *, where: str) -> Inventory:
+    """The model, or one line naming where, the key and what is wrong (never the value)."""
     try:
-        return Inventory.model_validate({**data, "base_dir": path.parent})
+        return Inventory.model_validate(data)
     except ValidationError as err:
         first = err.errors()[0]
         key = ".".join(str(part) for part in first["loc"])
-        raise InventoryError(f"{path}: {key}: {_message(first)}") from None
+        raise InventoryError(f"{where}: {key}: {_message(first)}") from None
 
 
 def _message(error: Any) -> str:

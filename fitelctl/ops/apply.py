@@ -28,7 +28,7 @@ from fitelctl.fitelnet.crypto_config import DeviceTunnel, read_tunnels
 from fitelctl.fitelnet.diff import diff_config, managed_scope, whole_scope
 from fitelctl.fitelnet.drivers import DeviceDriver
 from fitelctl.fitelnet.render import render_tunnel
-from fitelctl.ike import CloudPeer, negotiate
+from fitelctl.ike import negotiate
 from fitelctl.inventory import Inventory, Site, resolve_secret
 from fitelctl.ops.audit import append_audit
 from fitelctl.ops.backups import Backup, save_backup
@@ -226,30 +226,13 @@ def expected_sa(target: ConfigTree, config: Site) -> tuple[str, str, int | None]
     tunnel = next(t for t in read_tunnels(target) if isinstance(t, DeviceTunnel))
     cloud = config.cloud
     outcome = negotiate(
-        tunnel, _cloud_peer(config), device_public_address=config.tunnel.outside_address
+        tunnel, config.cloud_peer(), device_public_address=config.tunnel.outside_address
     )
     bits = outcome.esp_aes_bits or (256 if cloud.encryption_algo == "aes256" else 128)
     return (
         vocab.device_encryption_name(bits),
         vocab.device_authentication_name(tunnel.esp_auth),
         tunnel.pfs_group,
-    )
-
-
-def _cloud_peer(config: Site) -> CloudPeer:
-    cloud, tunnel = config.cloud, config.tunnel
-    return CloudPeer(
-        router_version=cloud.version,
-        router_up=True,
-        global_address=cloud.global_address,
-        peer=tunnel.cloud_peer_address(cloud),
-        remote_id=tunnel.cloud_remote_id(cloud),
-        psk="",
-        encryption_algo=cloud.encryption_algo,
-        hash_algo=cloud.hash_algo,
-        dh_group=cloud.dh_group,
-        ike_lifetime=cloud.ike_lifetime,
-        esp_lifetime=cloud.esp_lifetime,
     )
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fitelctl.fitelnet import vocabulary as vocab
-from fitelctl.ike import AcceptedSet, CloudPeer, accepted_set
+from fitelctl.ike import AcceptedSet, accepted_set
 from fitelctl.inventory import EmptySecretError, Inventory, SecretError, resolve_secret
 from fitelctl.tunnel import Cloud, Crypto, Tunnel
 
@@ -72,7 +72,7 @@ def check_site(inventory: Inventory, site: str) -> list[Finding]:
     crypto = tunnel.resolved_crypto()
     found = [
         *_ike_version(crypto),
-        *_algorithms(crypto, cloud),
+        *_algorithms(crypto, cloud, accepted_set(config.cloud_peer())),
         *_identities(tunnel, cloud),
         *_psk(tunnel, inventory, site),
         *_timers(crypto, cloud),
@@ -117,8 +117,7 @@ _CLOUD_ALTERNATIVE = {
 }
 
 
-def _algorithms(crypto: Crypto, cloud: Cloud) -> list[Hit]:
-    want = accepted_set(_peer_settings(cloud))
+def _algorithms(crypto: Crypto, cloud: Cloud, want: AcceptedSet) -> list[Hit]:
     if cloud.version == 1:
         return [
             ("error", "v1-unsupported-algorithm", f"{d.what}; {_V1_ONLY_SET}: {d.change}")
@@ -132,23 +131,6 @@ def _algorithms(crypto: Crypto, cloud: Cloud) -> list[Hit]:
         )
         for d in _differences(crypto, want)
     ]
-
-
-def _peer_settings(cloud: Cloud) -> CloudPeer:
-    """The router's algorithm settings as the negotiation model takes them (no peer entry)."""
-    return CloudPeer(
-        router_version=cloud.version,
-        router_up=True,
-        global_address=cloud.global_address,
-        peer="",
-        remote_id="",
-        psk="",
-        encryption_algo=cloud.encryption_algo,
-        hash_algo=cloud.hash_algo,
-        dh_group=cloud.dh_group,
-        ike_lifetime=cloud.ike_lifetime,
-        esp_lifetime=cloud.esp_lifetime,
-    )
 
 
 def offered_key_bits(size: tuple[int, int, int] | None) -> tuple[int, ...]:
