@@ -1,7 +1,7 @@
 """`fitelctl diagnose` and `fitelctl logs` against the lab (SSH device + Sakura API), and bad input.
 
-The commands run in a child process through the real ``main`` (one-line errors,
-exit codes), registered on the app here if ``fitelctl.cli`` does not yet.
+The commands run in a child process through the real command line (one-line
+errors, exit codes).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,34 +27,12 @@ from fitelctl.ops.diagnose import diagnose_site
 from fitelctl.ops.logs import follow, follow_router_log, new_lines
 
 ARTICLE_LOG = ROOT / "tests/data/sakura/vpnlog_v2_reconnect_seed.log"
-MAIN = (
-    "import sys\n"
-    "from fitelctl.cli import app, diagnose, logs, main\n"
-    "known = {command.name for command in app.registered_commands}\n"
-    "if 'diagnose' not in known:\n"
-    "    app.command('diagnose')(diagnose.diagnose)\n"
-    "if 'logs' not in known:\n"
-    "    app.command('logs')(logs.logs)\n"
-    "sys.argv[0] = 'fitelctl'\n"
-    "main()\n"
-)
-
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def fitelctl() -> Run:
-    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-c", MAIN, *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=ROOT,
-            env=env,
-        )
-
-    return run
+def fitelctl(cli: Run) -> Run:
+    return cli
 
 
 def inventory_of(lab: Lab) -> Path:
