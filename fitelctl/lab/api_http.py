@@ -1,0 +1,164 @@
+"""The Sakura Cloud API's HTTP face for one ``LabVpcRouter``: auth, faults, routing.
+
+Serves the subset ``fitelctl.sakura`` uses, under ``/{zone}/api/cloud/1.1/``:
+Basic auth, the real service's envelopes (``is_ok`` on success, the error
+envelope otherwise), IDs as integers only when ``X-Sakura-Bigint-As-Int: 1``
+is sent.  Beside the router sits a load balancer that only answers reads
+(``ApiServer.other_appliance_id``).
+
+The API faults (CONTRACT.md) act here, before anything else: ``unavailable=N``
+(``api-503:N``: the next N calls answer 503) and ``delay=S`` (``api-slow:S``:
+every answer waits S seconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hmac
+import json
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from fitelctl.lab.api_errors import HttpError, bad_request
+from fitelctl.lab.json_http_server import JsonHttpServer, Request
+from fitelctl.lab.vpc_router import ZONE_IDS, LabVpcRouter
+
+
+class ApiServer:
+    """A running lab API; ``root_url`` is what ``SAKURACLOUD_API_ROOT_URL`` should say."""
+
+    def __init__(
+        self,
+        router: LabVpcRouter,
+        *,
+        token: str,
+        secret: str,
+        unavailable: int,
+        delay: float,
+    ) -> None:
+        self.router = router
+        self.zone = router.zone
+        self.appliance_id = router.appliance_id
+        #: a load balancer beside the router, to show what pointing at the wrong appliance does
+        self.other_appliance_id = router.appliance_id + 1
+        self.root_url = ""
+        #: "METHOD /path" of the requests received, in order (the latest 10000)
+        self.requests: deque[str] = deque(maxlen=10_000)
+        self._credentials = f"{token}:{secret}".encode()
+        self._unavailable = unavailable
+        self._delay = delay
+        self._http = JsonHttpServer(self._answer)
+
+    async def start(self, host: str, port: int) -> None:
+        bound_port = await self._http.start(host, port)
+        self.root_url = f"http://{host}:{bound_port}/"
+
+    async def close(self) -> None:
+        self.router.close()
+        await self._http.close()
+
+    async def _answer(self, request: Request) -> tuple[int, dict[str, Any]]:
+        self.requests.append(f"{request.method} {urlsplit(request.target).path}")
+        unavailable = self._unavailable > 0
+        self._unavailable -= unavailable
+        if self._delay:
+            await asyncio.sleep(self._delay)
+        try:
+            if unavailable:
+                raise HttpError(503, "service_unavailable", "service unavailable")
+            if not self._authorized(request):
+                raise HttpError(401, "unauthorized", "error-unauthorized")
+            payload = self._route(request)
+        except HttpError as err:
+            return err.status, err.envelope()
+        if request.headers.get("x-sakura-bigint-as-int") != "1":
+            payload = _ids_as_strings(payload)
+        return 200, payload
+
+    def _authorized(self, request: Request) -> bool:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            given = base64.b64decode(value, validate=True)
+        except ValueError:
+            return False
+        return hmac.compare_digest(given, self._credentials)
+
+    def _route(self, request: Request) -> dict[str, Any]:
+        prefix = f"/{self.zone}/api/cloud/1.1/"
+        path = urlsplit(request.target).path
+        parts = path.removeprefix(prefix).strip("/").split("/")
+        if not path.startswith(prefix) or parts[0] != "appliance" or len(parts) < 2:
+            raise HttpError(404, "not_found", f"no API at {path}")
+        if not parts[1].isdigit() or int(parts[1]) not in (
+            self.appliance_id,
+            self.other_appliance_id,
+        ):
+            raise HttpError(404, "not_found", f"appliance[ID:{parts[1]}] is not found")
+        action = "/".join(parts[2:])
+        if int(parts[1]) == self.other_appliance_id:
+            if (request.method, action) != ("GET", ""):
+                raise HttpError(404, "not_found", "the lab's load balancer only answers reads")
+            return {"Appliance": _load_balancer(self.other_appliance_id, self.zone), "is_ok": True}
+        router = self.router
+        router.collect_logs()
+        body = _json_body(request)
+        handlers: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
+            ("GET", ""): lambda: {"Appliance": router.appliance()},
+            ("PUT", ""): lambda: router.update_settings(body),
+            ("PUT", "config"): router.apply_config,
+            ("PUT", "power"): router.boot,
+            ("DELETE", "power"): router.shutdown,
+            ("PUT", "reset"): router.reset,
+            ("PUT", "vpcrouter/version"): lambda: router.migrate(body),
+            ("GET", "status"): lambda: {"Router": router.status()},
+            ("GET", "download/log/VPNLogs"): lambda: {"Log": router.vpn_log()},
+            ("GET", "cpu/monitor"): lambda: {"Data": router.cpu_monitor()},
+        }
+        handler = handlers.get((request.method, action))
+        if handler is None:
+            if any(known == action for _, known in handlers):
+                raise HttpError(405, "method_not_allowed", f"{request.method} is not allowed here")
+            raise HttpError(404, "not_found", f"no API at {path}")
+        return {**handler(), "is_ok": True}
+
+
+def _json_body(request: Request) -> dict[str, Any]:
+    if not request.body:
+        return {}
+    try:
+        body = json.loads(request.body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise bad_request("the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise bad_request("the body must be a JSON object")
+    return body
+
+
+def _load_balancer(appliance_id: int, zone: str) -> dict[str, Any]:
+    return {
+        "ID": appliance_id,
+        "Class": "loadbalancer",
+        "Name": "fitelctl-lab-lb",
+        "Plan": {"ID": 1},
+        "Availability": "available",
+        "Instance": {"Status": "up"},
+        "Remark": {"Zone": {"ID": ZONE_IDS[zone]}, "Servers": [[]]},
+        "Interfaces": [None],
+    }
+
+
+def _ids_as_strings(value: Any) -> Any:
+    """Without ``X-Sakura-Bigint-As-Int: 1`` the API sends IDs as strings."""
+    if isinstance(value, dict):
+        return {
+            k: str(v) if k == "ID" and isinstance(v, int) else _ids_as_strings(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_ids_as_strings(v) for v in value]
+    return value

@@ -1,0 +1,362 @@
+"""The simulated VPC router as the Sakura Cloud API sees it, driving the lab's world.
+
+``LabVpcRouter`` keeps the API-level state the world's ``VpcRouter`` lacks
+(ID, settings as JSON, SettingsHash, power, Availability, VPN log) and drives
+the world: applying config renegotiates every tunnel, powering off takes them
+down.  Settings only reach the tunnels when applied (``PUT /config``) or at
+boot, as on the real router.  Power changes and migration take
+``transition_seconds`` like the real (slower) service.  VPN log lines come from
+``charon_log`` for every negotiation that reached this router, collected
+whenever the API is called.
+
+The ``migration_stuck`` fault (CONTRACT.md) is the article's stuck migration,
+see ``LabVpcRouter.migrate``.
+
+INFERRED or UNKNOWN behaviour, chosen here and documented: the migration call
+(``PUT appliance/:id/vpcrouter/version`` with ``{"Version": 2}``, the client's
+default), 409 ``conflict`` for a stale SettingsHash, 409 ``still_creating``
+for status/log/monitor while Availability is ``migrating``, an empty status
+while powered off, ``cleaning`` as Instance.Status while shutting down,
+CPU-TIME in milliseconds (the article's ~28 ms on version 1, 3.3-6.6 ms on
+version 2).
+
+Nothing here knows about HTTP: refusals are ``api_errors.HttpError``, answers
+are the JSON the API wraps in its envelope.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import ipaddress
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from fitelctl.lab.api_errors import HttpError, bad_request, conflict
+from fitelctl.lab.charon_log import SaNumbers, charon_log_lines
+from fitelctl.lab.vpc_router_settings import (
+    settings_from,
+    settings_hash,
+    validate_settings,
+    version2_fields,
+)
+from fitelctl.lab.world import LabWorld, PeerEntry, VpcRouter, derived_hex
+
+JST = timezone(timedelta(hours=9))
+ZONE_IDS = {
+    "is1a": 31001,
+    "is1b": 31002,
+    "is1c": 31003,
+    "tk1a": 21001,
+    "tk1b": 21002,
+    "tk1v": 29001,
+}
+STATUS_LOG_LINES = 100
+#: the answer to an action that was accepted
+DONE: dict[str, Any] = {"Success": True}
+
+
+class LabVpcRouter:
+    """The appliance as the API sees it, wrapped around the world's ``VpcRouter``."""
+
+    def __init__(
+        self,
+        world: LabWorld,
+        router: VpcRouter,
+        *,
+        appliance_id: int,
+        zone: str,
+        transition_seconds: float,
+        migration_stuck: bool,
+    ) -> None:
+        self.world, self.router = world, router
+        self.appliance_id, self.zone = appliance_id, zone
+        self.transition_seconds = transition_seconds
+        self.migration_stuck = migration_stuck
+        self.settings = settings_from(router)
+        self.settings_hash = settings_hash(self.settings)
+        self.availability = "available"
+        self.instance_status = "up" if router.up else "down"
+        self.status_changed_at = datetime.now(JST)
+        self.log: deque[str] = deque(maxlen=5000)
+        self._busy = False  # a power transition or migration is under way
+        self._stuck = False
+        self._reimported = self._reconfigured = False
+        self._seen: set[str] = set()
+        self._sa_counter = 0
+        self._timers: set[asyncio.TimerHandle] = set()
+        self.collect_logs()
+
+    # -- reading ----------------------------------------------------------------------
+    def appliance(self) -> dict[str, Any]:
+        global_address = self.router.global_address
+        return {
+            "ID": self.appliance_id,
+            "Class": "vpcrouter",
+            "Name": "fitelctl-lab-vpc-router",
+            "Description": "",
+            "Plan": {"ID": 1},
+            "Settings": copy.deepcopy(self.settings),
+            "SettingsHash": self.settings_hash,
+            "Remark": {
+                "Router": {"VPCRouterVersion": self.router.version},
+                "Servers": [{"IPAddress": global_address}],
+                "Switch": {"Scope": "shared"},
+                "Zone": {"ID": ZONE_IDS[self.zone]},
+            },
+            "Availability": self.availability,
+            "Instance": {
+                "Status": self.instance_status,
+                "StatusChangedAt": self.status_changed_at.isoformat(timespec="seconds"),
+            },
+            "ServiceClass": "cloud/appliance/vpc/1",
+            "Interfaces": [_shared_interface(global_address), *[None] * 7],
+        }
+
+    def status(self) -> dict[str, Any]:
+        self._refuse_while_migrating()
+        if self.instance_status != "up":
+            return {"SiteToSiteIPsecVPNPeers": [], "VPNLogs": [], "SessionCount": 0}
+        peers = [
+            {"Status": "UP" if self._peer_up(entry.peer) else "DOWN", "Peer": entry.peer}
+            for entry in self.router.peers
+        ]
+        up = sum(p["Status"] == "UP" for p in peers)
+        return {
+            "FirewallReceiveLogs": [],
+            "FirewallSendLogs": [],
+            "VPNLogs": list(self.log)[-STATUS_LOG_LINES:],
+            "SessionCount": 4 + 2 * up,
+            "PercentageOfMemoryFree": [55.4 if self.router.version >= 2 else 41.7],
+            "SiteToSiteIPsecVPNPeers": peers,
+        }
+
+    def vpn_log(self) -> str:
+        self._refuse_while_migrating()
+        return "".join(line + "\n" for line in self.log)
+
+    def cpu_monitor(self) -> dict[str, Any]:
+        """Twelve 5-minute samples; the spread is the article's (ms, INFERRED unit)."""
+        self._refuse_while_migrating()
+        low, high = (3.3, 6.6) if self.router.version >= 2 else (20.0, 40.0)
+        now = datetime.now(JST).replace(second=0, microsecond=0)
+        latest = now - timedelta(minutes=now.minute % 5)
+        data: dict[str, Any] = {}
+        for step in range(11, -1, -1):
+            at = (latest - timedelta(minutes=5 * step)).isoformat()
+            fraction = int(hashlib.sha256(at.encode()).hexdigest()[:4], 16) / 0xFFFF
+            data[at] = {"CPU-TIME": round(low + (high - low) * fraction**2, 3)}
+        return data
+
+    def _peer_up(self, public_address: str) -> bool:
+        return any(
+            t.outcome.up and t.config.peer == self.router.global_address
+            for link in self.world.sites.values()
+            if link.public_address == public_address
+            for t in link.tunnels
+        )
+
+    def _refuse_while_migrating(self) -> None:
+        if self.availability == "migrating":
+            raise HttpError(
+                409,
+                "still_creating",
+                f"appliance[ID:{self.appliance_id}] is migrating; the operation is not available",
+            )
+
+    # -- settings ---------------------------------------------------------------------
+    def update_settings(self, body: dict[str, Any]) -> dict[str, Any]:
+        appliance = body.get("Appliance")
+        if not isinstance(appliance, dict) or not isinstance(appliance.get("Settings"), dict):
+            raise bad_request("Appliance.Settings is required")
+        given = appliance.get("SettingsHash")
+        if given and given != self.settings_hash:
+            raise conflict(
+                f"appliance[ID:{self.appliance_id}]: SettingsHash does not match the current "
+                "settings (they were changed since read)"
+            )
+        settings = appliance["Settings"]
+        validate_settings(settings, self.router.version)
+        self.settings = copy.deepcopy(settings)
+        self.settings_hash = settings_hash(self.settings)
+        if self._stuck and self.instance_status == "down":
+            self._reimported = True
+        return {"Success": True, "Appliance": self.appliance()}
+
+    def apply_config(self) -> dict[str, Any]:
+        if self._stuck and self.instance_status == "down" and self._reimported:
+            self._reconfigured = True
+        if self.instance_status == "up" and not self._stuck:
+            self._apply_settings()
+            self._renegotiate()
+        return DONE
+
+    # -- power --------------------------------------------------------------------------
+    def boot(self) -> dict[str, Any]:
+        if self._busy or self.instance_status != "down":
+            raise conflict(f"appliance[ID:{self.appliance_id}]: Boot is failed (not powered off)")
+        self._busy = True
+        self._later(self._booted)
+        return DONE
+
+    def shutdown(self) -> dict[str, Any]:
+        if self._busy or self.instance_status != "up":
+            raise conflict(f"appliance[ID:{self.appliance_id}]: Shutdown is failed (not running)")
+        self._busy = True
+        self._set_instance("cleaning")
+        self._tunnels_down()
+        self._later(lambda: self._set_instance("down"))
+        return DONE
+
+    def reset(self) -> dict[str, Any]:
+        if self._busy or self.instance_status != "up":
+            raise conflict(f"appliance[ID:{self.appliance_id}]: Reset is failed (not running)")
+        self._busy = True
+        self._tunnels_down()
+        self._later(self._booted)
+        return DONE
+
+    def _booted(self) -> None:
+        self._set_instance("up")
+        if self._stuck and self._reimported and self._reconfigured:
+            self._stuck = False
+            self.availability = "available"
+        if not self._stuck:
+            self._apply_settings()
+            self.router.up = True
+            self._renegotiate()
+
+    def _set_instance(self, status: str) -> None:
+        self.instance_status = status
+        self.status_changed_at = datetime.now(JST)
+        self._busy = status == "cleaning"
+
+    # -- migration --------------------------------------------------------------------
+    def migrate(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Version 1 → 2, keeping the settings; in ``migration_stuck`` mode it never ends.
+
+        Stuck (the article): Availability stays ``migrating``, tunnels stay down and
+        status/logs answer errors until the router is shut down, its settings are
+        re-imported (``PUT /appliance/:id`` then ``PUT /config``) and it is booted.
+        """
+        version = body.get("Version")
+        if not isinstance(version, int) or isinstance(version, bool) or version not in (1, 2):
+            raise bad_request("Version must be 1 or 2")
+        if version <= self.router.version:
+            raise bad_request(f"the VPC router is already version {self.router.version}")
+        if self._busy or self.availability != "available":
+            raise conflict(f"appliance[ID:{self.appliance_id}] is busy")
+        self.router.version = version
+        self._add_version2_settings()
+        self.availability = "migrating"
+        self._tunnels_down()
+        if self.migration_stuck:
+            self._stuck, self._reimported, self._reconfigured = True, False, False
+        else:
+            self._busy = True
+            self._later(self._migrated)
+        return DONE
+
+    def _migrated(self) -> None:
+        self._busy = False
+        self.availability = "available"
+        if self.instance_status == "up":
+            self._apply_settings()
+            self.router.up = True
+            self._renegotiate()
+
+    def _add_version2_settings(self) -> None:
+        vpn = self.settings.setdefault("Router", {}).setdefault("SiteToSiteIPsecVPN", {})
+        for key, value in version2_fields(self.router).items():
+            vpn.setdefault(key, value)
+        self.settings_hash = settings_hash(self.settings)
+
+    # -- the world ----------------------------------------------------------------------
+    def _apply_settings(self) -> None:
+        vpn = (self.settings.get("Router") or {}).get("SiteToSiteIPsecVPN") or {}
+        enabled = str(vpn.get("Enabled", "True")).lower() == "true"
+        entries = (vpn.get("Config") or []) if enabled else []
+        self.router.peers = [
+            PeerEntry(c["Peer"], c.get("RemoteID", ""), c.get("PreSharedSecret", ""))
+            for c in entries
+        ]
+        if self.router.version >= 2:
+            router = self.router
+            router.encryption_algo = vpn.get("EncryptionAlgo", router.encryption_algo)
+            router.hash_algo = vpn.get("HashAlgo", router.hash_algo)
+            router.dh_group = vpn.get("DHGroup", router.dh_group)
+            router.ike_lifetime = (vpn.get("IKE") or {}).get("Lifetime", router.ike_lifetime)
+            router.esp_lifetime = (vpn.get("ESP") or {}).get("Lifetime", router.esp_lifetime)
+
+    def _tunnels_down(self) -> None:
+        self.router.up = False
+        self._renegotiate()
+
+    def _renegotiate(self) -> None:
+        self.world.renegotiate_all()
+        self.collect_logs()
+
+    def collect_logs(self) -> None:
+        """Log every negotiation with this router not logged yet (tunnels carry a fresh seed)."""
+        now_clock, now = self.world.clock(), datetime.now(JST)
+        current: set[str] = set()
+        for link in self.world.sites.values():
+            for tunnel in link.tunnels:
+                if tunnel.config.peer != self.router.global_address:
+                    continue
+                current.add(tunnel.seed)
+                if tunnel.seed in self._seen:
+                    continue
+                self._sa_counter += 1
+                # the router's inbound SPI is the device's outbound one (as `show crypto sa` shows)
+                numbers = SaNumbers(
+                    ike_sa=self._sa_counter,
+                    child_sa=self._sa_counter,
+                    spi_in=derived_hex(tunnel.seed, "out-spi", 0, 4),
+                    spi_out=derived_hex(tunnel.seed, "in-spi", 0, 4),
+                )
+                self.log.extend(
+                    charon_log_lines(
+                        tunnel.outcome,
+                        cloud=self.router.cloud_peer(link.public_address),
+                        device=tunnel.config,
+                        public_address=link.public_address,
+                        at=now - timedelta(seconds=max(0.0, now_clock - tunnel.established_at)),
+                        hostname=f"rt-{self.appliance_id}",
+                        numbers=numbers,
+                    )
+                )
+        self._seen = current
+
+    def _later(self, action: Callable[[], None]) -> None:
+        """Run ``action`` when the transition is over (the real service takes its time)."""
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            action()
+
+        handle = asyncio.get_running_loop().call_later(self.transition_seconds, fire)
+        self._timers.add(handle)
+
+    def close(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+
+
+def _shared_interface(address: str) -> dict[str, Any]:
+    network = ipaddress.ip_network(f"{address}/24", strict=False)
+    return {
+        "IPAddress": address,
+        "Switch": {
+            "ID": 112800387183,
+            "Scope": "shared",
+            "Subnet": {
+                "NetworkAddress": str(network.network_address),
+                "NetworkMaskLen": 24,
+                "DefaultRoute": str(network.network_address + 1),
+            },
+        },
+    }
