@@ -267,3 +267,22 @@ def test_rotate_psk_failure_puts_both_sides_back(start_lab: StartLab, cli: RunCl
     assert secret.read_text() == old
     end = record_events(lab, "rotate-psk")[-1]
     assert end["snapshot"]["status"]["data"]["state"] == "up"
+
+
+def test_a_broken_runbook_is_refused_before_anything_runs(
+    start_lab: StartLab, cli: RunCli, tmp_path: Path
+) -> None:
+    lab = start_lab(scenario="seed-v1")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: b\ndescription: d\nsteps:\n  - id: one\n    op: stauts\n")
+    result = run(cli, lab, str(broken), "--site", "tokyo")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{broken}:5: step 'one': unknown op 'stauts'" in lines[0]
+    assert not (lab.options.state_dir / "runs").exists()
+
+
+def test_playbooks_lists_the_shipped_runbooks(cli: RunCli) -> None:
+    result = cli("playbooks", "--json")
+    names = {p["name"] for p in json.loads(result.stdout)["playbooks"]}
+    assert names >= {"reconnect", "migrate-vpc-router-v2", "rotate-psk", "rollback", "tunnel-down"}
