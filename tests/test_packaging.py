@@ -26,6 +26,9 @@ assert table.ipsec_sas[0].encryption == "AES-CBC/128"
 assert "crypto map sakuratokyo ipsec-isakmp" in device_config(site_addresses(0), "v1", "k")
 definition = resources.files("fitelctl.fitelnet.drivers") / "definitions/furukawa_fitelnet.yaml"
 assert definition.is_file() and "password:" in definition.read_text()
+from fitelctl.runbook.library import shipped_dir
+assert shipped_dir().resolve().is_relative_to(pathlib.Path(sys.argv[1])), shipped_dir()
+assert (shipped_dir() / "rotate-psk.yaml").is_file()
 print("ok")
 """
 
@@ -53,6 +56,7 @@ def test_wheel_is_self_contained(tmp_path: Path) -> None:
     assert "fitelctl/_parsers/index" in names
     assert "fitelctl/_parsers/furukawa_fitelnet_show_crypto_sa.textfsm" in names
     assert "fitelctl/lab/assets/crypto_v1.cfg.tmpl" in names
+    assert "fitelctl/_playbooks/migrate-vpc-router-v2.yaml" in names
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     sample = ROOT / "tests/parsers/furukawa_fitelnet/show_crypto_sa/ipsec_format_article.raw"
