@@ -183,6 +183,8 @@ class LabGroup:
 
 @contextmanager
 def lab(sites: int, scenario: str = "seed-v1") -> Iterator[LabProcess]:
+    # a benchmark stopped with SIGTERM still stops its lab (the finally below)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     running = LabProcess(sites, scenario)
     try:
         running.start()
@@ -303,9 +305,16 @@ class Series:
     client_cpu: list[float] = field(default_factory=list)
     #: CPU the lab's processes used during the run
     lab_cpu: list[float] = field(default_factory=list)
+    #: runs that did not do their job (not timed), with the reason
+    failures: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
+        if not self.seconds:
+            return {"runs": 0, "failed_runs": len(self.failures), "failures": self.failures}
         doc = summary(self.seconds)
+        if self.failures:
+            doc["failed_runs"] = len(self.failures)
+            doc["failures"] = self.failures
         doc["client_cpu_median_s"] = round(statistics.median(self.client_cpu), 3)
         if self.lab_cpu:
             lab = statistics.median(self.lab_cpu)
@@ -348,7 +357,14 @@ def interleaved(
             if measured >= limits.get(name, runs) or (measured < 0 and name in no_warmup):
                 continue
             cpu0, lab0 = _children_cpu(), lab.cpu_seconds() if lab else 0.0
-            seconds = contenders[name]()
+            try:
+                seconds = contenders[name]()
+            except RunFailed as failure:
+                # kept and reported, not timed: a run that failed says nothing about speed
+                series[name].failures.append(str(failure)[:400])
+                done.append(f"{name} FAILED")
+                print(f"  {name}: run failed: {str(failure)[:400]}", file=sys.stderr)
+                continue
             cpu1, lab1 = _children_cpu(), lab.cpu_seconds() if lab else 0.0
             if measured >= 0:
                 s = series[name]
@@ -362,6 +378,20 @@ def interleaved(
     return series
 
 
+def describe(name: str, entry: dict[str, Any], width: int = 28) -> str:
+    """One line for the terminal from a ``Series.summary()``."""
+    if not entry.get("runs"):
+        return f"  {name:{width}} no successful run ({entry.get('failed_runs', 0)} failed)"
+    line = f"  {name:{width}} median {entry['median_s']:8.3f}s"
+    if "client_cpu_median_s" in entry:
+        line += f"  cpu {entry['client_cpu_median_s']:.2f}s"
+    if "lab_core_share" in entry:
+        line += f"  lab {entry['lab_core_share']:.2f} core"
+    if entry.get("failed_runs"):
+        line += f"  ({entry['failed_runs']} failed run(s))"
+    return line
+
+
 def summary(samples: Sequence[float]) -> dict[str, Any]:
     return {
         "median_s": round(statistics.median(samples), 4),
@@ -372,8 +402,10 @@ def summary(samples: Sequence[float]) -> dict[str, Any]:
     }
 
 
-def ratio(numerator: Series, denominator: Series) -> float:
-    """Ratio of the medians (both measured in the same interleaved run)."""
+def ratio(numerator: Series, denominator: Series) -> float | None:
+    """Ratio of the medians (both measured in the same interleaved run); None if one failed."""
+    if not numerator.seconds or not denominator.seconds:
+        return None
     return round(statistics.median(numerator.seconds) / statistics.median(denominator.seconds), 2)
 
 
@@ -427,6 +459,7 @@ def machine() -> dict[str, Any]:
         "packages": versions,
         "openssh": ssh_version,
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "cpu_busy_at_start": round(cpu_busy(0.5), 2),
     }
 
 
@@ -451,18 +484,24 @@ def git_revision() -> str | None:
     return head + ("+dirty" if dirty else "")  # fmt: skip
 
 
-def write_result(name: str, doc: dict[str, Any], *, argv: Sequence[str] | None = None) -> Path:
+def write_result(
+    name: str,
+    doc: dict[str, Any],
+    *,
+    output: str | None = None,
+    argv: Sequence[str] | None = None,
+) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     full = {
         "benchmark": name,
         "command": " ".join(["python", f"benchmarks/{name}.py", *(argv or sys.argv[1:])]),
         "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "revision": git_revision(),
-        "machine": machine(),
+        "machine": _MACHINE_AT_START or machine(),
         **doc,
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
     }
-    path = RESULTS / f"{name}.json"
+    path = RESULTS / f"{output or name}.json"
     path.write_text(json.dumps(full, indent=2) + "\n")
     print(f"wrote {path.relative_to(REPO)}", file=sys.stderr)
     return path
@@ -472,25 +511,52 @@ def parser(description: str, *, runs: int) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--runs", type=int, default=runs, help=f"measured rounds (default {runs})")
     p.add_argument("--warmup", type=int, default=1, help="unmeasured rounds first (default 1)")
+    p.add_argument(
+        "--output",
+        metavar="NAME",
+        default=None,
+        help="write results/NAME.json instead of the benchmark's own name",
+    )
     return p
 
 
+def cpu_busy(seconds: float = 1.0) -> float:
+    """Fraction of all CPUs busy over the next ``seconds`` (from /proc/stat)."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        return sum(fields), idle
+
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    return 1 - (idle1 - idle0) / max(1, total1 - total0)
+
+
+_MACHINE_AT_START: dict[str, Any] = {}
+
+
 def warn_if_busy() -> None:
-    load = os.getloadavg()[0]
-    if load > 0.5 * (os.cpu_count() or 1):
+    """Describe the machine as it is before the benchmark; warn if something else runs."""
+    _MACHINE_AT_START.update(machine())
+    busy = _MACHINE_AT_START["cpu_busy_at_start"]
+    if busy > 0.25:
         print(
-            f"warning: load average {load:.2f} before starting: other work on this machine "
-            "will inflate the figures (the ratios, measured interleaved, suffer less)",
+            f"warning: the CPUs were {busy:.0%} busy before starting: other work on this "
+            "machine will inflate the figures (the ratios, measured interleaved, suffer less)",
             file=sys.stderr,
         )
 
 
 def fitelctl_defaults() -> dict[str, Any]:
-    """The driver and worker count ``fitelctl`` uses when the inventory says nothing."""
+    """The driver and worker count ``fitelctl status`` uses when the inventory says nothing."""
     sys.path.insert(0, str(REPO))
     try:
+        from fitelctl.cli import status
         from fitelctl.inventory import Defaults
     finally:
         sys.path.remove(str(REPO))
     defaults = Defaults()
-    return {"driver": defaults.driver, "workers": defaults.workers}
+    workers = getattr(status, "STATUS_WORKERS", defaults.workers)
+    return {"driver": defaults.driver, "workers": workers}

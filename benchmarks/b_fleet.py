@@ -91,11 +91,7 @@ def main() -> None:
                 ratios["fitelctl / parallel ssh"] = _bench.ratio(ours, floor)
             by_size[str(size)] = {"results": results, "ratios": ratios}
             for name, entry in results.items():
-                print(
-                    f"  {name:28} median {entry['median_s']:8.3f}s"
-                    f"  cpu {entry['client_cpu_median_s']:.2f}s"
-                    f"  lab {entry.get('lab_core_share', 0):.2f} core"
-                )
+                print(_bench.describe(name, entry), flush=True)
             print(f"  ratios: {ratios}")
         lab_rss = lab.rss_mb()
         ready = lab.ready_seconds
@@ -108,7 +104,7 @@ def main() -> None:
     ):
         if key in largest:
             value = largest[key]
-            met = value >= target if better == "higher" else value <= target
+            met = value is not None and (value >= target if better == "higher" else value <= target)
             targets[key] = {"target": target, "measured": value, "met": met}
     doc = {
         "what": "whole-process wall time over N lab sites; medians of interleaved runs",
@@ -125,7 +121,7 @@ def main() -> None:
         "sizes": by_size,
         f"targets_at_{max(args.sizes)}": targets,
     }
-    _bench.write_result("b_fleet", doc)
+    _bench.write_result("b_fleet", doc, output=args.output)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 
     python benchmarks/c_drivers.py [--sizes 1 50 200] [--workers 8 16 32 64 128] [--runs 5]
 
-Starts one ``fitelctl lab up --sites MAX`` process.  Part 1: for each size N,
+Starts one ``fitelctl lab up --sites MAX`` process.  Part 0 (what one session
+costs): ``--sessions`` sessions one after the other, in one process, per driver
+(fitelctl's ``read_device``: connect, ``show crypto sa``, parse, close) and for
+OpenSSH's exec: wall time, client CPU and lab CPU per session.  Part 1: for each size N,
 ``fitelctl status --all --json --driver D`` for both drivers with the default
 worker count, interleaved.  Part 2 (the worker sweep, to choose that default): at
 the largest size, both drivers at each ``--workers`` value, interleaved.  Each
@@ -14,15 +17,98 @@ the benchmark says so).
 
 from __future__ import annotations
 
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
 import _bench
 
 DRIVERS = ("scrapli", "netmiko")
 
 
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def session_cost_child(inventory: Path, driver: str, count: int) -> None:
+    """In a child process: ``count`` sequential ``read_device`` calls; JSON on stdout."""
+    sys.path.insert(0, str(_bench.REPO))
+    from fitelctl.inventory import load_inventory
+    from fitelctl.ops.connect import ConnectOptions
+    from fitelctl.ops.status import read_device
+
+    inv = load_inventory(inventory)
+    options = ConnectOptions(driver=driver)  # type: ignore[arg-type]
+    sites = list(inv.sites)
+    read_device(inv, sites[0], options)  # imports and first-use costs out of the way
+    self0, children0 = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    for index in range(count):
+        device, problem = read_device(inv, sites[index % len(sites)], options)
+        if problem is not None or not device.ipsec_sas:
+            raise SystemExit(f"session {index}: {problem}")
+    wall = time.perf_counter() - started
+    self1, children1 = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
+    json.dump(
+        {
+            "wall": wall,
+            "python_cpu": self1 - self0,  # the interpreter and libscrapli's threads
+            "child_cpu": children1 - children0,  # scrapli's ssh processes
+        },
+        sys.stdout,
+    )
+
+
+def session_cost(lab: _bench.LabProcess, count: int) -> dict[str, Any]:
+    """Per-session wall time and CPU (client, lab) of each way to read one device."""
+    costs: dict[str, Any] = {}
+    for driver in DRIVERS:
+        lab0 = lab.cpu_seconds()
+        out = subprocess.run(
+            [_bench.PYTHON, __file__, "--session-cost", str(lab.inventory), driver, str(count)],
+            capture_output=True,
+            env=_bench.env(),
+            check=True,
+        ).stdout
+        lab_cpu = lab.cpu_seconds() - lab0  # includes the one warm-up session
+        measured = json.loads(out)
+        costs[f"fitelctl {driver}"] = {
+            "wall_ms": round(measured["wall"] / count * 1000, 1),
+            "client_cpu_ms": round(
+                (measured["python_cpu"] + measured["child_cpu"]) / count * 1000, 1
+            ),
+            "of_which_ssh_processes_ms": round(measured["child_cpu"] / count * 1000, 1),
+            "lab_cpu_ms": round(lab_cpu / (count + 1) * 1000, 1),
+        }
+    devices = lab.devices
+    lab0, children0 = lab.cpu_seconds(), _cpu(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    for index in range(count):
+        _bench.parallel_ssh([devices[index % len(devices)]], lab.state_dir)
+    wall = time.perf_counter() - started
+    costs["ssh exec"] = {
+        "wall_ms": round(wall / count * 1000, 1),
+        "client_cpu_ms": round((_cpu(resource.RUSAGE_CHILDREN) - children0) / count * 1000, 1),
+        "lab_cpu_ms": round((lab.cpu_seconds() - lab0) / count * 1000, 1),
+    }
+    for name, cost in costs.items():
+        print(f"  {name:17} per session: {cost}", flush=True)
+    return costs
+
+
 def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--session-cost":
+        session_cost_child(Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
+        return
     p = _bench.parser(__doc__.splitlines()[0], runs=5)
     p.add_argument("--sizes", type=int, nargs="+", default=[1, 50, 200])
     p.add_argument("--workers", type=int, nargs="*", default=[8, 16, 32, 64, 128])
+    p.add_argument("--sessions", type=int, default=40, help="sequential sessions in part 0")
     args = p.parse_args()
     _bench.warn_if_busy()
     if _bench.have_ssh():
@@ -40,6 +126,8 @@ def main() -> None:
     sizes: dict[str, object] = {}
     sweep: dict[str, object] = {}
     with _bench.lab(largest) as lab:
+        print(f"one session at a time ({args.sessions} sessions)", flush=True)
+        per_session = session_cost(lab, args.sessions)
         for size in args.sizes:
             print(f"{size} site(s), default workers ({defaults['workers']})", flush=True)
             inventory = str(lab.sub_inventory(size))
@@ -67,19 +155,16 @@ def main() -> None:
         "medians of interleaved runs",
         "default_workers": defaults["workers"],
         "default_driver": defaults["driver"],
+        "per_session_sequential": per_session,
         "sizes": sizes,
         f"workers_sweep_at_{largest}": sweep,
     }
-    _bench.write_result("c_drivers", doc)
+    _bench.write_result("c_drivers", doc, output=args.output)
 
 
 def _print(series: dict[str, _bench.Series]) -> None:
     for name, s in series.items():
-        entry = s.summary()
-        print(
-            f"  {name:8} median {entry['median_s']:7.3f}s  cpu {entry['client_cpu_median_s']:.2f}s"
-            f"  lab {entry.get('lab_core_share', 0):.2f} core"
-        )
+        print(_bench.describe(name, s.summary(), width=8), flush=True)
 
 
 if __name__ == "__main__":

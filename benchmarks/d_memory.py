@@ -110,7 +110,7 @@ def main() -> None:
         "lab_rss_mb": round(lab_rss, 1),
         "results": results,
     }
-    _bench.write_result("d_memory", doc)
+    _bench.write_result("d_memory", doc, output=args.output)
     for driver, entry in results.items():
         print(
             f"{driver:8} fitelctl peak RSS {entry['fitelctl_max_rss_mb_median']:.1f} MB, "

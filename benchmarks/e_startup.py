@@ -52,6 +52,9 @@ def main() -> None:
         runs=args.runs,
         warmup=args.warmup,
     )
+    broken = {name: s.failures for name, s in samples.items() if not s.seconds}
+    if broken:
+        raise SystemExit(f"these commands failed, nothing to compare: {broken}")
     base = samples["python3 -c pass"]
     results = {}
     for name, cmd in commands.items():
@@ -72,7 +75,7 @@ def main() -> None:
             "met": version_over <= TARGET_S,
         },
     }
-    _bench.write_result("e_startup", doc)
+    _bench.write_result("e_startup", doc, output=args.output)
     for name, entry in results.items():
         extra = (
             f" (+{entry['over_python_s']:.3f}s, heavy: {entry['heavy_imports']})"

@@ -106,9 +106,9 @@ def main() -> None:
             ),
         },
     }
-    _bench.write_result("lab_scale", doc)
+    _bench.write_result("lab_scale", doc, output=args.output)
     for name, entry in results.items():
-        print(f"{name:28} median {entry['median_s']:.3f}s  lab {entry['lab_core_share']:.2f} core")
+        print(_bench.describe(name, entry))
     print(doc["ratios"])
 
 

@@ -1,0 +1,152 @@
+"""Many sites at once: a hung site costs only its own timeout; stopping early stops the queue."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import RunCli, StartLab
+
+from fitelctl.cli.status import STATUS_WORKERS, _default_workers
+from fitelctl.fitelnet.drivers import DriverKind
+from fitelctl.inventory import load_inventory
+from fitelctl.ops.connect import ConnectOptions
+from fitelctl.ops.pool import for_each_site
+from fitelctl.ops.status import collect_status
+
+CONNECT_TIMEOUT = 6.0
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port whose kernel accepts connections but which never says a word (no SSH banner)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield int(listener.getsockname()[1])
+
+
+def with_hung_site(state_dir: Path, port: int) -> Path:
+    """The lab's inventory with a site ``hung`` first, on a port that never answers."""
+    data = yaml.safe_load((state_dir / "inventory.yaml").read_text())
+    hung = json.loads(json.dumps(data["sites"]["tokyo"]))
+    hung["device"].update(port=port, connect_timeout=CONNECT_TIMEOUT)
+    data["sites"] = {"hung": hung, **data["sites"]}
+    path = state_dir / "inventory-hung.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize("driver", ["netmiko", "scrapli"])
+def test_a_hung_site_does_not_hold_back_the_others(
+    start_lab: StartLab, silent_port: int, driver: DriverKind
+) -> None:
+    lab = start_lab(scenario="seed-v1", sites=4)
+    inventory = load_inventory(with_hung_site(lab.options.state_dir, silent_port))
+    finished: list[str] = []
+    started = time.monotonic()
+    results = collect_status(
+        inventory,
+        list(inventory.sites),
+        workers=2,
+        options=ConnectOptions(driver=driver),
+        on_result=lambda result: finished.append(result.site),
+    )
+    elapsed = time.monotonic() - started
+    # the four reachable sites shared the one other worker and all finished first
+    assert finished[-1] == "hung"
+    assert sorted(finished[:-1]) == sorted(["tokyo", "site2", "site3", "site4"])
+    states = {r.site: r.state for r in results}
+    assert [r.site for r in results] == ["hung", "tokyo", "site2", "site3", "site4"]
+    assert states == {"hung": "unknown", "tokyo": "up", "site2": "up", "site3": "up", "site4": "up"}
+    (problem,) = next(r for r in results if r.site == "hung").problems
+    assert f"127.0.0.1:{silent_port}" in problem
+    # and the hung site cost its own connect timeout, not a multiple of it (generous bound)
+    assert elapsed < 3 * CONNECT_TIMEOUT
+
+
+def test_status_json_over_a_fleet_with_a_hung_site(
+    start_lab: StartLab, cli: RunCli, silent_port: int
+) -> None:
+    lab = start_lab(scenario="seed-v1", sites=3)
+    inventory = with_hung_site(lab.options.state_dir, silent_port)
+    result = cli(
+        "-i", str(inventory), "status", "--all", "--json", "--workers", "2", "--driver", "scrapli"
+    )
+    assert result.returncode == 3  # worst state: unknown
+    doc = json.loads(result.stdout)  # one JSON document and nothing else on stdout
+    assert [(s["site"], s["state"]) for s in doc["sites"]] == [
+        ("hung", "unknown"),
+        ("tokyo", "up"),
+        ("site2", "up"),
+        ("site3", "up"),
+    ]
+    assert "Traceback" not in result.stderr
+
+
+def test_status_all_is_every_site_and_excludes_naming_sites(
+    start_lab: StartLab, cli: RunCli
+) -> None:
+    lab = start_lab(scenario="seed-v1", sites=2)
+    inventory = str(lab.options.state_dir / "inventory.yaml")
+    result = cli("-i", inventory, "status", "--all", "--json")
+    assert result.returncode == 0
+    assert [s["site"] for s in json.loads(result.stdout)["sites"]] == ["tokyo", "site2"]
+    both = cli("-i", inventory, "status", "--all", "tokyo")
+    assert both.returncode == 2 and "--all" in both.stderr and "Traceback" not in both.stderr
+
+
+def test_status_reads_wider_than_apply_unless_the_inventory_says(start_lab: StartLab) -> None:
+    lab = start_lab(scenario="seed-v1")
+    path = lab.options.state_dir / "inventory.yaml"
+    assert _default_workers(load_inventory(path)) == STATUS_WORKERS
+    assert load_inventory(path).defaults.workers == 16  # apply's bound is unchanged
+    data = yaml.safe_load(path.read_text())
+    data["defaults"]["workers"] = 3
+    path.write_text(yaml.safe_dump(data))
+    assert _default_workers(load_inventory(path)) == 3
+
+
+def test_stopping_early_cancels_the_sites_not_yet_started() -> None:
+    started: list[str] = []
+    lock = threading.Lock()
+
+    def work(site: str) -> str:
+        with lock:
+            started.append(site)
+        if site == "s0":
+            raise KeyboardInterrupt  # what Ctrl-C looks like to the caller
+        time.sleep(0.05)
+        return site
+
+    sites = [f"s{i}" for i in range(200)]
+    with pytest.raises(KeyboardInterrupt):
+        for_each_site(sites, work, workers=2)
+    time.sleep(0.2)  # let the one session in flight finish
+    assert len(started) < 20, f"{len(started)} of 200 sites started after the interrupt"
+
+
+def test_results_stream_in_finishing_order_and_return_in_site_order() -> None:
+    delays = {"slow": 0.3, "a": 0.0, "b": 0.05}
+    seen: list[str] = []
+
+    def work(site: str) -> str:
+        time.sleep(delays[site])
+        return site
+
+    assert for_each_site(["slow", "a", "b"], work, workers=3, on_done=seen.append) == [
+        "slow",
+        "a",
+        "b",
+    ]
+    assert seen == ["a", "b", "slow"]
+
+
+def test_no_sites_no_pool() -> None:
+    assert for_each_site([], lambda site: site, workers=4) == []
