@@ -83,7 +83,7 @@ def apply(
     working and current are put back to the backup and nothing is saved.
     Exit 0 when every site ends applied or unchanged.
     """
-    from fitelctl.cli.render import SiteProgress
+    from fitelctl.cli.progress import site_progress
     from fitelctl.ops.apply import ApplyOptions, execute_plan, plan_site
     from fitelctl.ops.connect import ConnectOptions
     from fitelctl.ops.pool import for_each_site
@@ -100,7 +100,7 @@ def apply(
         verify_timeout=verify_timeout,
     )
     pool = workers or inventory.defaults.workers
-    with SiteProgress("checking and diffing", total=len(names), enabled=not as_json) as progress:
+    with site_progress("checking and diffing", total=len(names), enabled=not as_json) as progress:
         plans = for_each_site(
             names,
             lambda site: plan_site(inventory, site, options),
@@ -116,7 +116,7 @@ def apply(
             plan.outcome.problems.append("not confirmed; nothing was changed")
         todo = []
     if todo and not dry_run:
-        with SiteProgress("applying", total=len(todo), enabled=not as_json) as progress:
+        with site_progress("applying", total=len(todo), enabled=not as_json) as progress:
             for_each_site(
                 [plan.site for plan in todo],
                 lambda site: execute_plan(inventory, _plan_for(todo, site), options),

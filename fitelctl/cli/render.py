@@ -71,12 +71,10 @@ def print_status_table(results: list[SiteStatus]) -> None:
 
 
 class SiteProgress:
-    """A progress bar on stderr while sites finish; silent when not a TTY or for --json."""
+    """A progress bar on stderr while sites finish (``progress.site_progress`` picks it)."""
 
-    def __init__(self, description: str, *, total: int, enabled: bool) -> None:
-        self._progress = Progress(
-            console=stderr, transient=True, disable=not (enabled and stderr.is_terminal)
-        )
+    def __init__(self, description: str, *, total: int) -> None:
+        self._progress = Progress(console=stderr, transient=True)
         self._task = self._progress.add_task(description, total=total)
 
     def __enter__(self) -> SiteProgress:

@@ -73,7 +73,7 @@ def status(
     Exit code is the worst state over the sites, Nagios style: 0 up, 1 degraded,
     2 down, 3 unknown (unreachable, login refused, unparseable output).
     """
-    from fitelctl.cli.render import SiteProgress, print_status_table
+    from fitelctl.cli.progress import site_progress
     from fitelctl.ops.connect import ConnectOptions
     from fitelctl.ops.status import collect_status, exit_code
 
@@ -88,7 +88,7 @@ def status(
         raise typer.BadParameter("name sites or use --all, not both")
     inventory = context.inventory()
     names = inventory.select(sites or [])
-    with SiteProgress("querying sites", total=len(names), enabled=not as_json) as progress:
+    with site_progress("querying sites", total=len(names), enabled=not as_json) as progress:
         results = collect_status(
             inventory,
             names,
@@ -100,6 +100,8 @@ def status(
         json.dump({"sites": [r.to_json() for r in results]}, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
+        from fitelctl.cli.render import print_status_table
+
         print_status_table(results)
     raise typer.Exit(exit_code(results))
 

@@ -18,6 +18,7 @@ Every plan that reaches the device leaves an audit record.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -34,7 +35,7 @@ from fitelctl.ops.audit import append_audit
 from fitelctl.ops.backups import Backup, save_backup
 from fitelctl.ops.check import check_site, has_errors
 from fitelctl.ops.connect import ConnectOptions, connect_site
-from fitelctl.ops.reconnect import has_cloud_side, trigger, wait_for_sa
+from fitelctl.ops.reconnect import CloudReconnects, has_cloud_side, trigger, wait_for_sa
 from fitelctl.parsing import IpsecSa
 from fitelctl.redact import SECRETS
 from fitelctl.sakura.errors import SakuraError
@@ -48,6 +49,9 @@ class ApplyOptions:
     force: bool = False
     verify_timeout: float | None = None  # default: the inventory's
     poll_interval: float = 1.0
+    #: shared by the sites of one run: one cloud-side re-apply serves every site on the
+    #: router that committed before it started
+    cloud_reconnects: CloudReconnects = field(default_factory=CloudReconnects)
 
 
 @dataclass
@@ -182,19 +186,24 @@ def _change_and_verify(inventory: Inventory, plan: Plan, options: ApplyOptions) 
         plan.touched = True
         device.configure(plan.commands)
         device.commit()
-        _verify_tunnel(device, plan, inventory, options)
+        _verify_tunnel(device, plan, inventory, options, committed_at=time.monotonic())
         device.save()
 
 
 def _verify_tunnel(
-    device: DeviceDriver, plan: Plan, inventory: Inventory, options: ApplyOptions
+    device: DeviceDriver,
+    plan: Plan,
+    inventory: Inventory,
+    options: ApplyOptions,
+    *,
+    committed_at: float,
 ) -> None:
     """Renegotiate (the cloud side re-applies its config, the device clears its SAs),
     then wait for an SA with the expected algorithms."""
     expected = plan.expected
     if has_cloud_side(inventory, plan.site):
         try:
-            trigger(inventory, plan.site, device, "cloud")
+            options.cloud_reconnects.after(inventory, plan.site, committed_at)
         except SakuraError as err:
             plan.outcome.problems.append(
                 f"cloud-side reconnect failed ({err}); renegotiating from the device only"

@@ -4,11 +4,14 @@ Two levers exist (brief §2).  The control panel's "VPN reconnect" button has no
 public API call, so the cloud side uses the documented one that has the same
 effect: re-applying the router's config (``PUT /appliance/:id/config``).  From
 the device side, clearing the SAs makes the always-up initiator negotiate at
-once.  ``apply`` uses the same two levers after a commit.
+once.  ``apply`` uses the same two levers after a commit; its cloud-side
+re-applies go through ``CloudReconnects`` so that sites sharing a router share them.
 """
 
 from __future__ import annotations
 
+import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +20,7 @@ from typing import Any, Literal
 from fitelctl.errors import FitelctlError
 from fitelctl.fitelnet.drivers import DeviceDriver
 from fitelctl.inventory import Inventory
-from fitelctl.ops.cloud import client_for, cloud_json, read_router
+from fitelctl.ops.cloud import client_for, cloud_json, read_router, router_of
 from fitelctl.ops.connect import ConnectOptions, connect_site
 from fitelctl.ops.status import SaSummary
 from fitelctl.parsing import IpsecSa, parse_crypto_sa
@@ -28,6 +31,44 @@ Side = Literal["cloud", "device", "both"]
 
 class NoNewSa(FitelctlError):
     """No acceptable SA appeared in time."""
+
+
+@dataclass
+class _RouterReapplies:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    last_started: float = -math.inf
+
+
+class CloudReconnects:
+    """The cloud-side re-applies of one run, shared by the sites on each VPC router.
+
+    Re-applying a router's config renegotiates every peer on it.  A re-apply that
+    starts after a site's commit serves that site as well as the one that asked, so
+    when many sites on one router change at once, the first to get there sends it and
+    the rest that committed before it started do not: a fleet apply sends one per
+    wave of commits instead of one per site, and stops tearing down the tunnels of
+    the sites it has just verified.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._routers: dict[tuple[str | None, int], _RouterReapplies] = {}
+
+    def after(self, inventory: Inventory, site: str, committed_at: float) -> bool:
+        """See that ``site``'s router re-applies its config after ``committed_at``
+        (``time.monotonic()``); True when this call sent the re-apply."""
+        key = router_of(inventory, site)
+        with self._guard:
+            router = self._routers.setdefault(key, _RouterReapplies())
+        with router.lock:
+            if router.last_started >= committed_at:
+                return False
+            started = time.monotonic()
+            client, appliance_id = client_for(inventory, site)
+            with client:
+                client.apply_config(appliance_id)
+            router.last_started = started
+            return True
 
 
 def has_cloud_side(inventory: Inventory, site: str) -> bool:

@@ -8,6 +8,7 @@ as they finish, and returned in inventory order.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -202,15 +203,17 @@ def collect_status(
     options: ConnectOptions | None = None,
     on_result: Callable[[SiteStatus], None] | None = None,
 ) -> list[SiteStatus]:
-    clouds = read_clouds(inventory, sites, workers=workers)
+    """Every site's verdict; the VPC routers are read while the devices are."""
+    with ThreadPoolExecutor(max_workers=1) as background:
+        clouds = background.submit(read_clouds, inventory, sites, workers=workers)
 
-    def work(site: str) -> SiteStatus:
-        device, problem = read_device(inventory, site, options or ConnectOptions())
-        result = judge(inventory, site, device, problem, clouds[site])
-        result.problems = [SECRETS.redact(p) for p in result.problems]
-        return result
+        def work(site: str) -> SiteStatus:
+            device, problem = read_device(inventory, site, options or ConnectOptions())
+            result = judge(inventory, site, device, problem, clouds.result()[site])
+            result.problems = [SECRETS.redact(p) for p in result.problems]
+            return result
 
-    return for_each_site(sites, work, workers=workers, on_done=on_result)
+        return for_each_site(sites, work, workers=workers, on_done=on_result)
 
 
 def exit_code(statuses: list[SiteStatus]) -> int:

@@ -7,7 +7,9 @@ answer, to return, retry or raise.
 
 Behaviour follows the official SDK (``sacloud/iaas-api-go``): HTTP Basic auth
 with token:secret, ``X-Sakura-Bigint-As-Int: 1`` so IDs come back as integers,
-a self-throttle of ~10 requests/s per client, and retries with exponential
+a self-throttle of ~10 requests/s per account (shared by every client this
+process opens with the same token and API root, so a fleet run with one client
+per site still stays under the service's limit), and retries with exponential
 backoff and jitter on 423 and 503 (the SDK's codes), 429 and connection
 failures, at most ``retry_max`` times.  A connection lost after a non-GET
 request was sent, and any timeout, is not retried: the API may have acted on
@@ -184,6 +186,22 @@ class _Throttle:
             return start - now
 
 
+_THROTTLES: dict[tuple[str, str, float], _Throttle] = {}
+_THROTTLES_LOCK = threading.Lock()
+
+
+def shared_throttle(settings: ApiSettings) -> _Throttle:
+    """The one throttle of this process for ``settings``' account and API root.
+
+    The service limits requests per account, and fleet operations open a client per
+    site (each on its own thread), so a per-client throttle would let N sites send N
+    times the rate.
+    """
+    key = (settings.root_url, settings.token, settings.rate_limit)
+    with _THROTTLES_LOCK:
+        return _THROTTLES.setdefault(key, _Throttle(settings.rate_limit))
+
+
 class _Core:
     """Request building and answer handling shared by the sync and async clients."""
 
@@ -192,7 +210,7 @@ class _Core:
         SECRETS.add(settings.token)
         self.settings = settings
         self.calls = Calls(settings)
-        self._throttle = _Throttle(settings.rate_limit)
+        self._throttle = shared_throttle(settings)
         self._host = urlsplit(settings.api_url).netloc
 
     def _client_options(self) -> dict[str, Any]:

@@ -98,7 +98,8 @@ class ApiSettings:
     #: exponential backoff bounds between retries, seconds (jitter is applied on top)
     retry_wait_min: float = 1.0
     retry_wait_max: float = 64.0
-    #: self-throttle, requests per second per client (the SDK's default is 10)
+    #: self-throttle, requests per second per account (token) across this process
+    #: (the SDK's default is 10)
     rate_limit: float = 10.0
     migration_call: MigrationCall = MigrationCall()
 

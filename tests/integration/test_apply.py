@@ -149,6 +149,19 @@ def test_many_sites_concurrently(start_lab: StartLab, cli: RunCli) -> None:
     assert [s["site"] for s in doc["sites"]] == ["tokyo", "site2", "site3", "site4"]
 
 
+def test_sites_on_one_vpc_router_share_its_reconnects(start_lab: StartLab, cli: RunCli) -> None:
+    """Each cloud-side reconnect renegotiates every peer of the router: six sites changing
+    at once must not send six (the slow API keeps the first one open while the others
+    commit, as a busy real API would)."""
+    lab = start_lab(scenario="seed-v2-pending", sites=6, faults=("api-slow:0.5",))
+    assert lab.api is not None
+    code, doc = apply_json(cli, lab, "--all", "--yes", "--workers", "6")
+    assert code == 0
+    assert [s["result"] for s in doc["sites"]] == ["applied"] * 6
+    reapplies = [r for r in lab.api.requests if r.startswith("PUT ") and r.endswith("/config")]
+    assert 1 <= len(reapplies) < 6
+
+
 def test_no_secret_in_json_diff_or_audit(start_lab: StartLab, cli: RunCli) -> None:
     lab = start_lab(scenario="fresh")
     state = lab.options.state_dir

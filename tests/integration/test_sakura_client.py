@@ -372,6 +372,24 @@ def test_the_client_throttles_itself(lab_api: StartLabApi) -> None:
     assert time.monotonic() - started >= 0.15  # three gaps of 1/20 s
 
 
+def test_clients_of_one_account_share_the_throttle(lab_api: StartLabApi) -> None:
+    """A fleet run opens a client per site on its own thread: together they keep the rate."""
+    lab = lab_api()
+
+    def four_reads() -> None:
+        with lab.client(rate_limit=20.0) as client:
+            for _ in range(4):
+                client.read_appliance(lab.id)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=four_reads) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert time.monotonic() - started >= 0.5  # twelve requests: eleven gaps of 1/20 s
+
+
 def test_the_environment_overrides_inventory_values(lab_api: StartLabApi, tmp_path: Path) -> None:
     lab = lab_api()
     environ = {

@@ -31,8 +31,6 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-import asyncssh
-
 from fitelctl.fitelnet.drivers.base import (
     DeviceTarget,
     HostKeyChanged,
@@ -242,6 +240,8 @@ def fetch_host_key(
 
 
 async def _fetch(host: str, port: int, timeout: float, algs: list[str]) -> HostKey | None:
+    import asyncssh  # only on the refusal and trust paths: it costs ~75 ms to import
+
     supported = {a.decode("ascii") for a in asyncssh.public_key.get_public_key_algs()}
     wanted = [a for a in algs if a in supported]
     try:
