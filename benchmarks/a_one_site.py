@@ -24,6 +24,11 @@ import _bench
 TARGET = 1.5
 
 
+def _has_sa(code: int, out: bytes) -> None:
+    if code != 0 or b"IPSEC SA" not in out:
+        raise _bench.RunFailed(f"exit {code}, no IPsec SA in the answer")
+
+
 def main() -> None:
     args = _bench.parser(__doc__.splitlines()[0], runs=15).parse_args()
     _bench.warn_if_busy()
@@ -40,7 +45,7 @@ def main() -> None:
         }
         if not no_ssh:
             ssh = _bench.ssh_exec(device, lab.state_dir)
-            contenders["ssh exec (floor)"] = lambda: _bench.run_timed(ssh)
+            contenders["ssh exec (floor)"] = lambda: _bench.run_timed(ssh, check=_has_sa)
         for driver in ("scrapli", "netmiko"):
             cmd = _bench.fitelctl(
                 "-i", inventory, "status", device["site"], "--json", "--driver", driver

@@ -75,6 +75,7 @@ class SiteProgress:
 
     def __init__(self, description: str, *, total: int) -> None:
         self._progress = Progress(console=stderr, transient=True)
+        self._description = description
         self._task = self._progress.add_task(description, total=total)
 
     def __enter__(self) -> SiteProgress:
@@ -90,4 +91,7 @@ class SiteProgress:
         self._progress.stop()
 
     def advance(self, site: str) -> None:
-        self._progress.advance(self._task)
+        """One more site done; the bar names the latest, so a stuck run shows who answered."""
+        self._progress.update(
+            self._task, advance=1, description=f"{self._description} (last: {site})"
+        )

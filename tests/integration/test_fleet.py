@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -11,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import RunCli, StartLab
+from conftest import ROOT, RunCli, StartLab
 
 from fitelctl.cli.status import STATUS_WORKERS, _default_workers
 from fitelctl.fitelnet.drivers import DriverKind
@@ -88,6 +91,44 @@ def test_status_json_over_a_fleet_with_a_hung_site(
         ("site3", "up"),
     ]
     assert "Traceback" not in result.stderr
+
+
+def status_with_stderr_on_a_terminal(inventory: Path, *args: str) -> tuple[str, str]:
+    """Run ``status`` with stderr on a pseudo-terminal (as a person sees it); stdout piped."""
+    controller, terminal = os.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fitelctl", "-i", str(inventory), "status", "--all", *args],
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            cwd=ROOT,
+            env={**os.environ, "TERM": "xterm", "COLUMNS": "120"},
+        )
+        os.close(terminal)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        stdout = process.communicate(timeout=60)[0]
+    finally:
+        os.close(controller)
+    return stdout.decode(), seen.decode(errors="replace")
+
+
+def test_progress_on_a_terminal_and_nothing_extra_with_json(start_lab: StartLab) -> None:
+    lab = start_lab(scenario="seed-v1", sites=3)
+    inventory = lab.options.state_dir / "inventory.yaml"
+    table, progress = status_with_stderr_on_a_terminal(inventory)
+    assert "querying sites" in progress and "(last: " in progress
+    assert "tokyo" in table and "site3" in table
+    doc, terminal = status_with_stderr_on_a_terminal(inventory, "--json")
+    assert [s["state"] for s in json.loads(doc)["sites"]] == ["up"] * 3
+    assert terminal.strip() == ""
 
 
 def test_status_all_is_every_site_and_excludes_naming_sites(
