@@ -6,14 +6,20 @@ conventions), found through the clitable ``index``. The same directory serves
 ``NET_TEXTFSM`` pointing at it), so anything parsed here parses the same way there.
 What TextFSM leaves to its caller is done here, and only here:
 
+- ``normalise_output``: CRLF/CR line ends, trailing spaces, terminal escapes and
+  pager remnants (the real FITELnet pager is ``less``, whose ``:`` prompt line can be
+  left in a capture; the lab's is `` --More-- ``) are removed before TextFSM runs;
 - a clear ``ParseError`` instead of a TextFSM traceback or an empty success: no
   template for the command, a line the template does not expect (its ``Error``
   rule fires), no record at all, or an output cut before its trailer (a ``Fillup``
   value, printed after the records it belongs to, left empty);
 - numbers: a column whose Value regex is exactly ``(\\d+)`` becomes an ``int``;
-  every other column stays a string; an empty column becomes ``None``;
+  a ``List`` column stays a list; every other column stays a string; an empty
+  column becomes ``None``;
 - key material (``redact.SECRET_FIELDS``) is dropped unless asked for;
-- ``parse_crypto_sa`` turns ``show crypto sa`` records into typed values.
+- ``show crypto sa``: each record gets ``ike_sa_index`` (see ``tie_sas``) and the
+  lines a template kept aside as unknown become warnings (``unknown_line_warnings``);
+- ``parse_crypto_sa`` and ``parse_version`` turn records into typed values.
 
 The index picks the template (one per command); the template is then run with
 ``textfsm.TextFSM`` directly rather than ``CliTable.ParseCmd``, because the checks
@@ -24,6 +30,7 @@ prints.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,13 +38,25 @@ import textfsm
 from textfsm import clitable
 
 from fitelctl.errors import FitelctlError
-from fitelctl.redact import redact_record, redact_text
+from fitelctl.redact import MASK, redact_record, redact_text
 
 DEFAULT_PLATFORM = "furukawa_fitelnet"
 INDEX_FILE = "index"
 _NUMBER_REGEX = r"(\d+)"
 _CRYPTO_SA = "show crypto sa"
+_CRYPTO_SA_TEMPLATE = "furukawa_fitelnet_show_crypto_sa.textfsm"
+_VERSION = "show version"
 _IKE_SA = "IKE_SA"
+_UNKNOWN_LINES = "unknown_lines"
+_KEY_LIKE = re.compile(r"(?:0x)?[0-9A-Fa-f]{12,}")
+_TERMINAL_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x08")
+#: Lines that are only a pager's prompt: ``less``'s ``:`` (the real FITELnet pager,
+#: as handled by takamitsu-iida/pyats-fitelnet's unicon plugin) and the lab's ``--More--``.
+_PAGER_PROMPTS = frozenset({":", "--More--"})
+
+#: Models whose ``show version`` the project has seen (published captures) or whose
+#: name the published guides give (F70/F71: no capture found).
+KNOWN_MODELS = frozenset({"F220", "F220 EX", "F221", "FX201", "F70", "F71"})
 
 
 class ParseError(FitelctlError):
@@ -67,17 +86,18 @@ def parse_output(
     Raises ``ParseError`` rather than return a partial or empty result.
     """
     template = _find_template(command, platform)
+    output = normalise_output(output)
     if not output.strip():
         raise ParseError(f"{command!r} output is empty")
     with template.open(encoding="utf-8") as handle:
         fsm = textfsm.TextFSM(handle)
     try:
-        rows: list[dict[str, str]] = fsm.ParseTextToDicts(output)
+        rows: list[dict[str, str | list[str]]] = fsm.ParseTextToDicts(output)
     except textfsm.TextFSMError as err:
         line = str(err).partition("Input Line: ")[2] or str(err)
         raise ParseError(
             f"{command!r} output not recognised by {template.name}: "
-            f"unexpected line {redact_text(line.strip())!r}"
+            f"unexpected line {_mask_line(line.strip())!r}"
         ) from err
     if not rows:
         raise ParseError(
@@ -91,7 +111,40 @@ def parse_output(
             )
     numbers = {value.name for value in fsm.values if value.regex == _NUMBER_REGEX}
     records = [_convert(row, numbers) for row in rows]
-    return records if show_secrets else [redact_record(record) for record in records]
+    if template.name == _CRYPTO_SA_TEMPLATE:
+        records = tie_sas(records)
+    return records if show_secrets else [_redacted(record) for record in records]
+
+
+def normalise_output(output: str) -> str:
+    """``output`` as the screen showed it: one ``\\n`` per line, no trailing spaces,
+    no terminal escapes, no pager prompt lines.
+
+    A carriage return inside a line (a pager erasing its prompt, then printing the
+    next line over it) keeps what was printed last.
+    """
+    lines = []
+    for raw in _TERMINAL_ESCAPE.sub("", output).replace("\r\n", "\n").split("\n"):
+        shown = [part for part in raw.split("\r") if part.strip()]
+        line = shown[-1].rstrip() if shown else ""
+        if line.strip() not in _PAGER_PROMPTS:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def _redacted(record: dict[str, object]) -> dict[str, object]:
+    clean = redact_record(record)
+    lines = clean.get(_UNKNOWN_LINES)
+    if isinstance(lines, list):
+        clean[_UNKNOWN_LINES] = [_mask_line(str(line)) for line in lines]
+    return clean
+
+
+def _mask_line(line: str) -> str:
+    """A line the template did not read, safe to show: key material masked by its
+    label (``redact_text``) and, since the label may be what was not understood, any
+    run of 12+ hex digits too (keys are 32+; SPIs and cookie groups are 8)."""
+    return _KEY_LIKE.sub(MASK, redact_text(line))
 
 
 def _find_template(command: str, platform: str) -> Path:
@@ -108,46 +161,125 @@ def _find_template(command: str, platform: str) -> Path:
     return directory / str(cli_table.index.index[row]["Template"])
 
 
-def _convert(row: dict[str, str], numbers: set[str]) -> dict[str, object]:
+def _convert(row: dict[str, str | list[str]], numbers: set[str]) -> dict[str, object]:
     record: dict[str, object] = {}
     for name, text in row.items():
         value: object = text or None
-        if text and name in numbers:
+        if isinstance(text, list):
+            value = list(text)
+        elif text and name in numbers:
             value = int(text)
         record[name.lower()] = value
     return record
 
 
+def tie_sas(records: list[dict[str, object]]) -> list[dict[str, object]]:
+    """``show crypto sa`` records, each with ``ike_sa_index``: which IKE SA it belongs to.
+
+    The index counts the ``IKE_SA`` blocks of the output from 0. An IKE record gets
+    its own; a CHILD_SA/IPSEC SA record gets the IKE SA whose remote address is the
+    child's peer address (the nearest preceding such IKE SA if several match, else the
+    first one), failing that the nearest preceding IKE SA of any peer, failing that
+    ``None`` (old firmware prints no IKE SA). The device prints nothing that ties
+    them; the address is what an IKE SA and the SAs it negotiated share.
+    """
+    ike_positions: list[tuple[int, object]] = []  # (record position, remote address)
+    for position, record in enumerate(records):
+        if _sa_type(record) == _IKE_SA:
+            ike_positions.append((position, record.get("remote_ip")))
+    tied = []
+    for position, record in enumerate(records):
+        index: int | None = None
+        if _sa_type(record) == _IKE_SA:
+            index = [p for p, _ in ike_positions].index(position)
+        elif _sa_type(record):
+            index = _ike_for(position, record.get("peer_ip"), ike_positions)
+        tied.append({**record, "ike_sa_index": index})
+    return tied
+
+
+def _ike_for(position: int, peer: object, ikes: list[tuple[int, object]]) -> int | None:
+    same_peer = [i for i, (_, remote) in enumerate(ikes) if peer is not None and remote == peer]
+    before = [i for i, (p, _) in enumerate(ikes) if p < position]
+    preceding_same = [i for i in same_peer if i in before]
+    if preceding_same:
+        return preceding_same[-1]
+    if same_peer:
+        return same_peer[0]
+    return before[-1] if before else None
+
+
+def _sa_type(record: dict[str, object]) -> str | None:
+    value = record.get("sa_type")
+    return " ".join(value.upper().split()) if isinstance(value, str) else None
+
+
+def unknown_line_warnings(command: str, records: list[dict[str, object]]) -> list[str]:
+    """One message per line a template kept aside (``unknown_lines``), naming its block."""
+    warnings: list[str] = []
+    for number, record in enumerate(records, start=1):
+        lines = record.get(_UNKNOWN_LINES)
+        if not isinstance(lines, list):
+            continue
+        where = f"{record.get('sa_type') or 'record'} block {number}"
+        warnings.extend(
+            f"{command!r}: {where} has a line fitelctl does not know (kept aside, the rest "
+            f"of the block was read): {_mask_line(str(line))!r}"
+            for line in lines
+        )
+    return warnings
+
+
 @dataclass(frozen=True)
 class IkeSa:
-    """An ``IKE_SA`` block (firmware V01.11 and later only)."""
+    """An ``IKE_SA`` block (firmware V01.11 and later only).
 
-    direction_tag: str
-    mode: str
-    local_ip: str
-    local_port: int
+    Only the remote address is required (it ties the child SAs); a line the block
+    lacks leaves its field ``None`` and a warning in ``CryptoSaTable.warnings``.
+    ``initiator_cookie``/``responder_cookie`` are printed as two 8-hex groups by
+    V01.11 and kept as printed; ``dh_group_size`` is the text in parentheses after
+    the group (``2048 bits``), when printed.
+    """
+
     remote_ip: str
-    remote_port: int
-    local_id: str
-    remote_id: str
-    local_auth: str
-    remote_auth: str
-    encryption: str
-    hash: str
-    dh_group: int
-    initiator_cookie: str
-    responder_cookie: str
-    lifetime_remaining: int
-    lifetime_total: int
-    dpd: str
+    direction_tag: str | None = None
+    local_ip: str | None = None
+    local_port: int | None = None
+    remote_port: int | None = None
+    local_id: str | None = None
+    local_id_type: str | None = None
+    remote_id: str | None = None
+    remote_id_type: str | None = None
+    local_auth: str | None = None
+    remote_auth: str | None = None
+    encryption: str | None = None
+    hash: str | None = None
+    dh_group: int | None = None
+    dh_group_size: str | None = None
+    initiator_cookie: str | None = None
+    responder_cookie: str | None = None
+    lifetime_remaining: int | None = None
+    lifetime_total: int | None = None
+    dpd: str | None = None
+    unknown_lines: tuple[str, ...] = ()
+
+
+#: IKE_SA fields every published V01.11 block prints; a block without one is reported.
+_IKE_EXPECTED = (
+    "direction_tag", "local_ip", "remote_port", "local_id", "remote_id", "local_auth",
+    "remote_auth", "encryption", "hash", "dh_group", "initiator_cookie", "responder_cookie",
+    "lifetime_remaining", "dpd",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class IpsecSa:
     """An ``IPSEC SA`` (old firmware) or ``CHILD_SA`` (V01.11+) block.
 
-    The four keys are printed by old firmware only, and kept only when the
-    caller asked for secrets; they never appear in ``repr``.
+    ``ike_sa_index`` is the position in ``CryptoSaTable.ike_sas`` of the IKE SA this
+    SA belongs to (``tie_sas``), ``None`` on old firmware. The four keys are printed
+    by old firmware only, and kept only when the caller asked for secrets; they never
+    appear in ``repr``.
     """
 
     direction_tag: str
@@ -176,6 +308,8 @@ class IpsecSa:
     out_packets: int
     out_octets: int
     out_seq_lapped: int
+    ike_sa_index: int | None = None
+    unknown_lines: tuple[str, ...] = ()
     in_cipher_key: str | None = field(default=None, repr=False)
     in_auth_key: str | None = field(default=None, repr=False)
     out_cipher_key: str | None = field(default=None, repr=False)
@@ -184,50 +318,65 @@ class IpsecSa:
 
 @dataclass(frozen=True)
 class CryptoSaTable:
-    """``show crypto sa`` as a whole: the device's totals and every SA block."""
+    """``show crypto sa`` as a whole: the device's totals, every SA block, and what
+    was printed but not understood (``warnings``: lines kept aside, IKE lines missing)."""
 
     isakmp_sa_count: int
     ipsec_sa_count: int
     ike_sas: list[IkeSa]
     ipsec_sas: list[IpsecSa]
+    warnings: list[str] = field(default_factory=list)
 
 
 def parse_crypto_sa(output: str, *, show_secrets: bool = False) -> CryptoSaTable:
-    """Typed ``show crypto sa``, either firmware format.
+    """Typed ``show crypto sa``, either firmware layout.
 
     The totals come from the template too: every record carries them, and an
     output with no SA block gives one record holding only the totals.
     """
     records = parse_output(_CRYPTO_SA, output, show_secrets=show_secrets)
-    blocks = [record for record in records if record["sa_type"] is not None]
+    blocks = [record for record in records if _sa_type(record) is not None]
+    ike_sas = [_ike_sa(block) for block in blocks if _sa_type(block) == _IKE_SA]
+    warnings = unknown_line_warnings(_CRYPTO_SA, records)
+    for number, ike in enumerate(ike_sas, start=1):
+        warnings.extend(
+            f"{_CRYPTO_SA!r}: IKE_SA block {number} (remote {ike.remote_ip}) printed no "
+            f"{name.replace('_', ' ')} line"
+            for name in _IKE_EXPECTED
+            if getattr(ike, name) is None
+        )
     return CryptoSaTable(
         isakmp_sa_count=_int(records[0], "isakmp_sa_count"),
         ipsec_sa_count=_int(records[0], "ipsec_sa_count"),
-        ike_sas=[_ike_sa(block) for block in blocks if block["sa_type"] == _IKE_SA],
-        ipsec_sas=[_ipsec_sa(block) for block in blocks if block["sa_type"] != _IKE_SA],
+        ike_sas=ike_sas,
+        ipsec_sas=[_ipsec_sa(block) for block in blocks if _sa_type(block) != _IKE_SA],
+        warnings=warnings,
     )
 
 
 def _ike_sa(record: dict[str, object]) -> IkeSa:
     return IkeSa(
-        direction_tag=_str(record, "direction_tag"),
-        mode=_str(record, "mode"),
-        local_ip=_str(record, "local_ip"),
-        local_port=_int(record, "local_port"),
         remote_ip=_str(record, "remote_ip"),
-        remote_port=_int(record, "remote_port"),
-        local_id=_str(record, "local_id"),
-        remote_id=_str(record, "remote_id"),
-        local_auth=_str(record, "local_auth"),
-        remote_auth=_str(record, "remote_auth"),
-        encryption=_str(record, "encryption"),
-        hash=_str(record, "hash"),
-        dh_group=_int(record, "dh_group"),
-        initiator_cookie=_str(record, "initiator_cookie"),
-        responder_cookie=_str(record, "responder_cookie"),
-        lifetime_remaining=_int(record, "lifetime_remaining"),
-        lifetime_total=_int(record, "lifetime_total"),
-        dpd=_str(record, "dpd"),
+        direction_tag=_optional_str(record, "direction_tag"),
+        local_ip=_optional_str(record, "local_ip"),
+        local_port=_optional_int(record, "local_port"),
+        remote_port=_optional_int(record, "remote_port"),
+        local_id=_optional_str(record, "local_id"),
+        local_id_type=_optional_str(record, "local_id_type"),
+        remote_id=_optional_str(record, "remote_id"),
+        remote_id_type=_optional_str(record, "remote_id_type"),
+        local_auth=_optional_str(record, "local_auth"),
+        remote_auth=_optional_str(record, "remote_auth"),
+        encryption=_optional_str(record, "encryption"),
+        hash=_optional_str(record, "hash"),
+        dh_group=_optional_int(record, "dh_group"),
+        dh_group_size=_optional_str(record, "dh_group_size"),
+        initiator_cookie=_optional_str(record, "initiator_cookie"),
+        responder_cookie=_optional_str(record, "responder_cookie"),
+        lifetime_remaining=_optional_int(record, "lifetime_remaining"),
+        lifetime_total=_optional_int(record, "lifetime_total"),
+        dpd=_optional_str(record, "dpd"),
+        unknown_lines=_lines(record),
     )
 
 
@@ -259,11 +408,59 @@ def _ipsec_sa(record: dict[str, object]) -> IpsecSa:
         out_packets=_int(record, "out_packets"),
         out_octets=_int(record, "out_octets"),
         out_seq_lapped=_int(record, "out_seq_lapped"),
+        ike_sa_index=_optional_int(record, "ike_sa_index"),
+        unknown_lines=_lines(record),
         in_cipher_key=_optional_str(record, "in_cipher_key"),
         in_auth_key=_optional_str(record, "in_auth_key"),
         out_cipher_key=_optional_str(record, "out_cipher_key"),
         out_auth_key=_optional_str(record, "out_auth_key"),
     )
+
+
+@dataclass(frozen=True)
+class FirmwareVersion:
+    """One side of ``show version``: ``present-side`` runs, ``other-side`` is the spare."""
+
+    side: str
+    model: str
+    version: str
+    date: str
+
+    @property
+    def line(self) -> str:
+        """The line as the device prints it (spacing normalised), for messages."""
+        return f"{self.model}   Version {self.version} [{self.date}]"
+
+    @property
+    def release(self) -> tuple[int, int] | None:
+        """``01.11(00)…`` → ``(1, 11)``; ``None`` for a test build (``T`` prefix) or
+        anything else not of that shape."""
+        major, dot, rest = self.version.partition(".")
+        minor = rest.partition("(")[0]
+        if dot and major.isdigit() and minor.isdigit():
+            return int(major), int(minor)
+        return None
+
+
+def parse_version(output: str) -> list[FirmwareVersion]:
+    """Typed ``show version``: every side the device prints, present-side first."""
+    versions = [
+        FirmwareVersion(
+            side=_version_str(record, "side"),
+            model=_version_str(record, "model"),
+            version=_version_str(record, "version"),
+            date=_version_str(record, "date"),
+        )
+        for record in parse_output(_VERSION, output)
+    ]
+    return sorted(versions, key=lambda version: version.side != "present-side")
+
+
+def _version_str(record: dict[str, object], key: str) -> str:
+    value = record.get(key)
+    if not isinstance(value, str):
+        raise ParseError(f"{_VERSION!r} output has a firmware line without its {key}")
+    return value
 
 
 def _missing(record: dict[str, object], key: str) -> ParseError:
@@ -294,3 +491,8 @@ def _optional_str(record: dict[str, object], key: str) -> str | None:
 def _optional_int(record: dict[str, object], key: str) -> int | None:
     value = record.get(key)
     return value if isinstance(value, int) else None
+
+
+def _lines(record: dict[str, object]) -> tuple[str, ...]:
+    value = record.get(_UNKNOWN_LINES)
+    return tuple(str(line) for line in value) if isinstance(value, list) else ()

@@ -23,9 +23,15 @@ def parse(
         ),
     ] = False,
 ) -> None:
-    """Print the records the TextFSM template gives for FILE, as a JSON list."""
+    """Print the records the TextFSM template gives for FILE, as a JSON list.
+
+    A line the template does not know inside a block it recognised is kept in that
+    record's ``unknown_lines`` and named in a warning on stderr.
+    """
     from fitelctl.ops.parse import parse_file
 
-    records = parse_file(command, file, platform=platform, show_secrets=show_secrets)
-    json.dump(records, sys.stdout, indent=2)
+    parsed = parse_file(command, file, platform=platform, show_secrets=show_secrets)
+    json.dump(parsed.records, sys.stdout, indent=2)
     sys.stdout.write("\n")
+    for warning in parsed.warnings:
+        sys.stderr.write(f"warning: {warning}\n")

@@ -180,19 +180,19 @@ def _ike_view(tunnel: Tunnel, link: SiteLink, now: float) -> IkeSaView:
     elapsed = max(0, int(now - tunnel.established_at))
     generation, age = divmod(elapsed, total)
     group = tunnel.config.dh_group
-    hash_name = {"sha": "HMAC-SHA1", "sha-256": "HMAC-SHA2-256", "sha-512": "HMAC-SHA2-512"}
+    local_ip = tunnel.config.local_address or link.public_address
     return IkeSaView(
-        local_ip=tunnel.config.local_address or link.public_address,
+        local_ip=local_ip,
         remote_ip=tunnel.config.peer,
-        local_id=tunnel.config.self_identity,
+        local_id=tunnel.config.self_identity or local_ip,
         remote_id=tunnel.config.peer,
-        encryption=vocab.device_encryption_name(tunnel.outcome.ike_aes_bits or 128),
-        hash=hash_name.get(tunnel.config.ike_hash, tunnel.config.ike_hash.upper()),
+        aes_bits=tunnel.outcome.ike_aes_bits or 128,
+        ike_hash=tunnel.config.ike_hash,
         dh_group=group,
         modp_bits=vocab.MODP_BITS.get(group, 0),
         initiator_cookie=derived_hex(tunnel.seed, "icookie", generation, 8),
         responder_cookie=derived_hex(tunnel.seed, "rcookie", generation, 8),
         lifetime_left=total - age,
         lifetime_total=total,
-        dpd_interval=tunnel.config.keepalive_interval,
+        dpd=tunnel.config.keepalive_interval is not None,
     )

@@ -76,12 +76,18 @@ def test_newer_firmware_prints_ike_and_child_sas_without_keys() -> None:
     table = parse_crypto_sa(text)
     (ike,) = table.ike_sas
     (child,) = table.ipsec_sas
-    assert (ike.encryption, ike.dh_group, ike.local_id) == ("AES-CBC/256", 14, TOKYO.wan)
+    assert (ike.encryption, ike.hash, ike.dh_group, ike.local_id) == (
+        "aes256-cbc",
+        "hmac-sha256-128",
+        14,
+        TOKYO.wan,
+    )
     assert (child.encryption, child.authentication, child.pfs_group) == (
         "AES-CBC/256",
-        "HMAC-SHA2-256-128/256",
+        "HMAC-SHA2-256",
         14,
     )
+    assert child.ike_sa_index == 0
     assert child.lifetime_total == 180
     assert (table.isakmp_sa_count, table.ipsec_sa_count) == (1, 1)
 

@@ -18,15 +18,44 @@ from fitelctl.parsing import (
     parse_crypto_sa,
     parse_output,
     templates_dir,
+    unknown_line_warnings,
 )
 
 CASES = Path(__file__).resolve().parent.parent / "parsers" / "furukawa_fitelnet"
 ARTICLE = (CASES / "show_crypto_sa" / "ipsec_format_article.raw").read_text()
-V2 = (CASES / "show_crypto_sa" / "ike_child_format_v2.raw").read_text()
-MULTI_V2 = (CASES / "show_crypto_sa" / "ike_child_format_multi.raw").read_text()
-NO_SA = (CASES / "show_crypto_sa" / "ike_child_format_no_sa.raw").read_text()
-IKE_ONLY = (CASES / "show_crypto_sa" / "ike_child_format_ike_only_netmiko.raw").read_text()
+#: F220 V01.11 as published by Cloudflare (see the .yml beside it for the source)
+V2 = (CASES / "show_crypto_sa" / "f220_v01_11_cloudflare_dh14.raw").read_text()
+NO_SA = (CASES / "show_crypto_sa" / "ipsec_format_no_sa_session.raw").read_text()
 VERSION = (CASES / "show_version" / "f220_v01_12.raw").read_text()
+F220_EX = (CASES / "show_version" / "f220ex_t10_02_pyats.raw").read_text()
+
+_V2_IKE = V2[V2.index("  IKE_SA") : V2.index("  CHILD_SA")]
+_V2_CHILD = V2[V2.index("  CHILD_SA") : V2.index("  Total number")]
+#: the published IKE_SA block without its CHILD_SA (phase 2 not up yet)
+IKE_ONLY = (
+    "show crypto sa\n\n" + _V2_IKE + "  Total number of ISAKMP SA 1\n  Total number of IPSEC SA 0\n"
+)
+
+
+def _second_peer(block: str) -> str:
+    return (
+        block.replace("anycast-address", "198.51.100.7")
+        .replace("tunnel 1", "tunnel 2")
+        .replace("CHILD_SA <I>", "CHILD_SA <R>")
+        .replace("Mode: <I>", "Mode: <R>")
+        .replace("PFS : off ESN : off", "PFS : on (group 14) ESN : on")
+    )
+
+
+#: two tunnels in the published layout: IKE 1, IKE 2, then their children in reverse order
+MULTI_V2 = (
+    "show crypto sa\n\n"
+    + _V2_IKE
+    + _second_peer(_V2_IKE)
+    + _second_peer(_V2_CHILD)
+    + _V2_CHILD
+    + "  Total number of ISAKMP SA 2\n  Total number of IPSEC SA 2\n"
+)
 
 ARTICLE_IN_CIPHER_KEY = "0x5cfc51fc465b4743718389b0d401d39c"
 KEY_FIELDS = {"in_cipher_key", "in_auth_key", "out_cipher_key", "out_auth_key"}
@@ -59,7 +88,9 @@ def test_numbers_become_int_and_empty_columns_none() -> None:
     assert record["in_spi"] == "93c1ab67"  # hex stays text
     assert record["isakmp_sa_count"] == 0
     assert record["ipsec_sa_count"] == 1
-    assert record["mode"] is None  # an IKE_SA column, empty on an IPsec SA
+    assert record["dh_group"] is None  # an IKE_SA column, empty on an IPsec SA
+    assert record["unknown_lines"] == []  # a List column stays a list
+    assert record["ike_sa_index"] is None  # old firmware prints no IKE SA
 
 
 def test_secrets_absent_by_default() -> None:
@@ -106,36 +137,64 @@ def test_crypto_sa_table_keeps_keys_only_when_asked_and_never_in_repr() -> None:
     assert ARTICLE_IN_CIPHER_KEY not in repr(sa)
 
 
-def test_crypto_sa_table_new_format() -> None:
+def test_crypto_sa_table_published_v01_11() -> None:
     table = parse_crypto_sa(V2, show_secrets=True)
-    assert (table.isakmp_sa_count, table.ipsec_sa_count) == (1, 1)
+    assert (table.isakmp_sa_count, table.ipsec_sa_count, table.warnings) == (1, 1, [])
     (ike,) = table.ike_sas
-    assert (ike.mode, ike.direction_tag) == ("Main", "I")
-    assert (ike.local_ip, ike.remote_ip) == ("172.30.128.254", "27.133.132.134")
-    assert (ike.local_id, ike.remote_id) == ("172.30.128.254", "27.133.132.134")
+    assert ike.direction_tag == "I"
+    assert (ike.local_ip, ike.local_port) == ("<LOCAL_IP>", 500)
+    assert (ike.remote_ip, ike.remote_port) == ("anycast-address", 500)
+    assert (ike.local_id, ike.local_id_type) == ("<LOCAL_ID>", "ipv4")
+    assert (ike.remote_id, ike.remote_id_type) == ("anycast-address", "ipv4")
     assert ike.local_auth == ike.remote_auth == "Pre-shared key"
-    assert (ike.encryption, ike.hash, ike.dh_group) == ("AES-CBC/256", "HMAC-SHA2-256", 14)
+    assert (ike.encryption, ike.hash) == ("aes256-cbc", "hmac-sha256-128")
+    assert (ike.dh_group, ike.dh_group_size) == (14, "2048 bits")
     assert (ike.initiator_cookie, ike.responder_cookie) == (
-        "0x3f9c2a1b7d4e6f80",
-        "0x91ab2cd3ef456789",
+        "aaaaaaaa bbbbbbbb",
+        "cccccccc dddddddd",
     )
-    assert (ike.lifetime_remaining, ike.lifetime_total) == (28512, 28800)
-    assert ike.dpd == "on (interval 15 sec)"
+    assert (ike.lifetime_remaining, ike.lifetime_total, ike.dpd) == (6852, 14400, "on")
     (child,) = table.ipsec_sas
-    assert (child.encryption, child.authentication) == ("AES-CBC/256", "HMAC-SHA2-256-128/256")
-    assert (child.pfs, child.pfs_group, child.lifetime_total) == (True, 14, 180)
+    assert (child.direction_tag, child.ike_sa_index) == ("I", 0)
+    assert (child.peer_ip, child.local_ip) == ("anycast-address", "xxx.xxx.xxx.xxx")
+    assert (child.encryption, child.authentication) == ("AES-CBC/256", "HMAC-SHA2-256")
+    assert (child.pfs, child.pfs_group, child.esn) == (False, None, False)
+    assert (child.lifetime_remaining, child.lifetime_total) == (22868, 28800)
+    assert (child.in_spi, child.out_spi) == ("eeeeeeee", "ffffffff")
     assert child.in_cipher_key is None  # the new format never prints keys
 
 
-def test_crypto_sa_table_several_sas_and_pfs_off() -> None:
+@pytest.mark.parametrize(
+    ("dh_line", "group", "size"),
+    [("14 (2048 bits)", 14, "2048 bits"), ("20", 20, None), ("5 (MODP 1536)", 5, "MODP 1536")],
+)
+def test_dh_group_bare_or_with_its_size(dh_line: str, group: int, size: str | None) -> None:
+    published = "Diffie-Hellman group : 14 (2048 bits)"
+    output = V2.replace(published, f"Diffie-Hellman group : {dh_line}")
+    (ike,) = parse_crypto_sa(output).ike_sas
+    assert (ike.dh_group, ike.dh_group_size) == (group, size)
+
+
+def test_children_are_tied_to_the_ike_sa_of_their_peer() -> None:
     table = parse_crypto_sa(MULTI_V2)
-    assert (table.isakmp_sa_count, table.ipsec_sa_count) == (2, 3)
-    assert [ike.remote_ip for ike in table.ike_sas] == ["27.133.132.134", "203.0.113.10"]
-    assert [sa.direction_tag for sa in table.ipsec_sas] == ["I", "R", "R"]
-    assert [sa.interface for sa in table.ipsec_sas] == ["tunnel 1", "tunnel 2", "tunnel 2"]
-    off = table.ipsec_sas[1]
-    assert (off.pfs, off.pfs_group, off.esn) == (False, None, False)
-    assert table.ipsec_sas[2].esn is True
+    assert (table.isakmp_sa_count, table.ipsec_sa_count) == (2, 2)
+    assert [ike.remote_ip for ike in table.ike_sas] == ["anycast-address", "198.51.100.7"]
+    assert [ike.direction_tag for ike in table.ike_sas] == ["I", "R"]
+    assert [(sa.peer_ip, sa.ike_sa_index) for sa in table.ipsec_sas] == [
+        ("198.51.100.7", 1),
+        ("anycast-address", 0),
+    ]
+    tunnel2 = table.ipsec_sas[0]
+    assert (tunnel2.direction_tag, tunnel2.interface) == ("R", "tunnel 2")
+    assert (tunnel2.pfs, tunnel2.pfs_group, tunnel2.esn) == (True, 14, True)
+    records = parse_output("show crypto sa", MULTI_V2)
+    assert [r["ike_sa_index"] for r in records] == [0, 1, 1, 0]
+
+
+def test_child_of_an_unknown_peer_goes_to_the_nearest_preceding_ike_sa() -> None:
+    output = MULTI_V2.replace("Peer IP : 198.51.100.7/500", "Peer IP : 203.0.113.9/500")
+    table = parse_crypto_sa(output)
+    assert [sa.ike_sa_index for sa in table.ipsec_sas] == [1, 0]
 
 
 def test_no_sa_is_totals_only() -> None:
@@ -189,12 +248,23 @@ def test_parse_error_is_one_line_and_a_fitelctl_error() -> None:
 
 
 def test_parse_error_never_shows_key_material() -> None:
-    # A Cipher Key line where the template does not expect one (before IN).
-    output = ARTICLE.replace("    IN\n", "      Cipher Key    : 0x0123abcd\n    IN\n", 1)
+    # A Cipher Key line where no block can hold it (not indented).
+    output = ARTICLE.replace("    IN\n", "Cipher Key    : 0x0123abcd\n    IN\n", 1)
     with pytest.raises(ParseError) as caught:
         parse_output("show crypto sa", output)
     assert "Cipher Key" in str(caught.value)
     assert "0x0123abcd" not in str(caught.value)
+
+
+def test_a_key_line_kept_aside_is_masked_unless_asked() -> None:
+    # A Cipher Key line where the template does not expect one (before IN): kept aside.
+    output = ARTICLE.replace("    IN\n", "      Cipher Key    : 0x0123abcd\n    IN\n", 1)
+    (record,) = parse_output("show crypto sa", output)
+    assert record["unknown_lines"] == ["Cipher Key    : <redacted>"]
+    warnings = unknown_line_warnings("show crypto sa", [record])
+    assert len(warnings) == 1 and "0x0123abcd" not in warnings[0]
+    (shown,) = parse_output("show crypto sa", output, show_secrets=True)
+    assert shown["unknown_lines"] == ["Cipher Key    : 0x0123abcd"]
 
 
 @pytest.mark.parametrize("output", ["", "\n\n", "show crypto sa\n"])
@@ -215,7 +285,7 @@ def test_output_cut_anywhere_before_its_totals_is_a_parse_error(raw: str) -> Non
 
 
 def test_cut_inside_a_later_block_names_the_missing_totals() -> None:
-    cut = MULTI_V2[: MULTI_V2.index("  CHILD_SA <R>")] + "  CHILD_SA <R>\n    Selector :\n"
+    cut = MULTI_V2[: MULTI_V2.index("  CHILD_SA <I>")] + "  CHILD_SA <I>\n    Selector :\n"
     with pytest.raises(ParseError, match="cut short: it ends before the line giving "):
         parse_output("show crypto sa", cut)
 
@@ -249,16 +319,17 @@ def test_netmiko_use_textfsm_path(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert isinstance(records, list)
     assert [r["sa_type"] for r in records] == ["IKE_SA", "CHILD_SA"]
-    assert records[1]["in_spi"] == "ccbf4f48"
+    assert records[1]["in_spi"] == "eeeeeeee"
 
 
 def test_parse_file(tmp_path: Path) -> None:
     saved = tmp_path / "sa.txt"
     saved.write_text(ARTICLE)
-    (record,) = parse_file("show crypto sa", saved, platform="furukawa_fitelnet",
-                           show_secrets=False)  # fmt: skip
+    parsed = parse_file("show crypto sa", saved, platform="furukawa_fitelnet", show_secrets=False)
+    (record,) = parsed.records
     assert record["peer_ip"] == "27.133.132.134"
     assert KEY_FIELDS.isdisjoint(record)
+    assert parsed.warnings == []
 
 
 def test_parse_file_unreadable_names_the_path(tmp_path: Path) -> None:
