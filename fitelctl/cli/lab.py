@@ -51,6 +51,16 @@ def up(
             help="`show crypto sa` format: ipsec (the article's firmware) or ike_child (newer).",
         ),
     ] = SaFormatChoice.ipsec,
+    device_config: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--device-config",
+            metavar="SITE=FILE",
+            help="Start SITE's device from the running config in FILE (working = current = "
+            "boot) instead of the scenario's; repeatable. Every line must be one the lab "
+            "device accepts.",
+        ),
+    ] = None,
 ) -> None:
     """Run the lab in the foreground until Ctrl-C or SIGTERM, then stop cleanly.
 
@@ -66,5 +76,6 @@ def up(
         sites=sites,
         faults=tuple(fault or ()),
         sa_format=sa_format.value,
+        device_configs=tuple(device_config or ()),
     )
     run_foreground(options, announce=lambda line: print(line, flush=True, file=sys.stdout))

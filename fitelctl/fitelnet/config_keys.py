@@ -23,13 +23,19 @@ The table is per block kind, because a word means something only where it is typ
 * ``crypto ipsec selector``: ``src N`` / ``dst N`` — the selector number is part of the
   key (``*`` in the table: any word), since a selector may hold several numbered pairs.
 * ``crypto isakmp policy``: ``authentication``, ``encryption``, ``encryption-keysize``,
-  ``group``, ``hash``, ``lifetime``: one value each.
+  ``group``, ``hash``, ``lifetime``, ``initiate-mode``: one value each.  ``hash`` may
+  list several algorithms (``hash sha sha-256`` in Cloudflare's published IKEv2 config),
+  in any order.
 * ``crypto isakmp profile``: ``local-address``, ``self-identity`` (one identity, whatever
   its kind: ``address``/``fqdn``/``user-fqdn`` is part of the value), ``set peer``,
   ``ike-version``, ``local-key`` (``[ascii] KEY`` is the value), ``keepalive``,
   ``set isakmp-policy``, ``set ipsec-policy``.
 * ``crypto map``: ``match address``, ``set isakmp-profile``.
-* ``interface``: ``ip address`` (one address per interface here), ``tunnel mode``.
+* ``interface``: ``ip address`` (one address per interface here), ``tunnel mode``,
+  ``link-state``.
+* Published configs also set, in ``crypto ipsec policy``, ``set mtu``, ``set mss`` and
+  ``set udp-encapsulation`` (NAT-T keepalive), and at top level ``crypto isakmp
+  negotiation always-up-params`` and ``crypto ipsec replay-check``: one value each.
 * ``ip route``: the key is the destination AND the next hop (a gateway, or ``tunnel N``):
   two routes to one prefix through different next hops are two lines the device keeps
   side by side (floating/backup routes), so neither replaces the other.  The destination
@@ -39,6 +45,15 @@ The table is per block kind, because a word means something only where it is typ
 * Anything else (unknown lines, unknown blocks): the whole line is the key, so it
   matches only itself.  That is the safe default: a line we do not know is never
   mistaken for another, it is only ever removed by its exact text or added as is.
+
+Which settings fitelctl manages (``managed_child``).  Inside a block that fitelctl
+generates, a setting it never generates and that does not decide whether the VPC router
+links is the operator's: the tunnel interface's ``ip address`` (BGP over IPsec needs it)
+and ``link-state``, an IPsec policy's ``set mtu``/``set mss``/``set udp-encapsulation…``,
+and any line this table does not know.  ``diff`` leaves them as they are; a rollback
+(which restores a whole backup) still compares them.  ``initiate-mode`` is managed
+although never generated: the VPC router speaks main mode only, so an ``initiate-mode
+aggressive`` left in a managed policy is removed (main is the device's default).
 
 Values compare as word lists (runs of spaces do not matter, letter case does: keys and
 names are case-sensitive).
@@ -55,6 +70,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "": (
         "hostname",
         "crypto ipsec security-association lifetime seconds",
+        "crypto isakmp negotiation always-up-params",
+        "crypto ipsec replay-check",
     ),
     "crypto ipsec policy": (
         "set pfs",
@@ -64,6 +81,9 @@ KEYS: dict[str, tuple[str, ...]] = {
         "set security-association transform-keysize",
         "set ip df-bit",
         "set ip fragment",
+        "set mtu",
+        "set mss",
+        "set udp-encapsulation",
     ),
     "crypto ipsec selector": ("src *", "dst *"),
     "crypto isakmp policy": (
@@ -73,6 +93,7 @@ KEYS: dict[str, tuple[str, ...]] = {
         "group",
         "hash",
         "lifetime",
+        "initiate-mode",
     ),
     "crypto isakmp profile": (
         "local-address",
@@ -85,11 +106,19 @@ KEYS: dict[str, tuple[str, ...]] = {
         "set ipsec-policy",
     ),
     "crypto map": ("match address", "set isakmp-profile"),
-    "interface": ("ip address", "tunnel mode"),
+    "interface": ("ip address", "tunnel mode", "link-state"),
+}
+
+#: Known keys of settings that are the operator's, never fitelctl's (see above).
+UNMANAGED_KEYS: dict[str, frozenset[tuple[str, ...]]] = {
+    "crypto ipsec policy": frozenset(
+        {("set", "mtu"), ("set", "mss"), ("set", "udp-encapsulation")}
+    ),
+    "interface": frozenset({("ip", "address"), ("link-state",)}),
 }
 
 #: Keys whose value words may come in any order.
-UNORDERED_VALUES = frozenset({("set", "security-association", "transform")})
+UNORDERED_VALUES = frozenset({("set", "security-association", "transform"), ("hash",)})
 
 
 @dataclass(frozen=True)
@@ -114,11 +143,26 @@ def setting(line: str, block: str | None = None) -> Setting:
     return Setting(key, value)
 
 
-def _block_keys(header: str) -> tuple[str, ...]:
-    """The keys of the longest ``KEYS`` kind the header starts with; none if unknown."""
+def managed_child(line: str, block: str) -> bool:
+    """Whether fitelctl owns the setting ``line`` makes inside the block headed ``block``."""
+    keys = _block_keys(block)
+    length = _key_length(line.split(), keys)
+    if length is None:
+        return False
+    return tuple(line.split()[:length]) not in UNMANAGED_KEYS.get(_block_kind(block), ())
+
+
+def _block_kind(header: str) -> str:
+    """The longest ``KEYS`` kind the header starts with ("" if none)."""
     words = header.split()
     kinds = [kind for kind in KEYS if kind and words[: len(kind.split())] == kind.split()]
-    return KEYS[max(kinds, key=len)] if kinds else ()
+    return max(kinds, key=len) if kinds else ""
+
+
+def _block_keys(header: str) -> tuple[str, ...]:
+    """The keys of the header's block kind; none if the kind is unknown."""
+    kind = _block_kind(header)
+    return KEYS[kind] if kind else ()
 
 
 def _key_length(words: list[str], keys: tuple[str, ...]) -> int | None:

@@ -5,6 +5,14 @@ lines and blocks; a block is a header line, its children indented by one space,
 and a closing ``exit``; ``!`` lines separate entries.  That is all the
 structure there is (no nesting deeper than one level in the IPsec sections), so
 a small parser here is clearer than a general tree library.
+
+What real running configs add (published F220/F221/FX201 configs, see
+``tests/data/real_configs/``): ``!  LAST EDIT …`` / ``!  LAST REFRESH …`` /
+``!  LAST SAVE …`` header lines, ``!`` comment lines inside blocks (`` ! if there is a
+NAT router …``), a closing ``end``, and deeper blocks outside IPsec (``router bgp``
+holds `` address-family …`` sections closed by an indented `` exit``).  Comments and
+``end`` carry no setting and are dropped; a child keeps any indentation beyond the
+block's one space, so a nested section renders back as it was read.
 """
 
 from __future__ import annotations
@@ -41,24 +49,26 @@ class ConfigTree:
 
     @classmethod
     def parse(cls, text: str) -> ConfigTree:
+        """Entries of a config text; a line followed by indented lines or ``exit`` is a block."""
         tree = cls()
-        current: Entry | None = None
+        current: Entry | None = None  # the entry indented lines belong to
         for raw in text.splitlines():
             line = raw.rstrip()
-            if not line.strip() or line.strip() == "!":
+            if not line.strip() or line.lstrip().startswith("!"):
                 continue
             if line.startswith(" ") and current is not None:
-                current.children.append(line.strip())
+                current.is_block = True
+                current.children.append(_child_text(line))
                 continue
             if line == "exit":
+                if current is not None:
+                    current.is_block = True
                 current = None
                 continue
-            entry = Entry(header=line.strip())
-            tree.entries.append(entry)
-            current = entry
-            entry.is_block = _opens_block(entry.header)
-            if not entry.is_block:
-                current = None
+            if line == "end" and current is None:
+                continue
+            current = Entry(header=line.strip(), is_block=_opens_block(line.strip()))
+            tree.entries.append(current)
         return tree
 
     def render(self) -> str:
@@ -97,6 +107,12 @@ BLOCK_HEADERS = (
     "line ",
     "router ",
 )
+
+
+def _child_text(line: str) -> str:
+    """A child line without the block's one-space indent (deeper indents are kept)."""
+    text = line[1:]
+    return text if text.startswith(" ") and text.strip() else text.strip()
 
 
 def _opens_block(header: str) -> bool:

@@ -60,6 +60,64 @@ def read_tunnels(config: ConfigTree) -> list[DeviceTunnel | BrokenTunnel]:
     return tunnels
 
 
+def objects_of_other_tunnels(
+    config: ConfigTree, *, interface: int, map_name: str
+) -> dict[str, str]:
+    """Block headers that tunnels other than ``interface Tunnel N`` → ``map_name`` use.
+
+    Maps each header to who uses it (``interface Tunnel 2 (tunnel mode ipsec map
+    MAP1)``).  Our own ``interface Tunnel N`` counts as another's when it is already
+    bound to something else (another map, or another tunnel mode such as ``srv6``).
+    An IPsec policy with no lifetime of its own runs on the global default, so that
+    tunnel also uses ``crypto ipsec security-association lifetime seconds`` (the key,
+    without a value).  Broken chains are followed as far as they go.
+    """
+    owners: dict[str, str] = {}
+    for iface in config.blocks("interface Tunnel"):
+        mode = iface.child_value("tunnel mode")
+        if mode is None or (
+            iface.header.split() == ["interface", "Tunnel", str(interface)]
+            and mode.split() == ["ipsec", "map", map_name]
+        ):
+            continue
+        owner = f"{iface.header} (tunnel mode {mode})"
+        owners.setdefault(iface.header, owner)
+        words = mode.split()
+        if words[:2] == ["ipsec", "map"] and len(words) == 3:
+            for header in _chain(config, words[2]):
+                owners.setdefault(header, owner)
+                policy = config.find(header) if header.startswith("crypto ipsec policy") else None
+                if policy and policy.child_value(_POLICY_LIFETIME) is None:
+                    owners.setdefault(GLOBAL_IPSEC_LIFETIME, owner)
+    return owners
+
+
+#: The global IPsec SA lifetime line, without its value.
+GLOBAL_IPSEC_LIFETIME = "crypto ipsec security-association lifetime seconds"
+_POLICY_LIFETIME = "set security-association lifetime seconds"
+
+
+def _chain(config: ConfigTree, map_name: str) -> list[str]:
+    """Headers of the map, its selector, profile and policies that exist in ``config``."""
+    headers: list[str] = []
+    crypto_map = config.find(f"crypto map {map_name} ipsec-isakmp")
+    if crypto_map is None:
+        return headers
+    headers.append(crypto_map.header)
+    selector = crypto_map.child_value("match address")
+    if selector:
+        headers.append(f"crypto ipsec selector {selector}")
+    profile = config.find(f"crypto isakmp profile {crypto_map.child_value('set isakmp-profile')}")
+    if profile is None:
+        return headers
+    headers.append(profile.header)
+    for prefix, kind in (("set isakmp-policy", "isakmp"), ("set ipsec-policy", "ipsec")):
+        name = profile.child_value(prefix)
+        if name:
+            headers.append(f"crypto {kind} policy {name}")
+    return headers
+
+
 class _Missing(Exception):
     pass
 
@@ -93,7 +151,7 @@ def _keysize(value: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _global_ipsec_lifetime(config: ConfigTree) -> int:
-    entry = config.find_prefix("crypto ipsec security-association lifetime seconds")
+    entry = config.find_prefix(GLOBAL_IPSEC_LIFETIME)
     if entry is None:
         return vocab.DEFAULT_IPSEC_LIFETIME
     return int(entry.header.split()[-1])

@@ -36,7 +36,12 @@ target's order (the removals: current's).
 Scope.  A ``Scope`` says which entries of CURRENT the differ may remove.  The target's
 own entries are compared with their current counterpart whatever the scope says (the
 target is what fitelctl owns), so the scope only protects everything else (other
-tunnels, hostname, interfaces, other routes) from being removed.
+tunnels, hostname, interfaces, other routes) from being removed.  The managed scope
+also protects, inside the blocks it changes, the lines that are the operator's
+(``config_keys.managed_child``: a tunnel interface's ``ip address``, an IPsec policy's
+``set mtu``, unknown lines), and refuses (``DiffConflict``) to change a block that
+another tunnel of the device uses (a shared policy, our tunnel interface already bound
+to another map): real boxes carry several tunnels, and ``diff`` must never alter theirs.
 
 Why hand-written rather than hier_config.  hier_config 3.7.1 was installed aside and
 run on the article's configs with a sketch of a FITELnet driver (``indentation=1``,
@@ -74,10 +79,10 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from fitelctl.fitelnet.config_keys import Setting, setting
+from fitelctl.errors import FitelctlError
+from fitelctl.fitelnet.config_keys import Setting, managed_child, setting
 from fitelctl.fitelnet.config_tree import ConfigTree, Entry
-
-Scope = Callable[[Entry], bool]
+from fitelctl.fitelnet.crypto_config import objects_of_other_tunnels
 
 _T = TypeVar("_T")
 _K = TypeVar("_K", bound=Hashable)
@@ -122,9 +127,26 @@ def _identity(entry: Entry) -> _Identity:
     return _Identity(False, setting(entry.header).key)
 
 
-def whole_scope(entry: Entry) -> bool:
-    """Every entry may be touched (rollback to a backup)."""
-    return True
+class DiffConflict(FitelctlError):
+    """The target would change something another tunnel of the device uses."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the differ may touch in the current config (call it on an entry: may it go?)."""
+
+    removes: Callable[[Entry], bool]
+    #: inside a changed block, may lines fitelctl does not manage be removed?
+    all_children: bool = True
+    #: our ``interface Tunnel N`` and map name: refuse changes to other tunnels' objects
+    tunnel: tuple[int, str] | None = None
+
+    def __call__(self, entry: Entry) -> bool:
+        return self.removes(entry)
+
+
+#: Every entry and every line may be touched (rollback to a backup).
+whole_scope = Scope(lambda entry: True)
 
 
 def managed_scope(target: ConfigTree, *, tunnel_interface: int) -> Scope:
@@ -137,19 +159,42 @@ def managed_scope(target: ConfigTree, *, tunnel_interface: int) -> Scope:
         routes_into_tunnel = not entry.is_block and identity.key[:2] == ("ip", "route")
         return identity in owned or (routes_into_tunnel and identity.key[-2:] == tunnel)
 
-    return in_scope
+    return Scope(in_scope, all_children=False, tunnel=(tunnel_interface, _map_name(target)))
+
+
+def _map_name(target: ConfigTree) -> str:
+    crypto_map = next((e for e in target.blocks("crypto map")), None)
+    return crypto_map.header.split()[2] if crypto_map else ""
 
 
 def diff_config(current: ConfigTree, target: ConfigTree, scope: Scope) -> list[str]:
-    """Device-ready lines that make ``current`` equal to ``target`` within ``scope``."""
+    """Device-ready lines that make ``current`` equal to ``target`` within ``scope``.
+
+    Raises ``DiffConflict`` when a managed change would alter another tunnel's objects.
+    """
     have = _group(current.entries, _identity)
     want = _group(target.entries, _identity)
+    others = (
+        objects_of_other_tunnels(current, interface=scope.tunnel[0], map_name=scope.tunnel[1])
+        if scope.tunnel
+        else {}
+    )
     additions: list[tuple[int, list[str]]] = []
+    conflicts: list[str] = []
     for identity, entries in want.items():
         goal = entries[-1]  # typed twice, the last one wins
-        lines = _entry_changes(have.get(identity, []), goal)
+        lines = _entry_changes(have.get(identity, []), goal, scope.all_children)
+        owner = others.get(goal.header) or others.get(" ".join(identity.key))
+        if lines and owner:
+            conflicts.append(f"'{goal.header}' belongs to {owner}")
         if lines:
             additions.append((_rank(goal, ADD_ORDER), lines))
+    if conflicts:
+        raise DiffConflict(
+            "the change would alter another tunnel: "
+            + "; ".join(conflicts)
+            + " (give this site's tunnel its own tunnel.name / tunnel.interface)"
+        )
     removals = [
         (_rank(entry, REMOVE_ORDER), [f"no {entry.header}"])
         for identity, entries in have.items()
@@ -183,8 +228,11 @@ def _semantics(tree: ConfigTree) -> frozenset[tuple[bool, str, frozenset[Setting
     )
 
 
-def _entry_changes(have: list[Entry], want: Entry) -> list[str]:
-    """Lines that turn the current entries with ``want``'s identity into ``want``."""
+def _entry_changes(have: list[Entry], want: Entry, all_children: bool) -> list[str]:
+    """Lines that turn the current entries with ``want``'s identity into ``want``.
+
+    Unless ``all_children``, current children fitelctl does not manage stay as they are.
+    """
     if not want.is_block:
         found = [(setting(entry.header), entry.header) for entry in have]
         return _settle(found, setting(want.header), want.header)
@@ -197,7 +245,13 @@ def _entry_changes(have: list[Entry], want: Entry) -> list[str]:
 
     current = _group(block.children, lambda line: in_block(line).key)
     wanted = _group(want.children, lambda line: in_block(line).key)
-    stale = [child for key, children in current.items() if key not in wanted for child in children]
+    stale = [
+        child
+        for key, children in current.items()
+        if key not in wanted
+        for child in children
+        if all_children or managed_child(child, block.header)
+    ]
     lines = [f"no {child}" for child in stale]
     for key, children in wanted.items():
         goal = children[-1]

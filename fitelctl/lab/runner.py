@@ -22,6 +22,7 @@ import yaml
 
 from fitelctl.errors import FitelctlError
 from fitelctl.lab.api_server import ApiServer, start_api_server
+from fitelctl.lab.device.editing import ConfigTextError, replay_config
 from fitelctl.lab.device.model import DeviceFaults, DeviceSpec, LabDevice
 from fitelctl.lab.faults import Faults, parse_faults
 from fitelctl.lab.scenarios import (
@@ -53,6 +54,9 @@ class LabOptions:
     faults: tuple[str, ...] = ()
     #: devices on newer firmware print the IKE_SA/CHILD_SA format of `show crypto sa`
     sa_format: Literal["ipsec", "ike_child"] = "ipsec"
+    #: ``SITE=FILE``: that site's device starts from the running config in FILE
+    #: (working = current = boot) instead of the scenario's
+    device_configs: tuple[str, ...] = ()
 
 
 @dataclass
@@ -82,6 +86,9 @@ class Lab:
         if options.sa_format not in ("ipsec", "ike_child"):
             raise LabError(f"unknown show crypto sa format '{options.sa_format}'")
         faults = parse_faults(options.faults)
+        configs = load_device_configs(
+            options.device_configs, [site_addresses(i).site for i in range(options.sites)]
+        )
         state = options.state_dir
         (state / "ready").unlink(missing_ok=True)
         for sub in ("hostkeys", "secrets"):
@@ -101,7 +108,10 @@ class Lab:
             psk = _persistent_secret(state, f"{addresses.site}.psk")
             cloud_psk = psk if not faults.wrong_psk else psk + "-cloud"
             router.peers.append(PeerEntry(addresses.public, addresses.wan, cloud_psk))
-            await self._add_site(addresses, chosen.device_crypto, psk, faults, client_key)
+            config = configs.get(addresses.site)
+            if config is None:
+                config = device_config(addresses, chosen.device_crypto, psk)
+            await self._add_site(addresses, config, faults, client_key)
         self.api = await start_api_server(
             self.world,
             token=_persistent_secret(state, "api.token"),
@@ -117,8 +127,7 @@ class Lab:
     async def _add_site(
         self,
         addresses: SiteAddresses,
-        crypto: Any,
-        psk: str,
+        boot_config: str,
         faults: Faults,
         client_key: str,
     ) -> None:
@@ -133,7 +142,7 @@ class Lab:
             enable_password=enable,
             authorized_keys=(client_key,),
             sa_format=self.options.sa_format,
-            boot_config=device_config(addresses, crypto, psk),
+            boot_config=boot_config,
         )
         device = LabDevice(
             spec,
@@ -254,6 +263,37 @@ class Lab:
         if self.api is not None:
             closing.append(self.api.close())
         await asyncio.gather(*closing)
+
+
+def load_device_configs(specs: tuple[str, ...], sites: list[str]) -> dict[str, str]:
+    """``SITE=FILE`` options → site → config text, every line checked by the lab device.
+
+    Raises ``LabError`` (one line naming the option, or FILE:LINE) before anything starts.
+    """
+    configs: dict[str, str] = {}
+    for spec in specs:
+        site, equals, name = spec.partition("=")
+        if not (site and equals and name):
+            raise LabError(f"--device-config '{spec}': expected SITE=FILE")
+        if site not in sites:
+            known = ", ".join(sites[:3]) + (f" … {sites[-1]}" if len(sites) > 3 else "")
+            raise LabError(f"--device-config {spec}: unknown site '{site}' (this lab has {known})")
+        if site in configs:
+            raise LabError(f"--device-config {spec}: site '{site}' is given twice")
+        try:
+            text = Path(name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+            raise LabError(f"--device-config {spec}: cannot read {name}: {reason}") from None
+        try:
+            replay_config(text)
+        except ConfigTextError as err:
+            raise LabError(
+                f"{name}:{err.line}: the lab device rejects this line: {err.problem} "
+                f"(--device-config for site '{site}')"
+            ) from None
+        configs[site] = text
+    return configs
 
 
 def _write(path: Path, text: str) -> None:

@@ -26,7 +26,7 @@ from fitelctl.errors import FitelctlError
 from fitelctl.fitelnet import vocabulary as vocab
 from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.fitelnet.crypto_config import DeviceTunnel, read_tunnels
-from fitelctl.fitelnet.diff import diff_config, managed_scope, whole_scope
+from fitelctl.fitelnet.diff import DiffConflict, diff_config, managed_scope, whole_scope
 from fitelctl.fitelnet.drivers import DeviceDriver
 from fitelctl.fitelnet.render import render_tunnel
 from fitelctl.ike import negotiate
@@ -120,9 +120,12 @@ def plan_site(inventory: Inventory, site: str, options: ApplyOptions) -> Plan:
             "nothing was changed (--force applies on top of them)"
         )
         return plan
-    plan.commands = diff_config(
-        current, plan.target, managed_scope(plan.target, tunnel_interface=config.tunnel.interface)
-    )
+    try:
+        scope = managed_scope(plan.target, tunnel_interface=config.tunnel.interface)
+        plan.commands = diff_config(current, plan.target, scope)
+    except DiffConflict as err:
+        outcome.problems.append(f"{err}; nothing was changed")
+        return plan
     outcome.diff = [SECRETS.redact(line) for line in plan.commands]
     plan.backup_text = current_text
     plan.expected = expected_sa(plan.target, config)

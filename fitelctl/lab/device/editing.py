@@ -35,6 +35,11 @@ class ConfigTextError(ValueError):
     (it may hold a pre-shared key).
     """
 
+    def __init__(self, line: int, problem: str) -> None:
+        super().__init__(f"line {line}: {problem}")
+        self.line = line
+        self.problem = problem
+
 
 def clone(tree: ConfigTree) -> ConfigTree:
     return ConfigTree([Entry(e.header, list(e.children), e.is_block) for e in tree.entries])
@@ -128,8 +133,9 @@ class ConfigEditor:
 def replay_config(text: str) -> ConfigTree:
     """Build a tree from config text in the device's own layout, checking every line.
 
-    Blocks are closed by ``exit`` (or by the next unindented line); ``!`` lines and
-    blank lines are skipped.  Raises ``ConfigTextError`` on a line the CLI would reject.
+    Blocks are closed by ``exit`` (or by the next unindented line); ``!`` lines, blank
+    lines and a closing ``end`` are skipped.  Raises ``ConfigTextError`` on a line the
+    CLI would reject.
     """
     tree = ConfigTree()
     editor = ConfigEditor()
@@ -139,13 +145,13 @@ def replay_config(text: str) -> ConfigTree:
             continue
         if not raw[0].isspace():
             editor.block = None
-            if stripped == "exit":
+            if stripped in ("exit", "end"):  # running configs end with ``end``
                 continue
         elif editor.block is None:
-            raise ConfigTextError(f"line {number}: indented line outside a block")
+            raise ConfigTextError(number, "indented line outside a block")
         result = CONFIG_LINES[editor.mode].parse(raw)
         if isinstance(result, Failure):
-            raise ConfigTextError(f"line {number}: {_describe(result)}")
+            raise ConfigTextError(number, _describe(result))
         editor.set(tree, result.command, result.words)
     return tree
 

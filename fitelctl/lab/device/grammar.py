@@ -12,6 +12,14 @@ Syntax strings (one per command, see ``syntax.py``) are space-separated elements
 * ``{a|b|c}``       one of several keywords.
 * ``<kind>``        a value checked by ``VALUE_KINDS`` (``<int:LO-HI>`` for ranges).
 * ``[element]``     an optional element (one element, no spaces inside).
+* ``<...>``         the rest of the line, one word or more, unchecked: for lines
+                    outside IPsec that the lab does not model (``aaa …``, ``router
+                    bgp …``), so that real running configs load.
+
+A grammar may also have a *fallback*: the command any line takes whose first word is
+no keyword of the mode (interface sub-modes hold many settings the lab does not model:
+``vlan-id``, ``channel-group``, ``isis …``).  A first word that IS a keyword is parsed
+strictly, so ``ip address`` typos are still caught.
 
 Every expansion of a syntax is inserted into a tree of ``Node``s; parsing walks
 the tree and keeps the outcome that got furthest, so the caret lands under the
@@ -92,6 +100,10 @@ class Node:
     keywords: dict[str, tuple[str, Node]] = field(default_factory=dict)
     values: list[tuple[str, ValueCheck, Node]] = field(default_factory=list)
     command: Command | None = None
+    #: ``<...>``: the command that takes the rest of the line from here.
+    rest: Command | None = None
+    #: The command a word that is no keyword here starts (the whole rest of the line).
+    fallback: Command | None = None
 
     def commands_below(self) -> list[Command]:
         """Every command whose syntax passes through this node."""
@@ -103,8 +115,9 @@ class Node:
             if id(node) in visited:
                 continue
             visited.add(id(node))
-            if node.command is not None and node.command not in seen:
-                seen.append(node.command)
+            for command in (node.command, node.rest):
+                if command is not None and command not in seen:
+                    seen.append(command)
             stack.extend(child for _, child in node.keywords.values())
             stack.extend(child for _, _, child in node.values)
         return seen
@@ -117,14 +130,22 @@ KEYWORD_ALIASES = {"ge": "gigaethernet"}
 class Grammar:
     """The commands of one CLI mode as a token tree."""
 
-    def __init__(self, commands: Sequence[Command] = ()) -> None:
-        self.root = Node()
+    def __init__(
+        self, commands: Sequence[Command] = (), *, fallback: Command | None = None
+    ) -> None:
+        self.root = Node(fallback=fallback)
         for command in commands:
             self.add(command)
 
     def add(self, command: Command) -> None:
         for atoms in _expand(command.syntax):
             node = self.root
+            if atoms and atoms[-1][0] == "rest":
+                atoms = atoms[:-1]
+                for kind, text, check in atoms:
+                    node = _child(node, kind, text, check)
+                node.rest = command
+                continue
             for kind, text, check in atoms:
                 node = _child(node, kind, text, check)
             node.command = command
@@ -138,12 +159,13 @@ class Grammar:
         if not tokens:
             return Failure(FailureKind.INCOMPLETE, node=self.root)
         first = _match_keyword(self.root, tokens[0].text)
-        if isinstance(first, int) and not self.root.values:
+        if isinstance(first, int) and not self.root.values and self.root.fallback is None:
             return Failure(FailureKind.UNRECOGNIZED)
         return _walk(self.root, tokens, 0, ())
 
 
-Atom = tuple[str, str, ValueCheck | None]  # ("kw", word, None) | ("val", name, check)
+#: ("kw", word, None) | ("val", name, check) | ("rest", "...", None)
+Atom = tuple[str, str, ValueCheck | None]
 
 
 def _expand(syntax: str) -> list[list[Atom]]:
@@ -162,6 +184,8 @@ def _expand(syntax: str) -> list[list[Atom]]:
 def _atoms(element: str) -> list[Atom]:
     if element.startswith("{") and element.endswith("}"):
         return [("kw", word, None) for word in element[1:-1].split("|")]
+    if element == "<...>":
+        return [("rest", "...", None)]
     if element.startswith("<") and element.endswith(">"):
         name = element[1:-1]
         return [("val", name, value_check(name))]
@@ -215,9 +239,13 @@ def _walk(node: Node, tokens: list[Token], i: int, words: tuple[str, ...]) -> Pa
             return Failure(FailureKind.INVALID, position=tokens[bad_word].start)
         return Parsed(node.command, words, tuple(t.start for t in tokens))
     token = tokens[i]
+    rest = (*words, *(t.text for t in tokens[i:]))
+    starts = tuple(t.start for t in tokens)
     outcomes: list[ParseResult] = []
     bad_offsets: list[int] = []
     keyword = _match_keyword(node, token.text)
+    if isinstance(keyword, int) and node.fallback is not None and not node.values:
+        return Parsed(node.fallback, rest, starts)
     if isinstance(keyword, Failure):
         outcomes.append(Failure(FailureKind.AMBIGUOUS, position=token.start))
     elif isinstance(keyword, int):
@@ -232,6 +260,8 @@ def _walk(node: Node, tokens: list[Token], i: int, words: tuple[str, ...]) -> Pa
             outcomes.append(_walk(child, tokens, i + 1, (*words, token.text)))
         else:
             bad_offsets.append(bad)
+    if node.rest is not None:  # after the strict outcomes: max() keeps the first best
+        outcomes.append(Parsed(node.rest, rest, starts))
     if bad_offsets or not outcomes:
         outcomes.append(
             Failure(FailureKind.INVALID, position=token.start + max(bad_offsets, default=0))
