@@ -20,6 +20,22 @@ from the office's address decides, in strongSwan 5.9's words:
   (the router speaks IKEv1 only; ``fitelctl.ike`` files it there too)
 * nothing from the office at all                       → ``no_response``
 
+The router initiates too (strongSwan 5.9, ``sa/ikev1/tasks/main_mode.c``,
+``sa/ikev1/task_manager_v1.c``, ``sa/ike_sa.c``, ``sa/ikev1/tasks/informational.c``):
+
+* ``establishing IKE_SA failed, peer not responding``  → ``no_response``
+  (so is an attempt of its own still retransmitting with nothing received)
+* ``received NO_PROPOSAL_CHOSEN error notify``         → the phase it came in:
+  ``proposal_mismatch_quick_mode`` once ``IKE_SA … established`` was logged
+  for that attempt, ``proposal_mismatch_main_mode`` before.  ``IKE_SA …
+  established`` alone is never ``ok``: only a CHILD_SA is.
+
+``ignoring IKE_SA setup from X, per-IP half-open IKE_SA limit of 5 reached``
+(``network/receiver.c``) means the office's own attempts piled up half-open
+(each waits 30 s to time out) and the router now drops new ones unanswered:
+when that is the office's latest line, the verdict is the cause of the first
+failure since its last success, with ``rate_limited`` set and said in the detail.
+
 An attempt that started after the latest outcome and never finished makes the
 verdict ``unknown``: whatever was true before, the newest negotiation did not
 complete.  When charon printed ``received proposals`` / ``configured
@@ -51,19 +67,30 @@ class Diagnosis:
     cause: Cause
     detail: str
     evidence: list[str] = field(default_factory=list)
+    #: the router drops the office's new negotiations (per-IP half-open IKE_SA limit)
+    rate_limited: bool = False
 
     def to_json(self) -> dict[str, object]:
-        return {"cause": self.cause, "detail": self.detail, "evidence": self.evidence}
+        return {
+            "cause": self.cause,
+            "detail": self.detail,
+            "evidence": self.evidence,
+            "rate_limited": self.rate_limited,
+        }
 
 
 def diagnose_log(text: str, *, peer: str | None = None) -> Diagnosis:
     """The verdict of the latest negotiation (from ``peer``, the office's address, when given)."""
-    attempts = _attempts(text.splitlines())
+    lines = text.splitlines()
+    attempts = _attempts(lines)
     ours = [a for a in attempts if peer is None or a.peer == peer]
+    limited = _rate_limited(lines, peer)
     if not ours:
-        return _silent(peer, attempts)
-    outcomes = [o for attempt in ours for o in attempt.outcomes]
-    latest = max(outcomes, key=lambda o: o.index, default=None)
+        return _silent(peer, attempts) if limited is None else _limited_only(limited)
+    outcomes = sorted((o for attempt in ours for o in attempt.outcomes), key=lambda o: o.index)
+    latest = outcomes[-1] if outcomes else None
+    if limited is not None and limited.index > max(a.first for a in ours):
+        return _rate_limited_verdict(limited, outcomes)
     unfinished = [a for a in ours if a.started and (latest is None or a.first > latest.index)]
     if unfinished:
         return _unfinished(unfinished[-1])
@@ -81,15 +108,20 @@ def diagnose_log(text: str, *, peer: str | None = None) -> Diagnosis:
 
 #: ``charon: 16[NET] <peer-…|2> message``; lines with no IKE_SA context are not about one.
 _CHARON = re.compile(r"\bcharon\S*: \d+\[(?P<group>\w+)\] <(?P<context>[^>]*)> (?P<message>.*)$")
-_START = re.compile(r"parsed (?:ID_PROT request 0 \[ SA\b|IKE_SA_INIT request 0 )")
+_START = re.compile(
+    r"parsed (?:ID_PROT request 0 \[ SA\b|IKE_SA_INIT request 0 )|initiating Main Mode IKE_SA "
+)
 _ADDRESS = re.compile(
     r"received packet: from (?P<source>[0-9.]+)\[|sending packet: from \S+ to (?P<dest>[0-9.]+)\["
 )
 _CONNECTION = re.compile(r"^peer-(?P<peer>[0-9.]+)-")
 
-_Kind = Literal["ok", "main", "quick", "psk", "remote_id", "no_config"]
+_Kind = Literal["ok", "main", "quick", "psk", "remote_id", "no_config", "silent", "refused"]
 _OUTCOMES: tuple[tuple[str, _Kind], ...] = (
     ("established with SPIs", "ok"),
+    ("establishing IKE_SA failed, peer not responding", "silent"),
+    # the office refused the router's proposal: main or quick mode, by what came before
+    ("received NO_PROPOSAL_CHOSEN error notify", "refused"),
     ("no matching proposal found", "quick"),
     ("no proposal found", "main"),
     ("decryption failed", "psk"),
@@ -98,7 +130,19 @@ _OUTCOMES: tuple[tuple[str, _Kind], ...] = (
     ("no IKE config found", "no_config"),
 )
 #: lines worth showing beside the outcome, and those the detail is read from
-_CONTEXT = ("IKE_SA_INIT", "selected proposal", "proposals:", "peer configs matching")
+_CONTEXT = (
+    "IKE_SA_INIT",
+    "selected proposal",
+    "proposals:",
+    "peer configs matching",
+    " established between ",
+    "giving up after",
+)
+#: charon's receiver drops a new IKE_SA from an address (no IKE_SA, so no ``<N>`` context)
+_HALF_OPEN_LIMIT = re.compile(
+    r"\bcharon\S*: \d+\[NET\] ignoring IKE_SA setup from (?P<peer>[0-9.]+), "
+    r"per-IP half-open IKE_SA limit of (?P<limit>\d+) reached"
+)
 
 
 @dataclass(frozen=True)
@@ -118,9 +162,16 @@ class _Attempt:
     first: int
     lines: list[str] = field(default_factory=list)
     started: bool = False
+    #: the router itself started it (``initiating Main Mode``)
+    initiated: bool = False
     ikev2: bool = False
     peer: str | None = None
     only_packets: bool = True
+    #: main mode completed (``IKE_SA … established``)
+    established: bool = False
+    #: the router's own first request resent this often, with nothing received
+    retransmits: int = 0
+    received: bool = False
     outcomes: list[_Outcome] = field(default_factory=list)
     since_outcome: list[str] = field(default_factory=list)
 
@@ -129,6 +180,11 @@ class _Attempt:
         self.only_packets = self.only_packets and group == "NET"
         self.peer = self.peer or _peer_in(message, context)
         kind = next((k for needle, k in _OUTCOMES if needle in message), None)
+        if kind == "refused":
+            kind = "quick" if self.established else "main"
+        self.established = self.established or " established between " in message
+        self.retransmits += "sending retransmit " in message
+        self.received = self.received or "received packet: " in message
         if kind is None:
             self.since_outcome.append(line)
         elif not (self.outcomes and self.outcomes[-1].kind == kind and not self.since_outcome):
@@ -154,6 +210,7 @@ def _attempts(lines: Iterable[str]) -> list[_Attempt]:
             ordered.append(attempt)
         if starts:
             attempt.started, attempt.ikev2 = True, "IKE_SA_INIT" in message
+            attempt.initiated = message.startswith("initiating ")
         attempt.add(index, line, match["group"], message, match["context"])
     return ordered
 
@@ -183,7 +240,16 @@ def _silent(peer: str | None, attempts: list[_Attempt]) -> Diagnosis:
 
 
 def _unfinished(attempt: _Attempt) -> Diagnosis:
-    reached = any(" established between " in line for line in attempt.lines)
+    who = attempt.peer or "the peer"
+    evidence = _evidence([attempt.lines[0], attempt.lines[-1]])
+    if attempt.initiated and attempt.retransmits and not attempt.received:
+        return Diagnosis(
+            "no_response",
+            f"the router is initiating main mode to {who} and has resent its first request "
+            f"{attempt.retransmits} time(s) without an answer so far: {NOT_ANSWERING}",
+            evidence,
+        )
+    reached = attempt.established
     where = (
         "main mode completed but quick mode did not (no CHILD_SA)"
         if reached
@@ -191,10 +257,80 @@ def _unfinished(attempt: _Attempt) -> Diagnosis:
     )
     return Diagnosis(
         "unknown",
-        f"the latest negotiation with {attempt.peer or 'the peer'} has not finished: {where}; "
+        f"the latest negotiation with {who} has not finished: {where}; "
         "if it stays so, the router's answers may not reach the F220 (check the return path "
         "and NAT, UDP 500/4500) and the F220's own log",
-        _evidence([attempt.lines[0], attempt.lines[-1]]),
+        evidence,
+    )
+
+
+NOT_ANSWERING = (
+    "the F220 does not answer the router (no IPsec config for the router, `set peer` "
+    "elsewhere, or UDP 500/4500 from the router does not reach it: check the path, NAT and "
+    "filters)"
+)
+
+
+@dataclass(frozen=True)
+class _Limit:
+    index: int
+    line: str
+    peer: str
+    limit: str
+
+
+def _rate_limited(lines: list[str], peer: str | None) -> _Limit | None:
+    """The latest ``per-IP half-open IKE_SA limit`` line about ``peer`` (any peer if None)."""
+    for index in range(len(lines) - 1, -1, -1):
+        match = _HALF_OPEN_LIMIT.search(lines[index])
+        if match and (peer is None or match["peer"] == peer):
+            return _Limit(index, lines[index], match["peer"], match["limit"])
+    return None
+
+
+def rate_limit_note(lines: Iterable[str]) -> str | None:
+    """What the latest half-open-limit line among ``lines`` means, if there is one."""
+    limit = _rate_limited(list(lines), None)
+    return _limiting(limit) if limit else None
+
+
+def _limiting(limit: _Limit) -> str:
+    return (
+        f"the router is now rate-limiting {limit.peer}: it ignores its new negotiations "
+        f"(per-IP half-open IKE_SA limit of {limit.limit} reached) until the half-open ones "
+        "time out (30 s each by default), and every failed retry starts another"
+    )
+
+
+def _rate_limited_verdict(limit: _Limit, outcomes: list[_Outcome]) -> Diagnosis:
+    """The first failure since the office's last success explains the pile-up."""
+    last_ok = max((i for i, o in enumerate(outcomes) if o.kind == "ok"), default=-1)
+    first = next((o for o in outcomes[last_ok + 1 :] if o.kind != "ok"), None)
+    if first is None:
+        return Diagnosis(
+            "unknown",
+            f"{_limiting(limit)}; its earlier negotiations stayed half-open without a logged "
+            "failure: the router's answers may not reach the F220 (check the return path and "
+            "NAT, UDP 500/4500)",
+            _evidence([limit.line]),
+            rate_limited=True,
+        )
+    cause = _judge(first)
+    return Diagnosis(
+        cause.cause,
+        f"{cause.detail}; {_limiting(limit)}",
+        [*cause.evidence, *_evidence([limit.line])],
+        rate_limited=True,
+    )
+
+
+def _limited_only(limit: _Limit) -> Diagnosis:
+    return Diagnosis(
+        "unknown",
+        f"{_limiting(limit)}; the log no longer holds the negotiations that failed first "
+        "(compare both sides' settings)",
+        _evidence([limit.line]),
+        rate_limited=True,
     )
 
 
@@ -204,6 +340,13 @@ def _judge(outcome: _Outcome) -> Diagnosis:
         [attempt.lines[0], *(line for line in outcome.lead_up if _is_context(line)), outcome.line]
     )
     who = attempt.peer or "the peer"
+    if outcome.kind == "silent":
+        return Diagnosis(
+            "no_response",
+            f"the router initiated main mode to {who} and gave up: nothing came back after "
+            f"its retransmits; {NOT_ANSWERING}",
+            evidence,
+        )
     if outcome.kind == "ok":
         selected = _selected(outcome.lead_up, "ESP:")
         algorithms = f" ({selected})" if selected else ""

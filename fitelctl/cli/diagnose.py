@@ -49,7 +49,9 @@ def diagnose(
     both sides' settings. From a file (--from-log): the router's log alone.
 
     Causes: ok, proposal_mismatch_main_mode, proposal_mismatch_quick_mode,
-    psk_mismatch, id_mismatch, no_response, router_down, unknown.  Keys are
+    psk_mismatch, id_mismatch, no_response, router_down, unknown.  When the router
+    rate-limits the office (half-open IKE_SA limit), the cause is the first failure
+    that led there and the JSON says "rate_limited": true.  Keys are
     compared, never shown.  Exit code: 0 ok, 1 any other cause, 3 when the VPC
     router cannot be read.
     """
@@ -99,7 +101,13 @@ def _print(result: Diagnosis, subject: dict[str, str], *, as_json: bool) -> None
     detail = SECRETS.redact(result.detail)
     evidence = [SECRETS.redact(line) for line in result.evidence]
     if as_json:
-        document = {**subject, "cause": result.cause, "detail": detail, "evidence": evidence}
+        document = {
+            **subject,
+            "cause": result.cause,
+            "detail": detail,
+            "evidence": evidence,
+            "rate_limited": result.rate_limited,
+        }
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return

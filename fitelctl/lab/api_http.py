@@ -117,6 +117,7 @@ class ApiServer:
             ("PUT", "vpcrouter/version"): lambda: router.migrate(body),
             ("GET", "status"): lambda: {"Router": router.status()},
             ("GET", "download/log/VPNLogs"): lambda: {"Log": router.vpn_log()},
+            ("GET", "vpcrouter/sitetosite/connectiondetails"): router.connection_details,
             ("GET", "cpu/monitor"): lambda: {"Data": router.cpu_monitor()},
         }
         handler = handlers.get((request.method, action))

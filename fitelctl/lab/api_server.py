@@ -13,7 +13,8 @@ This is the entry point (``start_api_server``, ``ApiServer``); the pieces are:
 
 Faults (CONTRACT.md) are options of ``start_api_server``: ``unavailable=N``
 (``api-503:N``) and ``delay=S`` (``api-slow:S``) act in ``api_http``,
-``migration_stuck`` (the article's stuck migration) in ``vpc_router``.
+``migration_stuck`` (the article's stuck migration) and ``api_quirks``
+(``api-quirks``: the answers' published quirks) in ``vpc_router``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ async def start_api_server(
     unavailable: int = 0,
     delay: float = 0.0,
     migration_stuck: bool = False,
+    api_quirks: bool = False,
     transition_seconds: float = 0.2,
     host: str = "127.0.0.1",
     port: int = 0,
@@ -54,6 +56,7 @@ async def start_api_server(
         zone=zone,
         transition_seconds=transition_seconds,
         migration_stuck=migration_stuck,
+        api_quirks=api_quirks,
     )
     server = ApiServer(lab_router, token=token, secret=secret, unavailable=unavailable, delay=delay)
     await server.start(host, port)

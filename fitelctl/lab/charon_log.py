@@ -10,12 +10,33 @@ serves them in ``VPNLogs`` and the log download.  The wording is strongSwan
 NO_PROPOSAL_CHOSEN`` (quick mode), the decryption failure a wrong PSK causes,
 ``no peer config found`` (identity) and ``no IKE config found`` (unknown peer
 address).  Packet sizes and message IDs are plausible, not significant.
+
+The router also initiates (``unanswered_initiation``): when an office never
+answers, charon logs its own Main Mode initiation, resends the first request
+on strongSwan's retransmission schedule and gives up, in the words of
+strongSwan 5.9's ``sa/ikev1/tasks/main_mode.c`` (``initiating Main Mode
+IKE_SA``), ``sa/ikev1/task_manager_v1.c`` (``sending retransmit N of request
+message ID 0, seq 1``, ``giving up after N retransmits``) and ``sa/ike_sa.c``
+(``peer not responding, trying again (N/M)``, ``establishing IKE_SA failed,
+peer not responding``).  The timing is strongSwan's: the k-th send waits
+``retransmit_timeout * retransmit_base ** k`` (defaults 4.0 s, 1.8, 5 tries),
+so one keying try lasts about 165 s.  CHOSEN here (Sakura does not publish its
+charon settings): those defaults, and ipsec.conf's default ``keyingtries=3``
+(the router's log shows ``ipsec_starter``, i.e. ipsec.conf).
+
+``half_open_refused`` and ``half_open_deleted`` are the responder-side lines
+for offices that keep starting Main Modes that never complete (a wrong PSK
+leaves the router's SA half-open until ``half_open_timeout``, 30 s): from the
+fifth such SA from one address on, ``network/receiver.c`` drops new ones with
+``ignoring IKE_SA setup from X, per-IP half-open IKE_SA limit of 5 reached``
+(``block_threshold``), and ``processing/jobs/delete_ike_sa_job.c`` logs
+``deleting half open IKE_SA with X after timeout``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fitelctl.fitelnet.crypto_config import DeviceTunnel
 from fitelctl.ike import CloudPeer, Outcome, accepted_set
@@ -53,6 +74,97 @@ class SaNumbers:
     child_sa: int
     spi_in: str  # 8 hex digits
     spi_out: str
+
+
+@dataclass(frozen=True)
+class Retransmit:
+    """charon's ``retransmit_*`` settings, and the connection's ``keyingtries``."""
+
+    timeout: float = 4.0
+    base: float = 1.8
+    tries: int = 5
+    keyingtries: int = 3
+
+    def waits(self) -> list[float]:
+        """Seconds after each send (the first, then each retransmit) before the next step."""
+        return [self.timeout * self.base**k for k in range(self.tries + 1)]
+
+    def duration(self) -> float:
+        """From the first initiation to ``establishing IKE_SA failed``."""
+        return sum(self.waits()) * self.keyingtries
+
+
+#: strongSwan's ``block_threshold`` and ``half_open_timeout`` defaults
+HALF_OPEN_LIMIT = 5
+HALF_OPEN_TIMEOUT = 30.0
+
+
+def unanswered_initiation(
+    *,
+    router: str,
+    peer: str,
+    started: datetime,
+    hostname: str,
+    ike_sa: int,
+    retransmit: Retransmit,
+) -> list[tuple[datetime, str]]:
+    """The router's Main Mode to ``peer`` that nobody answers, each line with its time."""
+    lines: list[tuple[datetime, str]] = []
+    conn = f"peer-{peer}-tunnel-vti"
+    at = 0.0
+
+    def add(thread: int, group: str, text: str) -> None:
+        when = started + timedelta(seconds=at)
+        lines.append((when, _line(when, hostname, thread, group, f"<{conn}|{ike_sa}>", text)))
+
+    def send(thread: int) -> None:
+        add(thread, "NET", f"sending packet: from {router}[500] to {peer}[500] (236 bytes)")
+
+    for keyingtry in range(1, retransmit.keyingtries + 1):
+        add(13, "IKE", f"initiating Main Mode IKE_SA {conn}[{ike_sa}] to {peer}")
+        add(13, "ENC", "generating ID_PROT request 0 [ SA V V V V V ]")
+        send(13)
+        for count, wait in enumerate(retransmit.waits()[:-1], start=1):
+            at += wait
+            add(7, "IKE", f"sending retransmit {count} of request message ID 0, seq 1")
+            send(7)
+        at += retransmit.waits()[-1]
+        add(10, "IKE", f"giving up after {retransmit.tries} retransmits")
+        if keyingtry < retransmit.keyingtries:
+            add(
+                10,
+                "IKE",
+                f"peer not responding, trying again ({keyingtry + 1}/{retransmit.keyingtries})",
+            )
+    add(10, "IKE", "establishing IKE_SA failed, peer not responding")
+    return lines
+
+
+def half_open_refused(at: datetime, hostname: str, peer: str) -> str:
+    """The receiver drops a new Main Mode from ``peer``: no IKE_SA, so no ``<N>`` context."""
+    return (
+        f"{_stamp(at)} {hostname} charon: 04[NET] ignoring IKE_SA setup from {peer}, "
+        f"per-IP half-open IKE_SA limit of {HALF_OPEN_LIMIT} reached"
+    )
+
+
+def half_open_deleted(at: datetime, hostname: str, peer: str, ike_sa: int) -> str:
+    return _line(
+        at,
+        hostname,
+        12,
+        "JOB",
+        f"<{ike_sa}>",
+        f"deleting half open IKE_SA with {peer} after timeout",
+    )
+
+
+def _stamp(at: datetime) -> str:
+    return f"{at:%b} {at.day:2d} {at:%H:%M:%S}"
+
+
+def _line(at: datetime, hostname: str, thread: int, group: str, context: str, text: str) -> str:
+    return f"{_stamp(at)} {hostname} charon: {thread:02d}[{group}] {context} {text}"
 
 
 def charon_log_lines(
@@ -132,7 +244,7 @@ class _Log:
 
     def __init__(self, at: datetime, hostname: str, router: str, peer: str, ike_sa: int) -> None:
         self.lines: list[str] = []
-        self._stamp = f"{at:%b} {at.day:2d} {at:%H:%M:%S}"
+        self._at = at
         self._hostname = hostname
         self._router, self._peer, self._ike_sa = router, peer, ike_sa
         self._context = f"<{ike_sa}>"
@@ -143,9 +255,7 @@ class _Log:
         return f"peer-{self._peer}-tunnel-vti"
 
     def add(self, thread: int, group: str, text: str) -> None:
-        self.lines.append(
-            f"{self._stamp} {self._hostname} charon: {thread:02d}[{group}] {self._context} {text}"
-        )
+        self.lines.append(_line(self._at, self._hostname, thread, group, self._context, text))
 
     def received(self, thread: int, size: int) -> None:
         here, there = f"{self._router}[500]", f"{self._peer}[500]"

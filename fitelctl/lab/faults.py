@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from fitelctl.errors import FitelctlError
 
-KNOWN = "ssh-drop-after:N, commit-fails, wrong-psk, api-503:N, api-slow:SECONDS"
+KNOWN = "ssh-drop-after:N, commit-fails, wrong-psk, api-503:N, api-slow:SECONDS, api-quirks"
 
 
 class FaultError(FitelctlError):
@@ -22,6 +22,7 @@ class Faults:
     wrong_psk: bool = False  # the cloud side holds a different PSK
     api_503: int = 0  # the next N API calls answer 503
     api_slow: float = 0.0  # every API answer is delayed this long
+    api_quirks: bool = False  # numbers as strings, connection details' lifetimes swapped
 
 
 def parse_faults(specs: list[str] | tuple[str, ...]) -> Faults:
@@ -34,6 +35,8 @@ def parse_faults(specs: list[str] | tuple[str, ...]) -> Faults:
             faults = replace(faults, commit_fails=True)
         elif name == "wrong-psk" and not arg:
             faults = replace(faults, wrong_psk=True)
+        elif name == "api-quirks" and not arg:
+            faults = replace(faults, api_quirks=True)
         elif name == "api-503":
             faults = replace(faults, api_503=_number(spec, arg, int))
         elif name == "api-slow":

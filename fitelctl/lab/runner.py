@@ -120,6 +120,7 @@ class Lab:
             unavailable=faults.api_503,
             delay=faults.api_slow,
             migration_stuck=options.scenario == "migration-stuck",
+            api_quirks=faults.api_quirks,
             host=LAB_HOST,
         )
         self._write_descriptions()

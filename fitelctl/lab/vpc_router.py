@@ -12,6 +12,23 @@ whenever the API is called.
 The ``migration_stuck`` fault (CONTRACT.md) is the article's stuck migration,
 see ``LabVpcRouter.migrate``.
 
+The router initiates too: whenever it starts its VPN (lab start, boot, apply)
+it starts a Main Mode to every peer entry whose office has no tunnel to it
+(no crypto config, ``set peer`` elsewhere), which then never answers; those
+lines appear as their time comes (``charon_log.unanswered_initiation``,
+strongSwan's timing in ``retransmit``, which tests may shorten).  An office
+whose Main Modes stay half-open (a wrong PSK) fills the per-IP half-open limit
+and is ignored until the half-open SAs time out, as charon does.
+
+The ``api_quirks`` fault serves the answers' published quirks: every number of
+the site-to-site settings and status as a string (``"Lifetime": "28800"``),
+and the connection details with the IKE and ESP lifetimes swapped, as the
+published sample shows (sacloud/libsacloud,
+``sacloud/sitetosite_connection_detail_test.go``: ``"ESP": {"Lifetime":
+"28800"}``, ``"IKE": {"Lifetime": "1800"}``).  Without it, the connection
+details still carry lifetimes as strings (the published type has them so),
+each in its own section.
+
 INFERRED or UNKNOWN behaviour, chosen here and documented: the migration call
 (``PUT appliance/:id/vpcrouter/version`` with ``{"Version": 2}``, the client's
 default), 409 ``conflict`` for a stale SettingsHash, 409 ``still_creating``
@@ -32,18 +49,29 @@ import hashlib
 import ipaddress
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from fitelctl.lab.api_errors import HttpError, bad_request, conflict
-from fitelctl.lab.charon_log import SaNumbers, charon_log_lines
+from fitelctl.lab.charon_log import (
+    HALF_OPEN_LIMIT,
+    HALF_OPEN_TIMEOUT,
+    Retransmit,
+    SaNumbers,
+    charon_log_lines,
+    half_open_deleted,
+    half_open_refused,
+    unanswered_initiation,
+)
+from fitelctl.lab.scenarios import CLOUD_LOCAL_PREFIX
 from fitelctl.lab.vpc_router_settings import (
     settings_from,
     settings_hash,
     validate_settings,
     version2_fields,
 )
-from fitelctl.lab.world import LabWorld, PeerEntry, VpcRouter, derived_hex
+from fitelctl.lab.world import LabWorld, PeerEntry, Tunnel, VpcRouter, derived_hex
 
 JST = timezone(timedelta(hours=9))
 ZONE_IDS = {
@@ -71,11 +99,15 @@ class LabVpcRouter:
         zone: str,
         transition_seconds: float,
         migration_stuck: bool,
+        api_quirks: bool = False,
     ) -> None:
         self.world, self.router = world, router
         self.appliance_id, self.zone = appliance_id, zone
         self.transition_seconds = transition_seconds
         self.migration_stuck = migration_stuck
+        self.api_quirks = api_quirks
+        #: charon's retransmission timing for the router's own initiations
+        self.retransmit = Retransmit()
         self.settings = settings_from(router)
         self.settings_hash = settings_hash(self.settings)
         self.availability = "available"
@@ -88,6 +120,11 @@ class LabVpcRouter:
         self._seen: set[str] = set()
         self._sa_counter = 0
         self._timers: set[asyncio.TimerHandle] = set()
+        #: the router's own Main Modes that nobody answers, by peer address
+        self._initiations: dict[str, _Initiation] = {}
+        #: responder IKE_SAs left half-open, by peer address: (monotonic time, IKE_SA number)
+        self._half_open: dict[str, list[tuple[float, int]]] = {}
+        self._start_initiations()
         self.collect_logs()
 
     # -- reading ----------------------------------------------------------------------
@@ -99,7 +136,9 @@ class LabVpcRouter:
             "Name": "fitelctl-lab-vpc-router",
             "Description": "",
             "Plan": {"ID": 1},
-            "Settings": copy.deepcopy(self.settings),
+            "Settings": _numbers_as_strings(self.settings)
+            if self.api_quirks
+            else copy.deepcopy(self.settings),
             "SettingsHash": self.settings_hash,
             "Remark": {
                 "Router": {"VPCRouterVersion": self.router.version},
@@ -125,14 +164,60 @@ class LabVpcRouter:
             for entry in self.router.peers
         ]
         up = sum(p["Status"] == "UP" for p in peers)
+        sessions = 4 + 2 * up
         return {
             "FirewallReceiveLogs": [],
             "FirewallSendLogs": [],
             "VPNLogs": list(self.log)[-STATUS_LOG_LINES:],
-            "SessionCount": 4 + 2 * up,
+            "SessionCount": str(sessions) if self.api_quirks else sessions,
             "PercentageOfMemoryFree": [55.4 if self.router.version >= 2 else 41.7],
             "SiteToSiteIPsecVPNPeers": peers,
         }
+
+    def connection_details(self) -> dict[str, Any]:
+        """``GET .../vpcrouter/sitetosite/connectiondetails``: one entry per peer (all strings)."""
+        self._refuse_while_migrating()
+        if self.instance_status != "up":
+            return {"Details": {"Config": None}}
+        router = self.router
+        ike, esp = str(router.ike_lifetime), str(router.esp_lifetime)
+        if self.api_quirks:
+            ike, esp = esp, ike
+        algorithms = {
+            "AuthenticationProtocol": router.hash_algo,
+            "EncryptionProtocol": router.encryption_algo,
+        }
+        config = [
+            {
+                "ESP": {
+                    **algorithms,
+                    "DHGroup": router.dh_group,
+                    "Lifetime": esp,
+                    "Mode": "tunnel",
+                    "PerfectForwardSecrecy": "enabled",
+                },
+                "IKE": {
+                    **algorithms,
+                    "Lifetime": ike,
+                    "Mode": "main",
+                    "PerfectForwardSecrecy": "enabled",
+                    "PreSharedSecret": entry.psk,
+                },
+                "Index": index,
+                "Peer": {
+                    "ID": entry.remote_id,
+                    "InsideNetworks": [],
+                    "OutsideIPAddress": entry.peer,
+                },
+                "VPCRouter": {
+                    "ID": router.global_address,
+                    "InsideNetworks": [CLOUD_LOCAL_PREFIX],
+                    "OutsideIPAddress": router.global_address,
+                },
+            }
+            for index, entry in enumerate(router.peers, start=1)
+        ]
+        return {"Details": {"Config": config}}
 
     def vpn_log(self) -> str:
         self._refuse_while_migrating()
@@ -288,8 +373,9 @@ class LabVpcRouter:
             router.encryption_algo = vpn.get("EncryptionAlgo", router.encryption_algo)
             router.hash_algo = vpn.get("HashAlgo", router.hash_algo)
             router.dh_group = vpn.get("DHGroup", router.dh_group)
-            router.ike_lifetime = (vpn.get("IKE") or {}).get("Lifetime", router.ike_lifetime)
-            router.esp_lifetime = (vpn.get("ESP") or {}).get("Lifetime", router.esp_lifetime)
+            # (validated as whole numbers; they may have been sent as strings)
+            router.ike_lifetime = int((vpn.get("IKE") or {}).get("Lifetime", router.ike_lifetime))
+            router.esp_lifetime = int((vpn.get("ESP") or {}).get("Lifetime", router.esp_lifetime))
 
     def _tunnels_down(self) -> None:
         self.router.up = False
@@ -297,11 +383,66 @@ class LabVpcRouter:
 
     def _renegotiate(self) -> None:
         self.world.renegotiate_all()
+        self._start_initiations()
         self.collect_logs()
 
+    def _silent_peers(self) -> list[str]:
+        """Peer entries whose office has no tunnel to this router: nobody will answer them."""
+        talking = {
+            link.public_address
+            for link in self.world.sites.values()
+            if any(t.config.peer == self.router.global_address for t in link.tunnels)
+        }
+        return [entry.peer for entry in self.router.peers if entry.peer not in talking]
+
+    def _start_initiations(self) -> None:
+        """charon (re)starts: a Main Mode to each silent peer, the old attempts abandoned."""
+        self._initiations = {}
+        if not self.router.up:
+            return
+        for peer in self._silent_peers():
+            self._sa_counter += 1
+            self._initiations[peer] = _Initiation(datetime.now(JST), self._sa_counter)
+
+    def _initiation_lines(self, now: datetime) -> list[str]:
+        """The lines of the router's own attempts whose time has come (and not logged yet)."""
+        silent = set(self._silent_peers())
+        lines: list[str] = []
+        for peer, attempt in list(self._initiations.items()):
+            if peer not in silent:  # the office is negotiating now: its own log takes over
+                del self._initiations[peer]
+                continue
+            due = [
+                line
+                for when, line in unanswered_initiation(
+                    router=self.router.global_address,
+                    peer=peer,
+                    started=attempt.started,
+                    hostname=self._hostname,
+                    ike_sa=attempt.ike_sa,
+                    retransmit=self.retransmit,
+                )
+                if when <= now
+            ]
+            lines.extend(due[attempt.logged :])
+            attempt.logged = len(due)
+        return lines
+
+    @property
+    def _hostname(self) -> str:
+        return f"rt-{self.appliance_id}"
+
+    def _expire_half_open(self, now_clock: float, now: datetime) -> None:
+        for peer, entries in self._half_open.items():
+            for started, ike_sa in [e for e in entries if now_clock - e[0] >= HALF_OPEN_TIMEOUT]:
+                at = now - timedelta(seconds=now_clock - started - HALF_OPEN_TIMEOUT)
+                self.log.append(half_open_deleted(at, self._hostname, peer, ike_sa))
+                entries.remove((started, ike_sa))
+
     def collect_logs(self) -> None:
-        """Log every negotiation with this router not logged yet (tunnels carry a fresh seed)."""
+        """Log what happened since the last call: new negotiations, the router's own attempts."""
         now_clock, now = self.world.clock(), datetime.now(JST)
+        self._expire_half_open(now_clock, now)
         current: set[str] = set()
         for link in self.world.sites.values():
             for tunnel in link.tunnels:
@@ -310,26 +451,37 @@ class LabVpcRouter:
                 current.add(tunnel.seed)
                 if tunnel.seed in self._seen:
                     continue
-                self._sa_counter += 1
-                # the router's inbound SPI is the device's outbound one (as `show crypto sa` shows)
-                numbers = SaNumbers(
-                    ike_sa=self._sa_counter,
-                    child_sa=self._sa_counter,
-                    spi_in=derived_hex(tunnel.seed, "out-spi", 0, 4),
-                    spi_out=derived_hex(tunnel.seed, "in-spi", 0, 4),
-                )
-                self.log.extend(
-                    charon_log_lines(
-                        tunnel.outcome,
-                        cloud=self.router.cloud_peer(link.public_address),
-                        device=tunnel.config,
-                        public_address=link.public_address,
-                        at=now - timedelta(seconds=max(0.0, now_clock - tunnel.established_at)),
-                        hostname=f"rt-{self.appliance_id}",
-                        numbers=numbers,
-                    )
-                )
+                at = now - timedelta(seconds=max(0.0, now_clock - tunnel.established_at))
+                self.log.extend(self._negotiation_lines(link.public_address, tunnel, at))
         self._seen = current
+        self.log.extend(self._initiation_lines(now))
+
+    def _negotiation_lines(self, public_address: str, tunnel: Tunnel, at: datetime) -> list[str]:
+        """An office-initiated negotiation, or its refusal (too many half-open SAs)."""
+        half_open = self._half_open.setdefault(public_address, [])
+        if self.router.up and len(half_open) >= HALF_OPEN_LIMIT:
+            return [half_open_refused(at, self._hostname, public_address)]
+        self._sa_counter += 1
+        # the router's inbound SPI is the device's outbound one (as `show crypto sa` shows)
+        numbers = SaNumbers(
+            ike_sa=self._sa_counter,
+            child_sa=self._sa_counter,
+            spi_in=derived_hex(tunnel.seed, "out-spi", 0, 4),
+            spi_out=derived_hex(tunnel.seed, "in-spi", 0, 4),
+        )
+        lines = charon_log_lines(
+            tunnel.outcome,
+            cloud=self.router.cloud_peer(public_address),
+            device=tunnel.config,
+            public_address=public_address,
+            at=at,
+            hostname=self._hostname,
+            numbers=numbers,
+        )
+        if lines and tunnel.outcome.cause == "psk_mismatch":
+            # charon keeps an SA it cannot decrypt for until half_open_timeout
+            half_open.append((tunnel.established_at, numbers.ike_sa))
+        return lines
 
     def _later(self, action: Callable[[], None]) -> None:
         """Run ``action`` when the transition is over (the real service takes its time)."""
@@ -344,6 +496,26 @@ class LabVpcRouter:
     def close(self) -> None:
         for timer in self._timers:
             timer.cancel()
+
+
+@dataclass
+class _Initiation:
+    """One of the router's own Main Modes: when it began, its IKE_SA, lines logged so far."""
+
+    started: datetime
+    ike_sa: int
+    logged: int = 0
+
+
+def _numbers_as_strings(value: Any) -> Any:
+    """The settings with every number a string, as published answers show them."""
+    if isinstance(value, dict):
+        return {k: _numbers_as_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numbers_as_strings(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
 
 
 def _shared_interface(address: str) -> dict[str, Any]:

@@ -83,6 +83,10 @@ def validate_settings(settings: dict[str, Any], version: int) -> None:
             raise bad_request("SiteToSiteIPsecVPN.Config[].Peer is required")
         if len(str(entry.get("PreSharedSecret", ""))) > MAX_PSK:
             raise bad_request(f"PreSharedSecret must be at most {MAX_PSK} characters")
+    for section in ("IKE", "ESP"):
+        lifetime = (vpn.get(section) or {}).get("Lifetime")
+        if lifetime is not None and not str(lifetime).strip().isdigit():
+            raise bad_request(f"SiteToSiteIPsecVPN.{section}.Lifetime must be a whole number")
     if str(vpn.get("Enabled", "True")) not in ("True", "False"):
         raise bad_request("SiteToSiteIPsecVPN.Enabled must be 'True' or 'False'")
     choices = {"EncryptionAlgo": ENCRYPTION_ALGOS, "HashAlgo": HASH_ALGOS, "DHGroup": DH_GROUPS}

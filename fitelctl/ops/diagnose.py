@@ -32,6 +32,7 @@ from fitelctl.diagnose import (
     diagnose_log,
     no_peer_entry_detail,
     proposal_advice,
+    rate_limit_note,
 )
 from fitelctl.errors import FitelctlError
 from fitelctl.fitelnet import vocabulary as vocab
@@ -282,6 +283,14 @@ def _router_address(appliance: Appliance) -> str | None:
 
 def _combine(log: Diagnosis, model: Diagnosis | None) -> Diagnosis:
     """The log says what happened; the settings say why, and decide when the log cannot."""
+    verdict = _combined(log, model)
+    note = rate_limit_note(log.evidence) if log.rate_limited else None
+    if note and note not in verdict.detail:
+        verdict = dataclasses.replace(verdict, detail=f"{verdict.detail}; {note}")
+    return dataclasses.replace(verdict, rate_limited=log.rate_limited)
+
+
+def _combined(log: Diagnosis, model: Diagnosis | None) -> Diagnosis:
     if log.cause in _FAILURES:
         if model is None or model.cause == log.cause:
             return Diagnosis(log.cause, model.detail if model else log.detail, log.evidence)

@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import yaml
 from conftest import ROOT, StartLab
 
 from fitelctl.inventory import Inventory, load_inventory
+from fitelctl.lab.charon_log import Retransmit
 from fitelctl.lab.runner import Lab
 from fitelctl.ops.cloud import client_for
 from fitelctl.ops.connect import connect_site
@@ -117,6 +119,69 @@ def test_a_stuck_migration_says_the_articles_workaround(start_lab: StartLab, fit
     assert "power it off, import the settings exported before" in doc["detail"]
 
 
+def wait_for_line(lab: Lab, fragment: str, timeout: float = 30.0) -> list[str]:
+    """The router's log once a line containing ``fragment`` is in it (lines come as time passes)."""
+    assert lab.api is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with router_client(lab)[0] as client:  # any API call collects what is due
+            log = client.vpn_log(lab.api.appliance_id).lines
+        if any(fragment in line for line in log):
+            return log
+        time.sleep(0.2)
+    raise AssertionError(f"no {fragment!r} in the router's log within {timeout}s")
+
+
+def test_the_router_giving_up_on_a_silent_office_is_no_response(
+    start_lab: StartLab, fitelctl: Run, tmp_path: Path
+) -> None:
+    """The router's own main mode to an F220 without crypto config: retransmits, gives up."""
+    lab = start_lab(scenario="fresh")
+    assert lab.api is not None
+    lab.api.router.retransmit = Retransmit(timeout=0.01)  # strongSwan's schedule, sped up
+    log = wait_for_line(lab, "establishing IKE_SA failed, peer not responding")
+    assert any("initiating Main Mode IKE_SA peer-126.169.118.242-tunnel-vti[" in x for x in log)
+    assert any("sending retransmit 5 of request message ID 0, seq 1" in x for x in log)
+
+    code, doc = diagnose_json(fitelctl, lab)
+    assert (code, doc["cause"], doc["rate_limited"]) == (1, "no_response", False)
+    assert any(
+        e.endswith("establishing IKE_SA failed, peer not responding") for e in doc["evidence"]
+    )
+
+    saved = tmp_path / "router.log"
+    saved.write_text("\n".join(log) + "\n")
+    result = fitelctl("diagnose", "--from-log", str(saved), "--peer", "126.169.118.242")
+    assert result.returncode == 1
+    assert result.stdout.startswith(
+        "no_response: the router initiated main mode to 126.169.118.242"
+    )
+
+
+def test_retries_with_a_wrong_key_fill_the_half_open_limit(
+    start_lab: StartLab, fitelctl: Run
+) -> None:
+    """Each wrong-key main mode stays half-open for 30 s; the sixth is dropped unanswered."""
+    lab = start_lab(scenario="seed-v2", faults=("wrong-psk",))
+    assert lab.api is not None
+    client, appliance_id = router_client(lab)
+    with client:
+        for _ in range(6):  # every apply makes the office negotiate again
+            client.apply_config(appliance_id)
+        log = client.vpn_log(appliance_id).lines
+    refused = [x for x in log if "per-IP half-open IKE_SA limit of 5 reached" in x]
+    assert refused and refused[0].endswith(
+        "04[NET] ignoring IKE_SA setup from 126.169.118.242, "
+        "per-IP half-open IKE_SA limit of 5 reached"
+    )
+    assert sum("could not decrypt payloads" in x for x in log) == 5
+
+    code, doc = diagnose_json(fitelctl, lab)
+    assert (code, doc["cause"], doc["rate_limited"]) == (1, "psk_mismatch", True)
+    assert "rate-limiting 126.169.118.242" in doc["detail"] and "PreSharedSecret" in doc["detail"]
+    assert doc["evidence"][-1].endswith("limit of 5 reached")
+
+
 def test_a_device_without_crypto_never_contacts_the_router(start_lab: StartLab) -> None:
     lab = start_lab(scenario="fresh")
     result = diagnose_site(load_inventory(inventory_of(lab)), "tokyo")
@@ -183,8 +248,8 @@ def test_the_articles_log_from_a_file_is_ok(fitelctl: Run) -> None:
     result = fitelctl("diagnose", "--from-log", str(ARTICLE_LOG), "--json")
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
-    assert set(doc) == {"file", "cause", "detail", "evidence"}
-    assert (doc["file"], doc["cause"]) == (str(ARTICLE_LOG), "ok")
+    assert set(doc) == {"file", "cause", "detail", "evidence", "rate_limited"}
+    assert (doc["file"], doc["cause"], doc["rate_limited"]) == (str(ARTICLE_LOG), "ok", False)
 
 
 def test_a_saved_log_of_another_office_is_no_response(fitelctl: Run) -> None:

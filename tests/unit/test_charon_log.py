@@ -10,10 +10,18 @@ from typing import Any
 
 import pytest
 
+from fitelctl.diagnose import diagnose_log
 from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.fitelnet.crypto_config import DeviceTunnel, read_tunnels
 from fitelctl.ike import CloudPeer, negotiate
-from fitelctl.lab.charon_log import SaNumbers, charon_log_lines
+from fitelctl.lab.charon_log import (
+    Retransmit,
+    SaNumbers,
+    charon_log_lines,
+    half_open_deleted,
+    half_open_refused,
+    unanswered_initiation,
+)
 from fitelctl.lab.scenarios import (
     VPC_ROUTER_ADDRESS,
     DeviceCrypto,
@@ -151,3 +159,82 @@ def test_nothing_is_logged_when_nothing_reached_a_running_router(change: dict[st
 def test_syslog_pads_single_digit_days() -> None:
     (first, *_) = log_for(device("v2"), cloud(), at=datetime(2020, 7, 8, 9, 5, 1))
     assert first.startswith("Jul  8 09:05:01 rt-112700568505 charon: 16[NET] <2> ")
+
+
+# --- the router's own main mode, never answered -------------------------------------------------
+
+
+STRONGSWAN_DEFAULTS = Retransmit()
+
+
+def initiation(retransmit: Retransmit = STRONGSWAN_DEFAULTS) -> list[tuple[datetime, str]]:
+    return unanswered_initiation(
+        router=VPC_ROUTER_ADDRESS,
+        peer=TOKYO.public,
+        started=ARTICLE_TIME,
+        hostname="rt-112700568505",
+        ike_sa=4,
+        retransmit=retransmit,
+    )
+
+
+def seconds_after_start(lines: list[tuple[datetime, str]], fragment: str) -> list[float]:
+    return [(at - ARTICLE_TIME).total_seconds() for at, text in lines if fragment in text]
+
+
+def test_the_routers_retransmits_follow_strongswans_default_schedule() -> None:
+    """5.9 defaults: retransmit_timeout 4 s, retransmit_base 1.8, retransmit_tries 5."""
+    one_try = initiation(Retransmit(keyingtries=1))
+    sends = seconds_after_start(one_try, "sending retransmit")
+    assert sends == pytest.approx([4.0, 11.2, 24.16, 47.488, 89.4784])
+    assert seconds_after_start(one_try, "giving up after 5 retransmits") == pytest.approx(
+        [165.06112]
+    )
+    texts = [text for _, text in one_try]
+    assert texts[0] == (
+        "Jul 18 13:21:40 rt-112700568505 charon: 13[IKE] <peer-126.169.118.242-tunnel-vti|4> "
+        "initiating Main Mode IKE_SA peer-126.169.118.242-tunnel-vti[4] to 126.169.118.242"
+    )
+    assert texts[3].endswith(
+        "07[IKE] <peer-126.169.118.242-tunnel-vti|4> sending retransmit 1 "
+        "of request message ID 0, seq 1"
+    )
+    assert texts[3].startswith("Jul 18 13:21:44 ")
+    assert texts[-1].startswith("Jul 18 13:24:25 ")
+    assert texts[-1].endswith("establishing IKE_SA failed, peer not responding")
+    assert all(
+        "sending packet: from 27.133.132.134[500] to 126.169.118.242[500]" in t
+        for t in texts[2::2][:6]
+    )
+
+
+def test_three_keying_tries_by_default_then_failure() -> None:
+    lines = initiation()
+    texts = [text for _, text in lines]
+    assert sum("initiating Main Mode" in t for t in texts) == 3
+    assert [t.split("|4> ", 1)[1] for t in texts if "trying again" in t] == [
+        "peer not responding, trying again (2/3)",
+        "peer not responding, trying again (3/3)",
+    ]
+    assert seconds_after_start(lines, "establishing IKE_SA failed") == pytest.approx(
+        [3 * 165.06112]
+    )
+    assert [at for at, _ in lines] == sorted(at for at, _ in lines)
+
+
+def test_the_classifier_reads_the_generated_initiation_as_no_response() -> None:
+    text = "\n".join(line for _, line in initiation())
+    result = diagnose_log(text, peer=TOKYO.public)
+    assert result.cause == "no_response" and "gave up" in result.detail
+
+
+def test_half_open_lines() -> None:
+    at = datetime(2020, 7, 18, 13, 22, 0)
+    assert half_open_refused(at, "rt-1", TOKYO.public) == (
+        "Jul 18 13:22:00 rt-1 charon: 04[NET] ignoring IKE_SA setup from 126.169.118.242, "
+        "per-IP half-open IKE_SA limit of 5 reached"
+    )
+    assert half_open_deleted(at, "rt-1", TOKYO.public, 7) == (
+        "Jul 18 13:22:00 rt-1 charon: 12[JOB] <7> deleting half open IKE_SA with "
+        "126.169.118.242 after timeout"
+    )
