@@ -71,6 +71,7 @@ def _register() -> None:
         reconnect,
         render_cmd,
         run,
+        sessions,
         status,
     )
 
@@ -81,6 +82,7 @@ def _register() -> None:
     app.command("apply")(change.apply)
     app.command("backups")(change.backups)
     app.command("reconnect")(reconnect.reconnect)
+    app.command("sessions")(sessions.sessions)
     app.command("diagnose")(diagnose.diagnose)
     app.command("logs")(logs.logs)
     app.command("playbooks")(run.playbooks)

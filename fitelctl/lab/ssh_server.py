@@ -9,6 +9,9 @@ client may retry).  Shells with or without a PTY get the interactive CLI; an exe
 request (``ssh host "show crypto sa"``) runs one command as privileged (INFERRED:
 FITELnet's exec behaviour is not documented) with exit status 0, or 1 after an
 error.  The drop fault aborts the whole connection without an SSH goodbye.
+Each authenticated connection is registered with the device for ``show ssh``
+(username, negotiated cipher upper-cased without its ``@openssh.com`` suffix as
+the device prints ``AES128-CTR``) and ``disconnect ssh N`` closes it.
 
 Host keys are ed25519: paramiko (netmiko), OpenSSH and libssh2 (libscrapli)
 all accept it.  Nothing here logs a password, a key or the CLI traffic.
@@ -26,7 +29,7 @@ from typing import Any
 import asyncssh
 
 from fitelctl.lab.device.cli import CliSession, SessionDropped, SessionKind
-from fitelctl.lab.device.model import LabDevice
+from fitelctl.lab.device.model import LabDevice, SshSession
 from fitelctl.lab.device.terminal import Terminal
 
 HOST_KEY_ALGORITHM = "ssh-ed25519"
@@ -111,6 +114,8 @@ class _DeviceSSHServer(asyncssh.SSHServer):
         self._authorized = authorized
         self._connections = connections
         self._connection: asyncssh.SSHServerConnection | None = None
+        self._username = ""
+        self._ssh: SshSession | None = None
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._connection = conn
@@ -119,9 +124,18 @@ class _DeviceSSHServer(asyncssh.SSHServer):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._connection is not None:
             self._connections.discard(self._connection)
+        if self._ssh is not None:
+            self._device.close_ssh(self._ssh)
 
     def begin_auth(self, username: str) -> bool:
+        self._username = username
         return True
+
+    def auth_completed(self) -> None:
+        conn = self._connection
+        assert conn is not None
+        cipher = str(conn.get_extra_info("send_cipher", "none")).split("@")[0].upper()
+        self._ssh = self._device.open_ssh(self._username, cipher, conn.close)
 
     def password_auth_supported(self) -> bool:
         return True
@@ -143,15 +157,21 @@ class _DeviceSSHServer(asyncssh.SSHServer):
 
     def session_requested(self) -> _DeviceSession:
         assert self._connection is not None
-        return _DeviceSession(self._device, self._connection)
+        return _DeviceSession(self._device, self._connection, self._ssh)
 
 
 class _DeviceSession(asyncssh.SSHServerSession[str]):
     """One session channel: a shell (with or without PTY) or an exec request."""
 
-    def __init__(self, device: LabDevice, connection: asyncssh.SSHServerConnection) -> None:
+    def __init__(
+        self,
+        device: LabDevice,
+        connection: asyncssh.SSHServerConnection,
+        ssh: SshSession | None,
+    ) -> None:
         self._device = device
         self._connection = connection
+        self._ssh = ssh
         self._channel: asyncssh.SSHServerChannel[str] | None = None
         self._rows: int | None = None
         self._command: str | None = None
@@ -188,7 +208,9 @@ class _DeviceSession(asyncssh.SSHServerSession[str]):
             kind = SessionKind.EXEC
         else:
             kind = SessionKind.TERMINAL if self._rows is not None else SessionKind.SHELL
-        self._session = CliSession(self._device, kind, page_height=self._rows or 0)
+        if kind is SessionKind.TERMINAL and self._ssh is not None:
+            self._device.assign_line(self._ssh)
+        self._session = CliSession(self._device, kind, page_height=self._rows or 0, ssh=self._ssh)
         self._terminal = Terminal(self._session, self._write)
         self._task = asyncio.create_task(self._serve())
 
@@ -216,6 +238,9 @@ class _DeviceSession(asyncssh.SSHServerSession[str]):
         except SessionDropped:
             self._connection.abort()
             return
+        finally:
+            assert self._session is not None
+            self._session.end()
         self._channel.exit(status)
 
     def _write(self, text: str) -> None:

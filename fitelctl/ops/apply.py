@@ -14,6 +14,12 @@ Per site, in two phases so that an operator can look before anything changes:
    and what it runs afterwards is reported.
 
 Every plan that reaches the device leaves an audit record.
+
+Another session's uncommitted edits in working.cfg stop apply before it configures
+anything: a commit would make their half-done work run along with ours.  The plan
+says which sessions are open (``fitelctl sessions``), and execute checks again
+(working.cfg, and the device's own ``configure terminal`` warning).  ``--force``
+takes those edits along; the audit record then lists them (masked).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from fitelctl.fitelnet import vocabulary as vocab
 from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.fitelnet.crypto_config import DeviceTunnel, read_tunnels
 from fitelctl.fitelnet.diff import DiffConflict, diff_config, managed_scope, whole_scope
-from fitelctl.fitelnet.drivers import DeviceDriver
+from fitelctl.fitelnet.drivers import DeviceDriver, OtherSessionEdits
 from fitelctl.fitelnet.render import render_tunnel
 from fitelctl.ike import negotiate
 from fitelctl.inventory import Inventory, Site, resolve_secret
@@ -86,6 +92,8 @@ class Plan:
     expected: tuple[str, str, int | None] | None = None
     #: set once a configuration line may have reached the device
     touched: bool = False
+    #: another session's uncommitted lines that --force takes along (masked)
+    other_edits: list[str] = field(default_factory=list)
 
     @property
     def ready(self) -> bool:
@@ -114,12 +122,11 @@ def plan_site(inventory: Inventory, site: str, options: ApplyOptions) -> Plan:
         outcome.problems.append(f"{err}; nothing was changed")
         return plan
     current = ConfigTree.parse(current_text)
-    if not options.force and not _same(ConfigTree.parse(working_text), current):
-        outcome.problems.append(
-            "working.cfg has edits that are not committed (another session configuring?); "
-            "nothing was changed (--force applies on top of them)"
-        )
+    others = diff_config(current, ConfigTree.parse(working_text), whole_scope)
+    if others and not options.force:
+        outcome.problems.append(other_edits_problem(inventory, site, options))
         return plan
+    plan.other_edits = [SECRETS.redact(line) for line in others]
     try:
         scope = managed_scope(plan.target, tunnel_interface=config.tunnel.interface)
         plan.commands = diff_config(current, plan.target, scope)
@@ -172,7 +179,10 @@ def execute_plan(inventory: Inventory, plan: Plan, options: ApplyOptions) -> Sit
             outcome.problems.append("nothing was sent to the device; it runs what it did before")
     else:
         outcome.result, outcome.saved = "applied", True
-    append_audit(inventory, {"site": plan.site, **outcome.to_json()})
+    record = {"site": plan.site, **outcome.to_json()}
+    if plan.other_edits:
+        record["forced_over_other_edits"] = plan.other_edits
+    append_audit(inventory, record)
     return outcome
 
 
@@ -184,10 +194,22 @@ def _change_and_verify(inventory: Inventory, plan: Plan, options: ApplyOptions) 
                 f"{plan.site}: current.cfg changed since the diff was made; nothing was sent, "
                 "run apply again to see the new diff"
             )
+        working = ConfigTree.parse(device.show("show working.cfg"))
+        if not options.force and not _same(working, ConfigTree.parse(running)):
+            raise FitelctlError(other_edits_problem(inventory, plan.site, options))
         plan.backup_text = running
         plan.outcome.backup = save_backup(inventory, plan.site, running)
         plan.touched = True
-        device.configure(plan.commands)
+        try:
+            device.configure(plan.commands, other_edits_ok=options.force)
+        except OtherSessionEdits:
+            plan.touched = False  # refused on `configure terminal`, before any line
+            raise
+        if plan.other_edits:
+            plan.outcome.problems.append(
+                f"--force: committed {len(plan.other_edits)} uncommitted line(s) another "
+                "session had left in working.cfg along with this change (see the audit log)"
+            )
         device.commit()
         _verify_tunnel(device, plan, inventory, options, committed_at=time.monotonic())
         device.save()
@@ -286,6 +308,28 @@ def _roll_back(inventory: Inventory, plan: Plan, options: ApplyOptions) -> None:
             f"{outcome.backup.path if outcome.backup else ''}; nothing was saved, so a reboot "
             "returns to the boot config. Compare with `fitelctl diff` and fix by hand."
         )
+
+
+def other_edits_problem(inventory: Inventory, site: str, options: ApplyOptions) -> str:
+    """One line: who holds uncommitted edits of working.cfg, and the ways out."""
+    from fitelctl.ops.sessions import list_sessions
+
+    try:
+        others = [s for s in list_sessions(inventory, site, options.connect).sessions if not s.ours]
+        held = (
+            "open sessions: "
+            + ", ".join(f"{s.id} ({s.username or '-'} {s.line or 'no line'})" for s in others)
+            if others
+            else "no other SSH session is open now: one that ended left them"
+        )
+    except FitelctlError as err:
+        held = f"its sessions could not be listed: {err}"
+    return (
+        f"{site}: working.cfg holds edits another session did not commit ({held}); "
+        f"nothing was changed. See `fitelctl sessions {site}`, end a stale session with "
+        f"`fitelctl sessions {site} --disconnect N` (its edits stay in working.cfg), or "
+        f"take the edits along with `fitelctl apply {site} --force` (recorded in the audit log)"
+    )
 
 
 def _same(a: ConfigTree, b: ConfigTree) -> bool:

@@ -38,7 +38,7 @@ class DropsOnConfigure:
     def show(self, command: str) -> str:
         return "x\n"
 
-    def configure(self, lines: Sequence[str]) -> str:
+    def configure(self, lines: Sequence[str], *, other_edits_ok: bool = False) -> str:
         raise SessionDropped(TARGET, "during configure")
 
 

@@ -159,25 +159,34 @@ def test_enable_with_a_strong_password_has_no_warning() -> None:
     assert console.type("enable-secret") == "\n\n\ntokyo#"
 
 
-def test_a_wrong_enable_password_is_asked_again_then_gives_up_after_three() -> None:
+def test_a_wrong_enable_password_is_asked_again_and_never_drops_back() -> None:
+    # pyats-fitelnet (FX201): "<ERROR> Authentication failed", blank line, "password:"
     console = Console(make_device())
     console.type("enable")
     again = texts.AUTH_FAILED + "\n\npassword:"
-    assert console.type("nope") == again
-    assert console.type("nope") == again
-    assert console.type("nope") == texts.AUTH_FAILED + "\n\ntokyo>"
-    assert console.session.input_mode is InputMode.LINE
-    console.type("enable")
+    for _ in range(5):
+        assert console.type("nope") == again
+        assert console.session.input_mode is InputMode.SECRET
     assert console.type("enable-secret").endswith("tokyo#")
+
+
+def test_an_empty_enable_password_is_still_asked_and_warned_about() -> None:
+    console = Console(make_device(enable_password=""))
+    assert console.type("enable") == "\npassword:"
+    assert console.type("wrong").startswith(texts.AUTH_FAILED)
+    assert console.type("") == ("<WARNING> weak enable password: set the password\n\n\n\ntokyo#")
 
 
 def test_user_mode_only_knows_a_few_commands() -> None:
     console = Console(make_device())
     assert console.type("show version") == REAL_SHOW_VERSION + "\ntokyo>"
     assert console.type("show current.cfg") == (
-        " " * len("tokyo>show ") + "^\n" + texts.INVALID + "\n\ntokyo>"
+        "\nshow current.cfg\n     ^^^^^^^^^^^\n" + texts.INVALID + "\ntokyo>"
     )
     assert console.type("configure terminal") == texts.UNRECOGNIZED + "\n\ntokyo>"
+    assert console.type("frobnicate now") == (
+        "<ERROR> 'frobnicate' is Unrecognized command\n\ntokyo>"
+    )
 
 
 # --- errors ---------------------------------------------------------------------------
@@ -190,30 +199,29 @@ def isakmp_policy_console() -> Console:
 
 
 @pytest.mark.parametrize(
-    ("line", "bad_column"),
+    ("line", "carets"),
     [
-        ("hash sha-265", len("hash sha-2")),  # first character no value accepts
-        ("group 17", len("group 1")),
-        ("group 5 5", len("group 5 ")),  # an extra word
-        ("encryption-keysize aes 256 128 192", len("encryption-keysize aes 256 ")),
-        ("encryption-keysize aes 128 256 100", len("encryption-keysize aes 128 256 1")),
-        ("lifetime 28x00", len("lifetime 28")),
-        ("  hash md6", len("  hash md")),  # leading blanks count
+        ("hash sha-265", "     ^^^^^^^"),
+        ("group 17", "      ^^"),
+        ("group 5 5", "        ^"),  # an extra word
+        ("encryption-keysize aes 256 128 192", "                           ^^^"),
+        ("encryption-keysize aes 128 256 100", "                               ^^^"),
+        ("lifetime 28x00", "         ^^^^^"),
+        ("  hash md6", "       ^^^"),  # leading blanks count
     ],
 )
-def test_a_bad_word_gets_a_caret_under_its_first_bad_character(line: str, bad_column: int) -> None:
+def test_a_bad_word_is_echoed_with_carets_under_the_whole_word(line: str, carets: str) -> None:
+    # pyats-fitelnet (FX201): blank line, "exit", "^^^^", the error, the prompt at once
     console = isakmp_policy_console()
     prompt = "tokyo(config-isakmp-policy)#"
-    assert console.type(line) == " " * (len(prompt) + bad_column) + "^\n" + texts.INVALID + (
-        "\n\n" + prompt
-    )
+    assert console.type(line) == f"\n{line}\n{carets}\n{texts.INVALID}\n{prompt}"
 
 
 def test_unknown_missing_and_ambiguous_input() -> None:
     console = isakmp_policy_console()
     prompt = "\n\ntokyo(config-isakmp-policy)#"
-    assert console.type("hahs sha") == texts.UNRECOGNIZED + prompt
-    assert console.type("set peer 1.2.3.4") == texts.UNRECOGNIZED + prompt
+    assert console.type("hahs sha") == "<ERROR> 'hahs' is Unrecognized command" + prompt
+    assert console.type("set peer 1.2.3.4") == "<ERROR> 'set' is Unrecognized command" + prompt
     assert console.type("hash") == texts.INCOMPLETE + prompt
     assert console.type("e aes") == texts.AMBIGUOUS + prompt
 
@@ -579,7 +587,8 @@ def test_exec_sessions_are_privileged_without_prompts() -> None:
     assert asyncio.run(session.handle_line("show version")) == REAL_SHOW_VERSION
     assert not session.failed
     assert (
-        asyncio.run(session.handle_line("show nothing")) == " " * 5 + "^\n" + texts.INVALID + "\n"
+        asyncio.run(session.handle_line("show nothing"))
+        == "\nshow nothing\n     ^^^^^^^\n" + texts.INVALID + "\n"
     )
     assert session.failed
 

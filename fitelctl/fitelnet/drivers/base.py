@@ -64,8 +64,12 @@ class DeviceDriver(Protocol):
     def show(self, command: str) -> str:
         """Output of ``command`` without its echo and the trailing prompt."""
 
-    def configure(self, lines: Sequence[str]) -> str:
-        """``configure terminal``, the lines, ``end``; CommandRejected names a refused line."""
+    def configure(self, lines: Sequence[str], *, other_edits_ok: bool = False) -> str:
+        """``configure terminal``, the lines, ``end``; CommandRejected names a refused line.
+
+        When ``configure terminal`` warns that another session edited working.cfg,
+        OtherSessionEdits is raised before any line is sent, unless ``other_edits_ok``.
+        """
 
     def commit(self) -> str:
         """working.cfg -> current.cfg (``refresh`` on models that reject ``commit``)."""
@@ -75,6 +79,9 @@ class DeviceDriver(Protocol):
 
     def restore(self) -> str:
         """Throw away working.cfg edits (``restore``, confirmed)."""
+
+    def disconnect_ssh(self, number: int) -> str:
+        """End the device's SSH connection ``number`` (``disconnect ssh N``, confirmed)."""
 
     def close(self) -> None:
         """End the session; safe to call twice."""
@@ -202,6 +209,18 @@ class CommandRejected(DeviceError):
         )
 
 
+class OtherSessionEdits(DeviceError):
+    def __init__(self, target: DeviceTarget) -> None:
+        super().__init__(
+            target,
+            "another session holds uncommitted edits of working.cfg (the device warned on "
+            "'configure terminal'); nothing was configured",
+            f"see `fitelctl sessions {target.site}`, end a stale session with "
+            f"`fitelctl sessions {target.site} --disconnect N`, or take the edits along "
+            "with --force",
+        )
+
+
 class DeviceBusy(DeviceError):
     def __init__(self, target: DeviceTarget, command: str) -> None:
         self.command = command
@@ -237,6 +256,9 @@ ERROR_MARKERS = (
 )
 BUSY_MARKER = "Another processing is executing"
 INVALID_INPUT = "Invalid input detected"
+#: ``configure terminal`` while another session holds uncommitted edits (OBSERVED,
+#: pyats-fitelnet): "WARNING: Another users has already edited working.cfg."
+OTHER_EDITS_MARKER = "Another users has already edited working.cfg"
 
 
 _PROMPT_LINE = re.compile(_PROMPT_BODY)
@@ -275,11 +297,27 @@ def register_line_secrets(lines: Sequence[str]) -> None:
 
 
 def device_error_line(output: str) -> str | None:
-    """The first line of ``output`` that the device uses to refuse a command."""
-    for line in output.splitlines():
+    """The first line of ``output`` that the device uses to refuse a command.
+
+    For ``Invalid input detected at '^' marker.`` the word the device marked (the
+    line above the error repeats the input, carets under the offending word) is
+    added: ``... marker. (at 'sha-265')``.
+    """
+    lines = output.splitlines()
+    for index, line in enumerate(lines):
         if any(marker in line for marker in ERROR_MARKERS):
-            return line.strip()
+            word = _marked_word(lines[:index]) if INVALID_INPUT in line else None
+            return line.strip() + (f" (at {word!r})" if word else "")
     return None
+
+
+def _marked_word(before: Sequence[str]) -> str | None:
+    """The input under the carets of the ``^^^^`` line just before an error line."""
+    if len(before) < 2 or not re.fullmatch(r" *\^+ *", before[-1]):
+        return None
+    carets, echoed = before[-1].rstrip(), before[-2]
+    start = len(carets) - len(carets.lstrip())
+    return echoed[start : len(carets)].strip() or None
 
 
 def check_output(target: DeviceTarget, command: str, output: str) -> str:
@@ -411,6 +449,9 @@ class DriverBase:
 
     def restore(self) -> str:
         return self._confirmed("restore")
+
+    def disconnect_ssh(self, number: int) -> str:
+        return self._confirmed(f"disconnect ssh {number}")
 
 
 def open_driver(target: DeviceTarget, kind: DriverKind) -> DeviceDriver:

@@ -38,6 +38,7 @@ from netmiko.session_log import SessionLog
 from fitelctl.fitelnet.drivers import hostkeys
 from fitelctl.fitelnet.drivers.base import (
     CONFIRM_PATTERN,
+    OTHER_EDITS_MARKER,
     PROMPT_PATTERN,
     AuthenticationFailed,
     CommandTimeout,
@@ -46,6 +47,7 @@ from fitelctl.fitelnet.drivers.base import (
     DeviceUnreachable,
     DriverBase,
     EnablePasswordRejected,
+    OtherSessionEdits,
     SessionDropped,
     TranscriptLog,
     UnexpectedPrompt,
@@ -240,17 +242,20 @@ class NetmikoDriver(DriverBase):
     def show(self, command: str) -> str:
         return check_output(self.target, command, self._send(command, _PROMPT))
 
-    def configure(self, lines: Sequence[str]) -> str:
+    def configure(self, lines: Sequence[str], *, other_edits_ok: bool = False) -> str:
         wanted = self._config_lines(lines)
         if not wanted:
             return ""
         with self._io("configure terminal") as conn:
             try:
-                conn.config_mode()
+                entered: str = conn.config_mode()
             except ValueError:
                 raise UnexpectedPrompt(
                     self.target, "a (config)# prompt", "no configuration mode"
                 ) from None
+        if OTHER_EDITS_MARKER in entered and not other_edits_ok:
+            self._end()
+            raise OtherSessionEdits(self.target)
         outputs = []
         try:
             for line in wanted:

@@ -48,6 +48,7 @@ from scrapli.transport import BinOptions
 from fitelctl.fitelnet.drivers import hostkeys
 from fitelctl.fitelnet.drivers.base import (
     BUSY_MARKER,
+    OTHER_EDITS_MARKER,
     AuthenticationFailed,
     CommandTimeout,
     DeviceBusy,
@@ -56,6 +57,7 @@ from fitelctl.fitelnet.drivers.base import (
     DeviceUnreachable,
     DriverBase,
     EnablePasswordRejected,
+    OtherSessionEdits,
     SessionDropped,
     TranscriptLog,
     UnexpectedPrompt,
@@ -67,7 +69,8 @@ from fitelctl.fitelnet.drivers.base import (
 
 PLATFORM = "furukawa_fitelnet"
 ENABLE_REFUSED = "Authentication failed"
-_CONFIRMED = {"save", "restore", "refresh"}
+#: Commands that ask ``[y/N]`` (their first word).
+_CONFIRMED = {"save", "restore", "refresh", "load", "disconnect"}
 _R = TypeVar("_R")
 
 
@@ -82,7 +85,11 @@ def _ns(seconds: float) -> int:
 
 
 class _Watch:
-    """Cancels the running operation when the device prints one of ``markers``."""
+    """Cancels the running operation when the device prints one of ``markers``.
+
+    ``seen`` keeps the last 512 characters the armed operation received, for texts
+    that must be noticed but are no failure (the other-editor warning).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -101,6 +108,11 @@ class _Watch:
     def disarm(self) -> None:
         with self._lock:
             self._markers, self._cancel = (), None
+
+    @property
+    def seen(self) -> str:
+        with self._lock:
+            return self._tail
 
     def feed(self, text: str) -> None:
         with self._lock:
@@ -271,10 +283,19 @@ class ScrapliDriver(DriverBase):
     def show(self, command: str) -> str:
         return self._send(command, "privileged_exec")
 
-    def configure(self, lines: Sequence[str]) -> str:
+    def configure(self, lines: Sequence[str], *, other_edits_ok: bool = False) -> str:
         wanted = self._config_lines(lines)
         if not wanted:
             return ""
+        self._op(
+            "configure terminal",
+            lambda cli, ns, cancel: cli.enter_mode(
+                "configuration", operation_timeout_ns=ns, cancel=cancel
+            ),
+        )
+        if OTHER_EDITS_MARKER in self._watch.seen and not other_edits_ok:
+            self._end()
+            raise OtherSessionEdits(self.target)
         outputs = []
         try:
             for line in wanted:
@@ -295,7 +316,7 @@ class ScrapliDriver(DriverBase):
         )
 
     def _confirmed(self, command: str) -> str:
-        if command not in _CONFIRMED:
+        if command.split()[0] not in _CONFIRMED:
             return self.show(command)
         result = self._op(
             command,

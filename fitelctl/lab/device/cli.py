@@ -8,6 +8,15 @@ is the transport's job (``input_mode`` says whether to echo).
 Behaviour follows brief §3 and the real captures: prompts ``HOST>``, ``HOST#``,
 ``HOST(config)#``, ``HOST(config-xxx)#``; ``enable`` → blank line, ``password:``,
 the weak-password warning and three blank lines; ``no more`` → ``more : off``.
+From the FX201/F220 transcripts of takamitsu-iida/pyats-fitelnet: a wrong enable
+password prints ``<ERROR> Authentication failed`` and asks ``password:`` again (the
+lab asks again for ever: no limit is known, and a client must give up by itself);
+an empty enable password is still asked for (an empty answer is right) and draws
+``weak enable password: set the password``; an invalid word is answered by a blank
+line, the typed line again, carets under the whole offending word, the error line
+and the prompt with no blank line before it; ``configure terminal`` while another
+live session holds uncommitted edits warns in two lines; ``show ssh`` lists the SSH
+connections and ``disconnect ssh N`` asks ``Disconnect OK?[y/N]:``.
 Lab choices (INFERRED, the brief has no capture for them):
 
 * keywords may be abbreviated to a unique prefix in any case (``conf t``, ``sh ver``);
@@ -36,12 +45,11 @@ from enum import Enum
 from fitelctl.lab.device import texts
 from fitelctl.lab.device.editing import ConfigEditor
 from fitelctl.lab.device.grammar import Failure, FailureKind, Parsed
-from fitelctl.lab.device.model import LabDevice, drive_path
+from fitelctl.lab.device.model import LabDevice, SshSession, drive_path
 from fitelctl.lab.device.pager import Pager
 from fitelctl.lab.device.syntax import MODES, sub_mode_prompt
 
 DEFAULT_PAGE_HEIGHT = 24
-ENABLE_ATTEMPTS = 3
 
 
 class InputMode(Enum):
@@ -76,20 +84,24 @@ class CliSession:
         kind: SessionKind = SessionKind.TERMINAL,
         *,
         page_height: int = DEFAULT_PAGE_HEIGHT,
+        ssh: SshSession | None = None,
     ) -> None:
         self.device = device
         self.kind = kind
+        self.ssh = ssh
         self._id = device.new_session_id()
         self._mode = _Mode.PRIVILEGED if kind is SessionKind.EXEC else _Mode.USER
         self._editor = ConfigEditor()
         self._paging = kind is SessionKind.TERMINAL
         self._page_height = page_height or DEFAULT_PAGE_HEIGHT
-        self._enable_failures: int | None = None  # not None while asking the enable password
+        self._asking_enable = False
         self._confirm: Operation | None = None  # what a "y" answer runs
+        self._confirm_locks = True  # whether it holds the processing lock
         self._pager: Pager | None = None
         self._config_lines = 0
         self._closed = False
         self._failed = False
+        self._tight = False  # no blank line before the next prompt (invalid input)
 
     # --- what the transport asks ---------------------------------------------------
 
@@ -108,14 +120,14 @@ class CliSession:
     def input_mode(self) -> InputMode:
         if self._pager is not None:
             return InputMode.KEY
-        if self._enable_failures is not None:
+        if self._asking_enable:
             return InputMode.SECRET
         return InputMode.LINE
 
     @property
     def awaiting_answer(self) -> bool:
         """The device asked a question (enable password, ``[y/N]``) and waits for a line."""
-        return self._enable_failures is not None or self._confirm is not None
+        return self._asking_enable or self._confirm is not None
 
     @property
     def closed(self) -> bool:
@@ -129,6 +141,11 @@ class CliSession:
     def set_page_height(self, rows: int) -> None:
         self._page_height = rows or DEFAULT_PAGE_HEIGHT
 
+    def end(self) -> None:
+        """The transport is gone: release this session's claim on working.cfg."""
+        self._closed = True
+        self.device.session_ended(self._id)
+
     def greeting(self) -> str:
         """What a shell prints first: the weak-password warning (INFERRED), the prompt."""
         if self.kind is SessionKind.EXEC:
@@ -140,7 +157,8 @@ class CliSession:
         if self._closed:
             return ""
         self._failed = False
-        if self._enable_failures is not None:
+        self._tight = False
+        if self._asking_enable:
             return self._enable_password(line)
         if self._confirm is not None:
             return await self._answer(line)
@@ -161,7 +179,7 @@ class CliSession:
         """Ctrl-C: leave the pager or a pending question, show a fresh prompt."""
         if self._pager is not None:
             return self.handle_key("\x03")
-        self._enable_failures = None
+        self._asking_enable = False
         self._confirm = None
         return "^C\n" + ("" if self.kind is SessionKind.EXEC else self.prompt)
 
@@ -175,7 +193,7 @@ class CliSession:
         result = grammar.parse(line)
         if isinstance(result, Failure):
             removed = self._negation_by_key(result)
-            return self._error(result) if removed is None else removed
+            return self._error(result, line) if removed is None else removed
         return await self._run(result)
 
     async def _run(self, parsed: Parsed) -> str:
@@ -209,6 +227,8 @@ class CliSession:
         if action in ("more.off", "more.on"):
             self._paging = action == "more.on" and self.kind is SessionKind.TERMINAL
             return (texts.MORE_ON if action == "more.on" else texts.MORE_OFF) + "\n"
+        if action == "disconnect.ssh":
+            return self._disconnect(int(words[2]))
         if action == "clear.crypto_sa":
             device.clear_crypto_sa()
             return ""
@@ -293,32 +313,43 @@ class CliSession:
         if action == "show.crypto_sa":
             body = device.show_crypto_sa()
             return texts.EMPTY_CRYPTO_SA if body is None else body
+        if action == "show.ssh":
+            sessions = sorted(device.ssh_sessions.values(), key=lambda s: s.number)
+            return texts.show_ssh([(s.number, s.encryption, s.username, s.line) for s in sessions])
         text = device.files.get(drive_path(words[2]))
         return self._fail(texts.COMMAND_FAILED) if text is None else text
 
     # --- enable ------------------------------------------------------------------
 
     def _enable(self) -> str:
-        if not self.device.spec.enable_password:
-            self._mode = _Mode.PRIVILEGED
-            return texts.NO_ENABLE_PASSWORD + "\n\n\n"
-        self._enable_failures = 0
+        self._asking_enable = True
         return "\n" + texts.PASSWORD_PROMPT
 
     def _enable_password(self, secret: str) -> str:
         expected = self.device.spec.enable_password
-        if hmac.compare_digest(secret.encode(), expected.encode()):
-            self._enable_failures = None
-            self._mode = _Mode.PRIVILEGED
-            weak = len(expected) < texts.WEAK_PASSWORD_LENGTH
-            return self._finish((texts.WEAK_ENABLE + "\n" if weak else "") + "\n\n")
-        assert self._enable_failures is not None
-        self._enable_failures += 1
-        self._failed = True
-        if self._enable_failures >= ENABLE_ATTEMPTS:
-            self._enable_failures = None
-            return self._finish(texts.AUTH_FAILED + "\n")
-        return texts.AUTH_FAILED + "\n\n" + texts.PASSWORD_PROMPT
+        if not hmac.compare_digest(secret.encode(), expected.encode()):
+            self._failed = True
+            return texts.AUTH_FAILED + "\n\n" + texts.PASSWORD_PROMPT
+        self._asking_enable = False
+        self._mode = _Mode.PRIVILEGED
+        warning = ""
+        if not expected:
+            warning = texts.WEAK_ENABLE_UNSET + "\n"
+        elif len(expected) < texts.WEAK_PASSWORD_LENGTH:
+            warning = texts.WEAK_ENABLE + "\n"
+        return self._finish(warning + "\n\n")
+
+    # --- show ssh / disconnect ssh -------------------------------------------------
+
+    def _disconnect(self, number: int) -> str:
+        if number not in self.device.ssh_sessions:
+            return self._fail(texts.COMMAND_FAILED)
+
+        def disconnect() -> str:
+            return "" if self.device.disconnect_ssh(number) else self._fail(texts.COMMAND_FAILED)
+
+        self._confirm, self._confirm_locks = disconnect, False
+        return texts.DISCONNECT_PROMPT
 
     # --- the processing lock and confirmations ------------------------------------
 
@@ -335,7 +366,7 @@ class CliSession:
             return await self._process(operation)
         if self.device.processing_lock.locked():
             return self._fail(texts.BUSY)
-        self._confirm = operation
+        self._confirm, self._confirm_locks = operation, True
         return texts.confirmation(verb)
 
     async def _answer(self, answer: str) -> str:
@@ -343,7 +374,7 @@ class CliSession:
         assert operation is not None
         if answer.strip().lower() not in ("y", "yes"):
             return self._finish("")
-        return self._finish(await self._process(operation))
+        return self._finish(await self._process(operation) if self._confirm_locks else operation())
 
     async def _process(self, operation: Operation) -> str:
         lock = self.device.processing_lock
@@ -370,22 +401,36 @@ class CliSession:
     def _prompt_width(self) -> int:
         return 0 if self.kind is SessionKind.EXEC else len(self.prompt)
 
-    def _error(self, failure: Failure) -> str:
+    def _error(self, failure: Failure, line: str) -> str:
         if failure.kind is FailureKind.INVALID:
-            caret = " " * (self._prompt_width() + failure.position) + "^\n"
-            return caret + self._fail(texts.INVALID)
+            # blank line, the line again, carets under the whole word, no blank line after
+            start = end = failure.position
+            while start > 0 and not line[start - 1].isspace():
+                start -= 1
+            while end < len(line) and not line[end].isspace():
+                end += 1
+            self._tight = True
+            carets = " " * start + "^" * max(end - start, 1)
+            return f"\n{line.rstrip()}\n{carets}\n" + self._fail(texts.INVALID)
+        if failure.kind is FailureKind.UNRECOGNIZED:
+            return self._fail(self._unrecognized(line))
         message = {
-            FailureKind.UNRECOGNIZED: texts.UNRECOGNIZED,
             FailureKind.INCOMPLETE: texts.INCOMPLETE,
             FailureKind.AMBIGUOUS: texts.AMBIGUOUS,
         }[failure.kind]
         return self._fail(message)
 
+    def _unrecognized(self, line: str) -> str:
+        """The plain form for a privileged command typed in user mode, else the named one."""
+        if self._mode is _Mode.USER and not isinstance(MODES["privileged"].parse(line), Failure):
+            return texts.UNRECOGNIZED
+        return texts.UNRECOGNIZED_WORD.format(word=line.split()[0])
+
     def _finish(self, body: str) -> str:
         """Append the blank line and the next prompt (or start the pager)."""
         if self.awaiting_answer or self._closed or self.kind is SessionKind.EXEC:
             return body
-        tail = ("\n" if body else "") + self.prompt
+        tail = ("\n" if body and not self._tight else "") + self.prompt
         lines = body.split("\n")[:-1] if body.endswith("\n") else body.split("\n")
         page_lines = self._page_height - 1
         if self._paging and len(lines) > page_lines:

@@ -6,12 +6,22 @@ boot file (``/drive/boot.cfg`` unless ``boot configuration`` chose another).
 Sessions (``cli.CliSession``) hold only their own mode; everything they change
 lives here, so two SSH sessions on one device see each other's edits as on the
 real box.
+
+SSH sessions are registered here too (``show ssh`` lists them, ``disconnect ssh N``
+ends one).  Lab choices (INFERRED, no capture shows them): a new connection takes
+the lowest free connection number and a PTY shell the lowest free ``/dev/pts/N``;
+a session without a PTY shows an empty Line.  Who edited working.cfg is tracked per
+CLI session: ``configure terminal`` warns while *another live* session holds edits
+that are not committed; when that session ends its claim ends, but its edits stay
+in working.cfg (it is a file, as the logout warning "You have NOT saved after
+editing working.cfg." shows) until a commit, ``restore`` or ``load`` replaces it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -54,6 +64,20 @@ class DeviceFaults:
     drop_after_lines: int | None = None
 
 
+@dataclass
+class SshSession:
+    """One SSH connection as ``show ssh`` lists it."""
+
+    number: int
+    username: str
+    #: Negotiated cipher as the device prints it (``AES128-CTR``).
+    encryption: str
+    #: Ends the connection (``disconnect ssh N``).
+    close: Callable[[], None] = field(repr=False)
+    #: ``/dev/pts/N`` once a PTY shell runs on it, else "".
+    line: str = ""
+
+
 def drive_path(name: str) -> str:
     """``x.cfg`` and ``/drive/x.cfg`` name the same file."""
     return name if name.startswith(DRIVE) else DRIVE + name
@@ -72,8 +96,10 @@ class LabDevice:
     boot_file: str = field(init=False, default=BOOT_FILE)
     #: Held by commit/refresh/save/restore/load for ``spec.commit_seconds``.
     processing_lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
-    #: The session whose edits to working.cfg are not committed yet.
-    working_editor: int | None = field(init=False, default=None)
+    #: The CLI sessions whose edits to working.cfg are not committed yet.
+    working_editors: set[int] = field(init=False, default_factory=set)
+    #: Live SSH connections by connection number (``show ssh``).
+    ssh_sessions: dict[int, SshSession] = field(init=False, default_factory=dict)
     _session_ids: itertools.count[int] = field(init=False, default_factory=itertools.count)
 
     def __post_init__(self) -> None:
@@ -102,14 +128,44 @@ class LabDevice:
         return next(self._session_ids)
 
     def note_edit(self, session_id: int) -> None:
-        self.working_editor = session_id
+        self.working_editors.add(session_id)
+
+    def session_ended(self, session_id: int) -> None:
+        """A CLI session closed: its claim on working.cfg ends (its edits stay)."""
+        self.working_editors.discard(session_id)
 
     def edited_by_another(self, session_id: int) -> bool:
-        """Another session left working.cfg different from current.cfg."""
-        return (
-            self.working_editor not in (None, session_id)
-            and self.working_config() != self.current_config()
+        """Another live session left working.cfg different from current.cfg."""
+        return bool(self.working_editors - {session_id}) and (
+            self.working_config() != self.current_config()
         )
+
+    # --- SSH sessions (show ssh / disconnect ssh) -----------------------------------
+
+    def open_ssh(self, username: str, encryption: str, close: Callable[[], None]) -> SshSession:
+        number = _lowest_free(self.ssh_sessions)
+        session = SshSession(number, username, encryption, close)
+        self.ssh_sessions[number] = session
+        return session
+
+    def assign_line(self, session: SshSession) -> None:
+        """A PTY shell starts on ``session``: give it the lowest free ``/dev/pts/N``."""
+        if not session.line:
+            used = {s.line for s in self.ssh_sessions.values()}
+            pts = next(n for n in itertools.count() if f"/dev/pts/{n}" not in used)
+            session.line = f"/dev/pts/{pts}"
+
+    def close_ssh(self, session: SshSession) -> None:
+        if self.ssh_sessions.get(session.number) is session:
+            del self.ssh_sessions[session.number]
+
+    def disconnect_ssh(self, number: int) -> bool:
+        """End connection ``number``; False when there is none."""
+        session = self.ssh_sessions.pop(number, None)
+        if session is None:
+            return False
+        session.close()
+        return True
 
     def unsaved(self) -> bool:
         """working.cfg differs from what the boot file holds."""
@@ -118,7 +174,7 @@ class LabDevice:
     def commit(self) -> None:
         """working.cfg → current.cfg."""
         self.current = clone(self.working)
-        self.working_editor = None
+        self.working_editors.clear()
         if self.world is not None:
             self.world.current_config_changed(self.spec.site)
 
@@ -129,7 +185,7 @@ class LabDevice:
     def restore(self) -> None:
         """Throw working.cfg edits away: working.cfg ← current.cfg."""
         self.working = clone(self.current)
-        self.working_editor = None
+        self.working_editors.clear()
 
     def load(self, path: str, session_id: int) -> bool:
         """A file → working.cfg; False when the file is missing or holds a bad line."""
@@ -140,7 +196,7 @@ class LabDevice:
             self.working = replay_config(text)
         except ValueError:
             return False
-        self.working_editor = session_id
+        self.working_editors = {session_id}
         return True
 
     def show_crypto_sa(self) -> str | None:
@@ -149,3 +205,7 @@ class LabDevice:
     def clear_crypto_sa(self) -> None:
         if self.world is not None:
             self.world.clear_crypto_sa(self.spec.site)
+
+
+def _lowest_free(taken: dict[int, SshSession]) -> int:
+    return next(n for n in itertools.count() if n not in taken)

@@ -104,6 +104,8 @@ PRIVILEGED = [
     Command("more", "more.on"),
     *SHOW,
     Command("clear crypto sa", "clear.crypto_sa"),
+    Command("show ssh", "show.ssh"),
+    Command("disconnect ssh <int:0-255>", "disconnect.ssh"),
     Command("commit", "commit"),
     Command("refresh [moff]", "refresh"),
     Command("save [<file>] [moff]", "save"),

@@ -1,15 +1,21 @@
 """Every fixed string the simulated F220 prints, in one place.
 
-Strings marked OBSERVED come from real captures (`fixtures/fitelnet/`) or the
-upstream netmiko driver written against real F220s; the rest are the lab's own
+Strings marked OBSERVED come from real captures (`fixtures/fitelnet/`), the
+FX201/F220 transcripts published in takamitsu-iida/pyats-fitelnet (README.md,
+unicon.plugins/README.md and its ``patterns.py``/``settings.py``) or the upstream
+netmiko driver written against real F220s; the rest are the lab's own
 choice (INFERRED) and are kept short and free of the words "error"/"failed" where
 they report success, because netmiko's ``commit()`` treats those words as failure.
 """
 
 from __future__ import annotations
 
-# OBSERVED (brief §3, netmiko driver).
+# OBSERVED (brief §3, netmiko driver, pyats-fitelnet).
 UNRECOGNIZED = "<ERROR> Unrecognized command"
+#: The form that names the word (pyats-fitelnet's error patterns); which situation
+#: prints which form is INFERRED: the named form for a first word the mode does not
+#: know, the plain one for a command of privileged mode typed in user mode.
+UNRECOGNIZED_WORD = "<ERROR> '{word}' is Unrecognized command"
 INCOMPLETE = "<ERROR> Incomplete command"
 INVALID = "<ERROR> Invalid input detected at '^' marker."
 #: The other spelling of the invalid-input error, used by models that reject
@@ -19,15 +25,20 @@ AUTH_FAILED = "<ERROR> Authentication failed"
 COMMAND_FAILED = "% Command failed."
 BUSY = "Another processing is executing. This command can not be executed."
 NOT_SAVED = "WARNING: You have NOT saved after editing working.cfg."
-OTHER_EDITOR = "WARNING: Another users has already edited working.cfg."
+OTHER_EDITOR = (
+    "WARNING: Another users has already edited working.cfg.\n         Please check working.cfg."
+)
+#: Printed after an accepted enable password: empty (OBSERVED on an FX201) / shorter
+#: than 8 characters (the wording OBSERVED for the login password, applied to enable).
+WEAK_ENABLE_UNSET = "<WARNING> weak enable password: set the password"
 WEAK_ENABLE = "<WARNING> weak enable password: contain at least 8 characters"
 PASSWORD_PROMPT = "password:"
 MORE_OFF = "more : off"
+DISCONNECT_PROMPT = "Disconnect OK?[y/N]:"
 
 # INFERRED: the lab's choices where no capture exists.
 AMBIGUOUS = "<ERROR> Ambiguous command"
 WEAK_LOGIN = "<WARNING> weak login password: contain at least 8 characters"
-NO_ENABLE_PASSWORD = "<WARNING> weak enable password: set the password"
 MORE_ON = "more : on"
 PAGER = " --More-- "
 
@@ -39,8 +50,25 @@ MODEL = "F220"
 
 
 def confirmation(verb: str) -> str:
-    """``save ok?[y/N]:`` and friends (OBSERVED for save, refresh, restore)."""
+    """``save ok?[y/N]:`` and friends (OBSERVED for save, load, refresh, restore)."""
     return f"{verb} ok?[y/N]:"
+
+
+#: ``show ssh`` header (OBSERVED layout, FX201 in pyats-fitelnet's README).
+SSH_HEADER = "Connection  Version  Encryption   State              Username         Line"
+
+
+def show_ssh(rows: list[tuple[int, str, str, str]]) -> str:
+    """``show ssh`` body for (number, encryption, username, line) of SSH 2 sessions.
+
+    Every lab session is past authentication, so its state is ``Session started``
+    (the real list also shows half-open ``1.5  none  Session initiating`` rows).
+    """
+    lines = ["", SSH_HEADER]
+    for number, encryption, username, line in rows:
+        row = f"{number:<12}{'2.0':<9}{encryption:<13}{'Session started':<19}{username:<17}{line}"
+        lines.append(row.rstrip())
+    return "\n".join(lines) + "\n"
 
 
 def show_version(firmware: str) -> str:

@@ -1,0 +1,96 @@
+"""``fitelctl sessions``: list a device's SSH sessions, end a stale one."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from fitelctl.cli import context
+
+if TYPE_CHECKING:
+    from fitelctl.ops.sessions import SessionList, SshSession
+
+
+def sessions(
+    site: Annotated[str, typer.Argument(help="Site whose device to look at.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    disconnect: Annotated[
+        int | None,
+        typer.Option(
+            "--disconnect",
+            min=0,
+            metavar="N",
+            help="End SSH session N (the Connection number of the list), after confirmation.",
+        ),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask before ending the session.")
+    ] = False,
+    trust_new_host_key: Annotated[
+        bool,
+        typer.Option(
+            "--trust-new-host-key",
+            help="Record a device host key that known_hosts does not have yet (never a changed "
+            "one).",
+        ),
+    ] = False,
+) -> None:
+    """List the SSH sessions of SITE's device (`show ssh`), or end one with --disconnect N.
+
+    The usual way out when a stale session still holds uncommitted edits of
+    working.cfg (apply stops on them) or keeps the device busy. Ending a session
+    does not undo its edits: working.cfg keeps them until a commit or `restore`.
+    The session fitelctl itself uses is marked "ours" and is never ended; to know
+    it, fitelctl lists the sessions from a first SSH session, opens its own and
+    lists again (the new row is its own). Exit 0 on success.
+    """
+    from fitelctl.ops.connect import ConnectOptions
+    from fitelctl.ops.sessions import disconnect_session, list_sessions
+
+    inventory = context.inventory()
+    inventory.site(site)
+    options = ConnectOptions(trust_new_host_key=trust_new_host_key)
+    if disconnect is None:
+        _show(list_sessions(inventory, site, options), as_json)
+        return
+    if not yes and (as_json or not sys.stdin.isatty()):
+        context.fail(
+            f"ending SSH session {disconnect} of {site} needs confirmation: run it in a "
+            "terminal, or pass --yes",
+            1,
+        )
+
+    def confirm(session: SshSession) -> bool:
+        if yes:
+            return True
+        who = session.username or "no user yet"
+        return typer.confirm(
+            f"End SSH session {session.id} of {site} ({who}, {session.line or 'no line'}, "
+            f"{session.state})?",
+            default=False,
+            err=True,
+        )
+
+    left = disconnect_session(inventory, site, disconnect, options, confirm=confirm)
+    if not as_json:
+        print(f"{site}: SSH session {disconnect} ended", file=sys.stderr)
+    _show(left, as_json)
+
+
+def _show(listing: SessionList, as_json: bool) -> None:
+    if as_json:
+        json.dump(listing.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    print(f"{'ID':>3}  {'VERSION':<7}  {'ENCRYPTION':<12}  {'STATE':<18}  {'USER':<12}  LINE")
+    for s in listing.sessions:
+        mark = "  (fitelctl, this command)" if s.ours else ""
+        print(
+            f"{s.id:>3}  {s.version:<7}  {s.encryption:<12}  {s.state:<18}  "
+            f"{s.username or '-':<12}  {s.line or '-'}{mark}"
+        )
+    if not listing.ours_known:
+        print(f"{listing.site}: could not tell which session is fitelctl's own", file=sys.stderr)
