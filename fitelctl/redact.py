@@ -10,9 +10,11 @@ sa``, the ``local-key`` of a config), which are recognised by shape.
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Sequence
 
 MASK = "<redacted>"
 
@@ -44,10 +46,24 @@ _DEVICE_SECRET_LINES = (
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     """Mask known secret values and device-printed key material in ``text``."""
+    return _mask_values(_mask_shapes(text), _longest_first(secrets))
+
+
+def _mask_shapes(text: str) -> str:
     for pattern in _DEVICE_SECRET_LINES:
         text = pattern.sub(lambda m: m.group("lead") + MASK, text)
-    for value in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(value, MASK)
+    return text
+
+
+def _longest_first(values: Iterable[str]) -> tuple[str, ...]:
+    """Longest first, so a secret that contains another is masked whole."""
+    return tuple(sorted({v for v in values if v}, key=len, reverse=True))
+
+
+def _mask_values(text: str, values: Sequence[str]) -> str:
+    for value in values:
+        if value in text:
+            text = text.replace(value, MASK)
     return text
 
 
@@ -57,20 +73,39 @@ def redact_record(record: dict[str, object]) -> dict[str, object]:
 
 
 class SecretRegistry:
-    """Secret values resolved during this process, so every output can mask them."""
+    """Secret values resolved during this process, so every output can mask them.
+
+    Safe under any number of threads and asyncio tasks: fleet commands resolve
+    secrets on worker threads while other threads print.  ``add`` changes state
+    under a lock and publishes a new immutable tuple (longest value first, kept
+    sorted by insertion, so no add re-sorts everything); ``redact`` reads that
+    tuple in one atomic load and never iterates anything another thread changes.
+    A value whose ``add`` has returned is masked by every later ``redact``.
+    """
 
     def __init__(self) -> None:
-        self._values: set[str] = set()
+        self._lock = threading.Lock()
+        self._known: set[str] = set()
+        self._ordered: tuple[str, ...] = ()
 
     def add(self, value: str) -> str:
         if len(value) >= MIN_SECRET_LENGTH:
-            self._values.add(value)
-            # as it appears inside a JSON string (quotes and backslashes escaped)
-            self._values.add(json.dumps(value)[1:-1])
+            # also as it appears inside a JSON string (quotes and backslashes escaped)
+            for form in (value, json.dumps(value)[1:-1]):
+                self._insert(form)
         return value
 
+    def _insert(self, value: str) -> None:
+        with self._lock:
+            if value in self._known:
+                return
+            self._known.add(value)
+            ordered = self._ordered
+            at = bisect.bisect_right(ordered, -len(value), key=lambda v: -len(v))
+            self._ordered = (*ordered[:at], value, *ordered[at:])
+
     def redact(self, text: str) -> str:
-        return redact_text(text, self._values)
+        return _mask_values(_mask_shapes(text), self._ordered)
 
 
 #: Process-wide registry: secret references add to it as they resolve.
