@@ -1,10 +1,16 @@
-"""From an inventory site to a connected device driver (secrets resolved on use)."""
+"""From an inventory site to a connected device driver (secrets resolved on use).
+
+The site's connect and command timeouts are cut to what is left of the command's
+deadline (``fitelctl.deadline``) when the session opens, and no session opens once
+it has run out.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from fitelctl.deadline import Deadline, current
 from fitelctl.fitelnet.drivers import DeviceDriver, DeviceTarget, DriverKind, open_driver
 from fitelctl.inventory import Inventory, resolve_secret
 
@@ -18,11 +24,14 @@ class ConnectOptions:
     trust_new_host_key: bool = False
     #: write a redacted transcript per site into this directory
     session_log_dir: Path | None = None
+    #: bounds connect and command timeouts (default: the running command's deadline)
+    deadline: Deadline | None = None
 
 
 def device_target(inventory: Inventory, site: str, options: ConnectOptions) -> DeviceTarget:
     device = inventory.site(site).device
     defaults = inventory.defaults
+    deadline = options.deadline or current()
 
     def secret(field: str, ref: str | None) -> str | None:
         if ref is None:
@@ -39,8 +48,8 @@ def device_target(inventory: Inventory, site: str, options: ConnectOptions) -> D
         private_key_path=inventory.path(device.private_key) if device.private_key else None,
         known_hosts=inventory.known_hosts(),
         trust_new_host_key=options.trust_new_host_key,
-        connect_timeout=device.connect_timeout or defaults.connect_timeout,
-        command_timeout=device.command_timeout or defaults.command_timeout,
+        connect_timeout=deadline.clamp(device.connect_timeout or defaults.connect_timeout),
+        command_timeout=deadline.clamp(device.command_timeout or defaults.command_timeout),
         session_log=options.session_log_dir / f"{site}.log" if options.session_log_dir else None,
     )
 
@@ -50,6 +59,7 @@ def connect_site(
 ) -> DeviceDriver:
     """A connected driver for ``site`` (the caller closes it)."""
     options = options or ConnectOptions()
+    (options.deadline or current()).check(f"{site}: connecting to the device")
     target = device_target(inventory, site, options)
     kind = options.driver or inventory.site(site).device.driver or inventory.defaults.driver
     connection = open_driver(target, kind)

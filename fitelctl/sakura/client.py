@@ -10,10 +10,17 @@ with token:secret, ``X-Sakura-Bigint-As-Int: 1`` so IDs come back as integers,
 a self-throttle of ~10 requests/s per account (shared by every client this
 process opens with the same token and API root, so a fleet run with one client
 per site still stays under the service's limit), and retries with exponential
-backoff and jitter on 423 and 503 (the SDK's codes), 429 and connection
-failures, at most ``retry_max`` times.  A connection lost after a non-GET
+backoff and jitter on 423 and 503 (the SDK's codes) and 429, at most
+``retry_max`` times.  A connection refused or a host name that does not resolve
+is retried only briefly (``BRIEF_RETRIES``).  A connection lost after a non-GET
 request was sent, and any timeout, is not retried: the API may have acted on
 it, so the error says to read the appliance first.
+
+Everything is bounded by the command's deadline (``fitelctl.deadline``): each
+request's timeout is cut to what is left, a retry whose wait would outlast it is
+not made, and each retry is logged (warning, stderr) with method, path, reason,
+retry number and wait, in the spirit of ``hashicorp/go-retryablehttp``'s
+``[DEBUG] GET <url> (status: 503): retrying in 1s (9 left)``.
 
 The version migration call is UNKNOWN publicly (brief §2): ``migrate_version``
 sends whatever ``ApiSettings.migration_call`` says (default: what the lab
@@ -36,7 +43,8 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from fitelctl import __version__
+from fitelctl import __version__, deadline
+from fitelctl.deadline import MIN_ATTEMPT, Deadline
 from fitelctl.redact import SECRETS
 from fitelctl.sakura import errors
 from fitelctl.sakura.config import ApiSettings
@@ -55,6 +63,9 @@ M = TypeVar("M", bound=BaseModel)
 
 OK_STATUSES = frozenset({200, 201, 202, 204})
 RETRY_STATUSES = frozenset({423, 429, 503})
+#: connection refused / DNS failure: retried this often, BRIEF_WAIT * n apart (~1.5 s in all)
+BRIEF_RETRIES = 2
+BRIEF_WAIT = 0.5
 VPC_ROUTER_CLASS = "vpcrouter"
 
 
@@ -205,10 +216,11 @@ def shared_throttle(settings: ApiSettings) -> _Throttle:
 class _Core:
     """Request building and answer handling shared by the sync and async clients."""
 
-    def __init__(self, settings: ApiSettings) -> None:
+    def __init__(self, settings: ApiSettings, deadline: Deadline | None = None) -> None:
         SECRETS.add(settings.secret)
         SECRETS.add(settings.token)
         self.settings = settings
+        self._deadline = deadline
         self.calls = Calls(settings)
         self._throttle = shared_throttle(settings)
         self._host = urlsplit(settings.api_url).netloc
@@ -226,6 +238,23 @@ class _Core:
             "follow_redirects": False,
         }
 
+    @property
+    def deadline(self) -> Deadline:
+        """This client's deadline if it was given one, else the running command's."""
+        return self._deadline or deadline.current()
+
+    def _attempt(self, call: Call[Any]) -> dict[str, Any]:
+        """The request for one attempt, its timeout cut to what the deadline leaves."""
+        self.deadline.check(call.what)
+        request: dict[str, Any] = {
+            "method": call.method,
+            "url": call.path,
+            "timeout": self.deadline.clamp(self.settings.timeout),
+        }
+        if call.body is not None:
+            request["json"] = call.body
+        return request
+
     def _backoff(self, retry: int, response: httpx.Response | None = None) -> float:
         """Exponential backoff with jitter; a numeric Retry-After wins when it asks for more."""
         ceiling = min(self.settings.retry_wait_max, self.settings.retry_wait_min * 2**retry)
@@ -235,28 +264,46 @@ class _Core:
             delay = max(delay, min(float(after), self.settings.retry_wait_max))
         return delay
 
+    def _retry(
+        self, call: Call[Any], attempt: int, *, limit: int, delay: float, reason: str
+    ) -> _Retry | str:
+        """Retry after ``delay`` if the policy and the deadline allow, else why not."""
+        if attempt >= limit:
+            return f"after {attempt + 1} attempts"
+        left = self.deadline.remaining()
+        if delay + MIN_ATTEMPT >= left:
+            return f"after {attempt + 1} attempts (the command's deadline left no time to retry)"
+        log.warning(
+            "retrying %s %s (%s) in %.2fs: retry %d/%d, %s",
+            call.method,
+            call.path,
+            SECRETS.redact(reason),
+            delay,
+            attempt + 1,
+            limit,
+            "no deadline" if left == float("inf") else f"{left:.1f}s left of the deadline",
+        )
+        return _Retry(delay)
+
     def _answer(self, call: Call[T], response: httpx.Response, attempt: int) -> T | _Retry:
         status = response.status_code
         log.debug("%s %s -> %d", call.method, call.path, status)
-        if status in RETRY_STATUSES and attempt < self.settings.retry_max:
+        stopped = ""
+        if status in RETRY_STATUSES:
+            reason = f"{status} {response.reason_phrase}".strip()
             delay = self._backoff(attempt, response)
-            log.warning(
-                "%s: API answered %d; retry %d/%d in %.2fs",
-                call.what,
-                status,
-                attempt + 1,
-                self.settings.retry_max,
-                delay,
+            retry = self._retry(
+                call, attempt, limit=self.settings.retry_max, delay=delay, reason=reason
             )
-            return _Retry(delay)
+            if isinstance(retry, _Retry):
+                return retry
+            stopped = retry
         try:
             data = response.json() if response.content else {}
         except ValueError:
             data = None
         if status not in OK_STATUSES:
-            raise errors.api_error(
-                call.what, status, data, attempts=attempt + 1, conflict=call.conflict
-            )
+            raise errors.api_error(call.what, status, data, stopped=stopped, conflict=call.conflict)
         if data is None:
             raise errors.ResponseError(
                 f"{call.what}: the API answered {status} with a body that is not JSON"
@@ -269,40 +316,48 @@ class _Core:
             ) from None
 
     def _failure(self, call: Call[T], exc: httpx.TransportError, attempt: int) -> _Retry:
-        """Retry a connection failure that is safe to repeat, else raise the typed error."""
+        """Retry a connection failure that is safe to repeat, else raise the typed error.
+
+        Nothing listening (connection refused) or no such host (DNS) is retried only
+        ``BRIEF_RETRIES`` times, ``BRIEF_WAIT`` apart: waiting longer rarely brings an
+        API back, and a monitoring check must answer.  A connection lost on a GET is
+        retried with the usual backoff.  A timeout, or a lost non-GET, is not retried:
+        the API may have acted on it.
+        """
         if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
             raise errors.ApiTimeoutError(
-                f"{call.what}: no answer from {self._host} within {self.settings.timeout:g}s "
-                "(SAKURACLOUD_API_REQUEST_TIMEOUT); the request may still take effect, "
-                "read the appliance before retrying"
+                f"{call.what}: no answer from {self._host} within {self._waited(exc)}; "
+                "the request may still take effect, read the appliance before retrying"
             ) from None
+        reason = _transport_reason(exc)
         never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-        if (never_sent or call.method == "GET") and attempt < self.settings.retry_max:
-            delay = self._backoff(attempt)
-            log.warning(
-                "%s: %s; retry %d/%d in %.2fs",
-                call.what,
-                type(exc).__name__,
-                attempt + 1,
-                self.settings.retry_max,
-                delay,
+        if never_sent:
+            limit = min(self.settings.retry_max, BRIEF_RETRIES)
+            retry = self._retry(
+                call, attempt, limit=limit, delay=BRIEF_WAIT * (attempt + 1), reason=reason
             )
-            return _Retry(delay)
-        if never_sent or call.method == "GET":
+        elif call.method == "GET":
+            delay = self._backoff(attempt)
+            retry = self._retry(
+                call, attempt, limit=self.settings.retry_max, delay=delay, reason=reason
+            )
+        else:
             raise errors.ApiConnectionError(
-                f"{call.what}: cannot reach {self._host} ({type(exc).__name__}) after "
-                f"{attempt + 1} attempts; check SAKURACLOUD_API_ROOT_URL and the network"
+                f"{call.what}: the connection to {self._host} was lost ({reason}); "
+                "the request may have taken effect, read the appliance before retrying"
             ) from None
+        if isinstance(retry, _Retry):
+            return retry
         raise errors.ApiConnectionError(
-            f"{call.what}: the connection to {self._host} was lost ({type(exc).__name__}); "
-            "the request may have taken effect, read the appliance before retrying"
+            f"{call.what}: cannot reach {self._host} ({reason}) {retry}; "
+            "check SAKURACLOUD_API_ROOT_URL and the network"
         ) from None
 
-    def _request(self, call: Call[Any]) -> dict[str, Any]:
-        request: dict[str, Any] = {"method": call.method, "url": call.path}
-        if call.body is not None:
-            request["json"] = call.body
-        return request
+    def _waited(self, exc: httpx.TimeoutException) -> str:
+        """The request timeout that ran out: the setting, or the deadline that cut it."""
+        if self.deadline.remaining() < MIN_ATTEMPT * 2 and self.deadline.seconds is not None:
+            return f"the command's {self.deadline.seconds:g}s deadline (--timeout)"
+        return f"{self.settings.timeout:g}s (SAKURACLOUD_API_REQUEST_TIMEOUT)"
 
     @staticmethod
     def _reached(
@@ -330,6 +385,12 @@ class _Core:
         )
 
 
+def _transport_reason(exc: httpx.TransportError) -> str:
+    """``ConnectError: [Errno 111] Connection refused``: one line, secrets masked."""
+    detail = " ".join(str(exc).split())
+    return SECRETS.redact(f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__)
+
+
 def _first_problem(err: Exception) -> str:
     if isinstance(err, ValidationError):
         first = err.errors()[0]
@@ -341,8 +402,8 @@ def _first_problem(err: Exception) -> str:
 class SakuraClient(_Core):
     """Blocking client; use as a context manager or call ``close()``."""
 
-    def __init__(self, settings: ApiSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: ApiSettings, deadline: Deadline | None = None) -> None:
+        super().__init__(settings, deadline)
         self._http = httpx.Client(**self._client_options())
 
     def __enter__(self) -> Self:
@@ -360,15 +421,15 @@ class SakuraClient(_Core):
         """Send ``call``, retrying as the policy allows; return its parsed answer."""
         attempt = 0
         while True:
-            time.sleep(self._throttle.reserve())
+            self.deadline.sleep(self._throttle.reserve())
             try:
-                outcome = self._answer(call, self._http.request(**self._request(call)), attempt)
+                outcome = self._answer(call, self._http.request(**self._attempt(call)), attempt)
             except httpx.TransportError as exc:
                 outcome = self._failure(call, exc, attempt)
             if not isinstance(outcome, _Retry):
                 return outcome
             attempt += 1
-            time.sleep(outcome.delay)
+            self.deadline.sleep(outcome.delay)
 
     def read_appliance(self, appliance_id: int) -> Appliance:
         return self.run(self.calls.read_appliance(appliance_id))
@@ -411,22 +472,23 @@ class SakuraClient(_Core):
         timeout: float = 600.0,
         interval: float = 5.0,
     ) -> Appliance:
-        """Poll until the appliance shows the given state; bounded by ``timeout``."""
-        deadline = time.monotonic() + timeout
+        """Poll until the appliance shows the given state, within ``timeout`` and the deadline."""
+        timeout = min(timeout, self.deadline.remaining())
+        ends = time.monotonic() + timeout
         while True:
             appliance = self.read_appliance(appliance_id)
             if self._reached(appliance, instance_status, availability):
                 return appliance
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= ends:
                 raise self._not_reached(appliance, instance_status, availability, timeout)
-            time.sleep(interval)
+            time.sleep(max(0.0, min(interval, ends - time.monotonic())))
 
 
 class AsyncSakuraClient(_Core):
     """asyncio client; use as an async context manager or await ``aclose()``."""
 
-    def __init__(self, settings: ApiSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: ApiSettings, deadline: Deadline | None = None) -> None:
+        super().__init__(settings, deadline)
         self._http = httpx.AsyncClient(**self._client_options())
 
     async def __aenter__(self) -> Self:
@@ -444,16 +506,16 @@ class AsyncSakuraClient(_Core):
         """Send ``call``, retrying as the policy allows; return its parsed answer."""
         attempt = 0
         while True:
-            await asyncio.sleep(self._throttle.reserve())
+            await asyncio.sleep(min(self._throttle.reserve(), self.deadline.remaining()))
             try:
-                response = await self._http.request(**self._request(call))
+                response = await self._http.request(**self._attempt(call))
                 outcome = self._answer(call, response, attempt)
             except httpx.TransportError as exc:
                 outcome = self._failure(call, exc, attempt)
             if not isinstance(outcome, _Retry):
                 return outcome
             attempt += 1
-            await asyncio.sleep(outcome.delay)
+            await asyncio.sleep(min(outcome.delay, self.deadline.remaining()))
 
     async def read_appliance(self, appliance_id: int) -> Appliance:
         return await self.run(self.calls.read_appliance(appliance_id))
@@ -496,12 +558,13 @@ class AsyncSakuraClient(_Core):
         timeout: float = 600.0,
         interval: float = 5.0,
     ) -> Appliance:
-        """Poll until the appliance shows the given state; bounded by ``timeout``."""
-        deadline = time.monotonic() + timeout
+        """Poll until the appliance shows the given state, within ``timeout`` and the deadline."""
+        timeout = min(timeout, self.deadline.remaining())
+        ends = time.monotonic() + timeout
         while True:
             appliance = await self.read_appliance(appliance_id)
             if self._reached(appliance, instance_status, availability):
                 return appliance
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= ends:
                 raise self._not_reached(appliance, instance_status, availability, timeout)
-            await asyncio.sleep(interval)
+            await asyncio.sleep(max(0.0, min(interval, ends - time.monotonic())))

@@ -112,9 +112,13 @@ class NotVpcRouterError(SakuraError):
 
 
 def api_error(
-    what: str, status: int, body: object, *, attempts: int, conflict: str = ""
+    what: str, status: int, body: object, *, stopped: str = "", conflict: str = ""
 ) -> ApiError:
-    """The typed error for an error answer to ``what`` (e.g. "read appliance 1 in tk1v")."""
+    """The typed error for an error answer to ``what`` (e.g. "read appliance 1 in tk1v").
+
+    ``stopped`` says when retrying stopped, for the statuses that are retried
+    ("after 11 attempts", or that the command's deadline left no time).
+    """
     envelope = ErrorEnvelope.from_json(body)
     if status in (401, 403):
         advice = CREDENTIAL_HINT if status == 401 else "the API key lacks the permission"
@@ -132,13 +136,9 @@ def api_error(
     if status == 400:
         return BadRequestError(what, status, envelope, "the request was rejected as invalid")
     if status in (423, 429):
-        return BusyError(
-            what, status, envelope, f"still busy after {attempts} attempts; retry later"
-        )
+        return BusyError(what, status, envelope, f"still busy {stopped}; retry later")
     if status == 503:
-        return UnavailableError(
-            what, status, envelope, f"still unavailable after {attempts} attempts; retry later"
-        )
+        return UnavailableError(what, status, envelope, f"still unavailable {stopped}; retry later")
     return ApiError(what, status, envelope, "see the Sakura Cloud control panel or retry later")
 
 

@@ -24,6 +24,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from fitelctl.deadline import Deadline, DeadlineExceeded
 from fitelctl.lab.api_server import ApiServer, start_api_server
 from fitelctl.lab.device.editing import replay_config
 from fitelctl.lab.device.model import DeviceSpec, LabDevice
@@ -529,3 +530,101 @@ def test_no_credential_or_psk_leaks_into_errors_or_logs(
     assert "retry 1/3" in caplog.text
     for secret in (lab.token, lab.secret, lab.psk):
         assert secret not in output
+
+
+# --- the command's deadline bounds every attempt and every wait ----------------------
+
+
+def test_retries_stop_when_the_deadline_leaves_no_time(lab_api: StartLabApi) -> None:
+    lab = lab_api(unavailable=100)
+    slow_backoff = lab.settings(retry_max=10, retry_wait_min=1.0, retry_wait_max=64.0)
+    started = time.monotonic()
+    with (
+        SakuraClient(slow_backoff, Deadline.after(3.0)) as client,
+        pytest.raises(errors.UnavailableError) as err,
+    ):
+        client.read_appliance(lab.id)
+    elapsed = time.monotonic() - started
+    assert elapsed < 3.5, f"{elapsed:.1f}s for a 3 s deadline"
+    assert "the command's deadline left no time to retry" in str(err.value)
+    assert 2 <= len(lab.server.requests) <= 3  # waits of ~1 s then ~2 s fit; ~4 s does not
+
+
+def test_connection_refused_is_retried_only_briefly(lab_api: StartLabApi) -> None:
+    lab = lab_api()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    settings = lab.settings(
+        root_url=f"http://127.0.0.1:{closed_port}/", retry_max=10, retry_wait_min=1.0
+    )
+    started = time.monotonic()
+    with SakuraClient(settings) as client, pytest.raises(errors.ApiConnectionError) as err:
+        client.read_appliance(lab.id)
+    assert time.monotonic() - started < 2.5  # two retries, 0.5 s and 1 s apart
+    assert "after 3 attempts" in str(err.value) and "Connection refused" in str(err.value)
+
+
+def test_a_slow_api_is_cut_off_at_the_deadline_not_the_request_timeout(
+    lab_api: StartLabApi,
+) -> None:
+    lab = lab_api(delay=5.0)
+    started = time.monotonic()
+    with (
+        SakuraClient(lab.settings(timeout=30.0), Deadline.after(1.0)) as client,
+        pytest.raises(errors.ApiTimeoutError) as err,
+    ):
+        client.read_appliance(lab.id)
+    assert time.monotonic() - started < 1.5
+    assert "within the command's 1s deadline (--timeout)" in str(err.value)
+
+
+def test_no_request_once_the_deadline_has_passed(lab_api: StartLabApi) -> None:
+    lab = lab_api()
+    with (
+        SakuraClient(lab.settings(), Deadline.after(0.0)) as client,
+        pytest.raises(DeadlineExceeded) as err,
+    ):
+        client.read_appliance(lab.id)
+    assert len(lab.server.requests) == 0
+    assert str(err.value).startswith(f"read appliance {lab.id} in tk1v: ")
+
+
+def answering(*statuses: tuple[int, dict[str, str]]) -> httpx.MockTransport:
+    """An API that answers ``statuses`` in turn (status, headers), then 200 with nothing."""
+    answers = iter(statuses)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        status, headers = next(answers, (200, {}))
+        return httpx.Response(status, headers=headers, json={})
+
+    return httpx.MockTransport(handler)
+
+
+def test_retry_after_is_respected_within_the_deadline(
+    lab_api: StartLabApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    lab = lab_api()
+    settings = lab.settings(retry_wait_min=0.01, retry_wait_max=64.0)
+    caplog.set_level(logging.WARNING, logger="fitelctl.sakura")
+    with SakuraClient(settings, Deadline.after(10.0)) as client:
+        client._http = httpx.Client(  # the same options, over a scripted transport
+            **{**client._client_options(), "transport": answering((429, {"Retry-After": "1"}))}
+        )
+        started = time.monotonic()
+        client.apply_config(lab.id)
+        assert time.monotonic() - started >= 1.0
+    (line,) = caplog.messages
+    assert line.startswith("retrying PUT appliance/") and "(429 Too Many Requests)" in line
+    assert " in 1.00s: retry 1/3" in line
+    for secret in (lab.token, lab.secret):
+        assert secret not in line
+    with SakuraClient(settings, Deadline.after(2.0)) as client:
+        client._http = httpx.Client(
+            **{**client._client_options(), "transport": answering((503, {"Retry-After": "5"}))}
+        )
+        started = time.monotonic()
+        with pytest.raises(errors.UnavailableError) as err:
+            client.apply_config(lab.id)
+        assert time.monotonic() - started < 0.5  # Retry-After: 5 cannot fit in 2 s: no wait
+    assert "deadline left no time to retry" in str(err.value)
