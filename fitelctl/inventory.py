@@ -53,6 +53,10 @@ class Device(_Strict):
     driver: Literal["netmiko", "scrapli"] | None = None
     connect_timeout: float | None = Field(default=None, gt=0)
     command_timeout: float | None = Field(default=None, gt=0)
+    #: what the operator says the box is (e.g. "F220", "01.12(00)"); only ``check``
+    #: reads it, to say what depends on it (``status`` reads the real one)
+    model: str | None = None
+    firmware: str | None = None
 
 
 class Site(_Strict):

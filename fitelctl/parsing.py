@@ -433,13 +433,22 @@ class FirmwareVersion:
 
     @property
     def release(self) -> tuple[int, int] | None:
-        """``01.11(00)…`` → ``(1, 11)``; ``None`` for a test build (``T`` prefix) or
-        anything else not of that shape."""
-        major, dot, rest = self.version.partition(".")
-        minor = rest.partition("(")[0]
-        if dot and major.isdigit() and minor.isdigit():
-            return int(major), int(minor)
-        return None
+        return firmware_release(self.version)
+
+
+#: The first firmware printing `show crypto sa` as IKE_SA + CHILD_SA blocks (the F220
+#: V01.11 capture published by Cloudflare); earlier ones print IPSEC SA blocks.
+IKE_CHILD_LAYOUT_FROM = (1, 11)
+
+
+def firmware_release(version: str) -> tuple[int, int] | None:
+    """``01.11(00)[0]00.00.0`` or ``V01.11`` → ``(1, 11)``; ``None`` for a test build
+    (``T10.02…``, as on the F220 EX) or anything else not of that shape."""
+    major, dot, rest = version.removeprefix("V").removeprefix("v").partition(".")
+    minor = rest.partition("(")[0]
+    if dot and major.isdigit() and minor.isdigit():
+        return int(major), int(minor)
+    return None
 
 
 def parse_version(output: str) -> list[FirmwareVersion]:

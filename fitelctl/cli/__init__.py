@@ -57,6 +57,20 @@ def root(
 ) -> None:
     context.STATE.inventory_option = inventory
     context.STATE.debug = debug
+    if debug:
+        _log_debug_to_stderr()
+
+
+def _log_debug_to_stderr() -> None:
+    """``--debug`` also shows fitelctl's debug log, e.g. what ``status`` read but did
+    not understand (an unknown line in a device's SA block)."""
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("fitelctl: debug: %(name)s: %(message)s"))
+    logger = logging.getLogger("fitelctl")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
 
 
 def _register() -> None:

@@ -13,7 +13,7 @@ from fitelctl.cli import context
 if TYPE_CHECKING:
     from fitelctl.ops.check import Finding
 
-SEVERITY_STYLE = {"error": "bold red", "warning": "yellow"}
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
 def check(

@@ -31,6 +31,7 @@ def print_status_table(results: list[SiteStatus]) -> None:
     for column in (
         "site",
         "state",
+        "device",
         "cloud",
         "peer",
         "encryption",
@@ -49,14 +50,16 @@ def print_status_table(results: list[SiteStatus]) -> None:
             if result.cloud
             else "-"
         )
-        problems = "; ".join(result.problems)
+        device = " ".join(filter(None, (result.device.model, result.device.firmware))) or "-"
+        problems = "; ".join([*result.problems, *(f"warning: {w}" for w in result.device.warnings)])
         sas = result.device.ipsec_sas
         if not sas:
-            table.add_row(result.site, state, cloud, *([""] * 7), problems)
+            table.add_row(result.site, state, device, cloud, *([""] * 7), problems)
         for index, sa in enumerate(sas):
             table.add_row(
                 result.site if index == 0 else "",
                 state if index == 0 else "",
+                device if index == 0 else "",
                 cloud if index == 0 else "",
                 sa.peer_ip,
                 sa.encryption,

@@ -20,9 +20,10 @@ from typing import Literal
 from fitelctl.fitelnet import vocabulary as vocab
 from fitelctl.ike import AcceptedSet, accepted_set
 from fitelctl.inventory import EmptySecretError, Inventory, SecretError, resolve_secret
+from fitelctl.parsing import IKE_CHILD_LAYOUT_FROM, KNOWN_MODELS, firmware_release
 from fitelctl.tunnel import Cloud, Crypto, Tunnel
 
-Severity = Literal["error", "warning"]
+Severity = Literal["error", "warning", "info"]
 
 #: The VPC router accepts a PSK of 0 to 40 characters (Sakura API, brief §5).
 PSK_MAX_LENGTH = 40
@@ -76,6 +77,7 @@ def check_site(inventory: Inventory, site: str) -> list[Finding]:
         *_identities(tunnel, cloud),
         *_psk(tunnel, inventory, site),
         *_timers(crypto, cloud),
+        *_firmware(config.device.model, config.device.firmware),
     ]
     findings = [Finding(site, severity, rule, message) for severity, rule, message in found]
     return sorted(findings, key=lambda f: f.severity != "error")
@@ -345,3 +347,30 @@ def _short_lifetime(seconds: int) -> str:
         "purpose, once a version-2 router had CPU to spare). Keep it if that is intended; "
         f"otherwise set tunnel.crypto.ipsec_lifetime: {SHORT_IPSEC_LIFETIME} or more"
     )
+
+
+def _firmware(model: str | None, firmware: str | None) -> list[Hit]:
+    """What depends on the firmware the inventory states (``device.firmware``)."""
+    if firmware is None:
+        return []
+    name = f"{model or 'device'} firmware {firmware}"
+    release = firmware_release(firmware)
+    if release is None:
+        layout = "fitelctl cannot tell which `show crypto sa` layout it prints"
+    elif release >= IKE_CHILD_LAYOUT_FROM:
+        layout = "it prints `show crypto sa` as IKE_SA and CHILD_SA blocks (V01.11 and later)"
+    else:
+        layout = "it prints `show crypto sa` as IPSEC SA blocks (before V01.11)"
+    unseen = (
+        f"; {model!r} is not a model fitelctl has seen"
+        if model and model not in KNOWN_MODELS
+        else ""
+    )
+    return [
+        (
+            "info",
+            "firmware",
+            f"{name}: {layout}; status reads both layouts and names the running firmware "
+            f"(show version){unseen}",
+        )
+    ]

@@ -7,18 +7,31 @@ as they finish, and returned in inventory order.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fitelctl.errors import FitelctlError
 from fitelctl.inventory import Inventory
 from fitelctl.ops.cloud import RouterView, cloud_json, read_router
 from fitelctl.ops.connect import ConnectOptions, connect_site
 from fitelctl.ops.pool import for_each_site
-from fitelctl.parsing import IpsecSa, parse_crypto_sa
+from fitelctl.parsing import (
+    KNOWN_MODELS,
+    IkeSa,
+    IpsecSa,
+    ParseError,
+    parse_crypto_sa,
+    parse_version,
+)
 from fitelctl.redact import SECRETS
+
+if TYPE_CHECKING:
+    from fitelctl.fitelnet.drivers.base import DeviceDriver
+
+log = logging.getLogger("fitelctl.status")
 
 State = Literal["up", "degraded", "down", "unknown"]
 EXIT_CODES: dict[State, int] = {"up": 0, "degraded": 1, "down": 2, "unknown": 3}
@@ -62,11 +75,51 @@ class SaSummary:
 
 
 @dataclass
+class IkeSaSummary:
+    """An IKE SA as the device prints it (firmware V01.11+); no cookies, no keys."""
+
+    direction: str | None
+    local_ip: str | None
+    remote_ip: str
+    local_id: str | None
+    remote_id: str | None
+    encryption: str | None
+    hash: str | None
+    dh_group: int | None
+    lifetime_remaining: int | None
+    lifetime_total: int | None
+    dpd: str | None
+
+    @classmethod
+    def from_sa(cls, sa: IkeSa) -> IkeSaSummary:
+        return cls(
+            direction=sa.direction_tag,
+            local_ip=sa.local_ip,
+            remote_ip=sa.remote_ip,
+            local_id=sa.local_id,
+            remote_id=sa.remote_id,
+            encryption=sa.encryption,
+            hash=sa.hash,
+            dh_group=sa.dh_group,
+            lifetime_remaining=sa.lifetime_remaining,
+            lifetime_total=sa.lifetime_total,
+            dpd=sa.dpd,
+        )
+
+
+@dataclass
 class DeviceStatus:
+    """What the device said. ``warnings``: printed but not understood (an unknown line
+    in an SA block, an unreadable ``show version``); they never change the verdict."""
+
     reachable: bool
     ipsec_sa_count: int = 0
     isakmp_sa_count: int = 0
     ipsec_sas: list[SaSummary] = field(default_factory=list)
+    ike_sas: list[IkeSaSummary] = field(default_factory=list)
+    model: str | None = None
+    firmware: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -86,6 +139,10 @@ class SiteStatus:
                 "ipsec_sa_count": self.device.ipsec_sa_count,
                 "isakmp_sa_count": self.device.isakmp_sa_count,
                 "ipsec_sas": [vars(sa) for sa in self.device.ipsec_sas],
+                "ike_sas": [vars(sa) for sa in self.device.ike_sas],
+                "model": self.device.model,
+                "firmware": self.device.firmware,
+                "warnings": self.device.warnings,
             },
             "cloud": self.cloud,
             "problems": self.problems,
@@ -99,21 +156,59 @@ CloudRead = RouterView | str | None
 def read_device(
     inventory: Inventory, site: str, options: ConnectOptions
 ) -> tuple[DeviceStatus, str | None]:
-    """The device's SAs, or why they could not be read."""
+    """The device's SAs and firmware, or why the SAs could not be read.
+
+    ``show version`` follows ``show crypto sa`` in the same session. What was printed
+    but not understood (an unknown line in an SA block, a ``show version`` that fails
+    or names a model never seen) becomes a warning naming the site and quoting the
+    line, logged at debug level (``--debug``): it never turns the verdict.
+    """
     try:
         with connect_site(inventory, site, options) as device:
             output = device.show("show crypto sa")
+            version = _show_version(device)
         table = parse_crypto_sa(output)
     except FitelctlError as err:
         return DeviceStatus(reachable=False), str(err)
     except Exception as err:  # a library failure on one site must not end the others
         return DeviceStatus(reachable=False), f"{site}: unexpected {type(err).__name__}: {err}"
-    return DeviceStatus(
+    status = DeviceStatus(
         reachable=True,
         ipsec_sa_count=table.ipsec_sa_count,
         isakmp_sa_count=table.isakmp_sa_count,
         ipsec_sas=[SaSummary.from_sa(sa) for sa in table.ipsec_sas],
-    ), None
+        ike_sas=[IkeSaSummary.from_sa(sa) for sa in table.ike_sas],
+        warnings=[f"{site}: {warning}" for warning in table.warnings],
+    )
+    _read_firmware(site, version, status)
+    status.warnings = [SECRETS.redact(warning) for warning in status.warnings]
+    for warning in status.warnings:
+        log.debug("%s", warning)
+    return status, None
+
+
+def _show_version(device: DeviceDriver) -> str | FitelctlError:
+    try:
+        return device.show("show version")
+    except FitelctlError as err:  # costs the model and firmware, not the SAs read before
+        return err
+
+
+def _read_firmware(site: str, version: str | FitelctlError, status: DeviceStatus) -> None:
+    if isinstance(version, FitelctlError):
+        status.warnings.append(f"{site}: 'show version' failed: {version}")
+        return
+    try:
+        running = parse_version(version)[0]
+    except ParseError as err:
+        status.warnings.append(f"{site}: {err}")
+        return
+    status.model, status.firmware = running.model, running.version
+    if running.model not in KNOWN_MODELS:
+        status.warnings.append(
+            f"{site}: 'show version' names a model fitelctl has not seen "
+            f"({', '.join(sorted(KNOWN_MODELS))}): {running.line!r}"
+        )
 
 
 def read_clouds(inventory: Inventory, sites: list[str], *, workers: int) -> dict[str, CloudRead]:
