@@ -94,8 +94,9 @@ def _ike_version(crypto: Crypto) -> list[Hit]:
         (
             "error",
             "ike-version",
-            f"the F220 is set to ike-version {crypto.ike_version}, but the VPC router's "
-            "site-to-site VPN speaks IKEv1 main mode only: set tunnel.crypto.ike_version: 1",
+            f"the inventory asks for IKEv{crypto.ike_version} (ike-version "
+            f"{crypto.ike_version}), but a Sakura Cloud VPC router peer is IKEv1 only (main "
+            "mode): set tunnel.crypto.ike_version: 1 (or remove it: the sakura presets use 1)",
         )
     ]
 

@@ -215,6 +215,15 @@ def test_ike_version_2_is_an_error_and_1_is_not() -> None:
     assert check("article-v1", tunnel__crypto__ike_version=1) == []
 
 
+def test_ike_version_2_says_the_router_is_ikev1_only_and_the_change() -> None:
+    for example in ("article-v1", "article-v2"):
+        (finding,) = [
+            f for f in check(example, tunnel__crypto__ike_version=2) if f.severity == "error"
+        ]
+        assert "VPC router peer is IKEv1 only" in finding.message
+        assert "set tunnel.crypto.ike_version: 1" in finding.message
+
+
 def test_self_identity_that_is_not_the_remote_id() -> None:
     # cloud.remote_id defaults to the self identity, so only a pinned one can differ
     assert check("article-v1", tunnel__self_identity="10.0.0.1") == []

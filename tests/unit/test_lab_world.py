@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.lab.device.editing import replay_config
 from fitelctl.lab.device.model import DeviceSpec, LabDevice
@@ -21,7 +23,12 @@ class Clock:
 
 
 def make_world(
-    *, version: int, crypto: str, sa_format: str = "ipsec", psk_cloud: str = "psk"
+    *,
+    version: int,
+    crypto: str,
+    sa_format: str = "ipsec",
+    psk_cloud: str = "psk",
+    boot_config: str | None = None,
 ) -> tuple[LabWorld, LabDevice, Clock]:
     clock = Clock()
     world = LabWorld(clock=clock)
@@ -41,7 +48,7 @@ def make_world(
         password="p",
         enable_password="e",
         sa_format=sa_format,  # type: ignore[arg-type]
-        boot_config=device_config(TOKYO, crypto, "psk"),
+        boot_config=boot_config or device_config(TOKYO, crypto, "psk"),
     )  # type: ignore[arg-type]
     device = LabDevice(spec)
     world.add_site(device, public_address=TOKYO.public)
@@ -131,3 +138,24 @@ def test_config_without_crypto_has_no_tunnel() -> None:
     world, device, _ = make_world(version=2, crypto="none")
     assert world.outcome("tokyo") == []
     assert ConfigTree.parse(device.current_config()).find("hostname tokyo") is not None
+
+
+def test_a_real_box_negotiates_each_tunnel_with_its_own_peer() -> None:
+    """The composed published box: the Sakura tunnel links with the version-1 router;
+    the Cloudflare IKEv2 tunnel has no peer in the lab and stays down, without harm."""
+    box = Path(__file__).resolve().parents[1] / "data" / "real_configs"
+    world, _, _ = make_world(
+        version=1,
+        crypto="v1",
+        psk_cloud="THIS-IS-SECRET-KEY",
+        boot_config=(box / "sakura_and_cloudflare_one_box.cfg").read_text(),
+    )
+    outcomes = {t.config.interface: t.outcome for t in world.sites["tokyo"].tunnels}
+    assert sorted(outcomes) == ["tunnel 1", "tunnel 2"]
+    assert outcomes["tunnel 1"].up and not outcomes["tunnel 2"].up
+    (sa,) = parse_crypto_sa(world.show_crypto_sa("tokyo")).ipsec_sas
+    assert (sa.interface, sa.peer_ip, sa.encryption) == (
+        "tunnel 1",
+        VPC_ROUTER_ADDRESS,
+        "AES-CBC/128",
+    )
