@@ -75,6 +75,7 @@ def _log_debug_to_stderr() -> None:
 
 def _register() -> None:
     from fitelctl.cli import (
+        backups,
         change,
         check,
         demo,
@@ -94,7 +95,7 @@ def _register() -> None:
     app.command("check")(check.check)
     app.command("diff")(change.diff)
     app.command("apply")(change.apply)
-    app.command("backups")(change.backups)
+    app.add_typer(backups.backups_app, name="backups")
     app.command("reconnect")(reconnect.reconnect)
     app.command("sessions")(sessions.sessions)
     app.command("diagnose")(diagnose.diagnose)

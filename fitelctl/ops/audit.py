@@ -14,6 +14,7 @@ from typing import Any
 
 from fitelctl.errors import FitelctlError
 from fitelctl.inventory import Inventory
+from fitelctl.private_files import append_private_line
 from fitelctl.redact import SECRETS
 
 
@@ -22,10 +23,7 @@ def append_audit(inventory: Inventory, record: dict[str, Any]) -> None:
     entry = {"time": datetime.now(UTC).isoformat(), "user": _user(), **record}
     line = SECRETS.redact(json.dumps(entry, ensure_ascii=False))
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(fd, "a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+        append_private_line(path, line, guard=False)  # redacted: no secret at rest
     except OSError as err:
         raise FitelctlError(f"cannot write the audit record to {path}: {err.strerror}") from None
 

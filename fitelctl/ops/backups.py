@@ -2,18 +2,20 @@
 
 A backup is the exact ``show current.cfg`` text, PSK included, because a rollback
 must put back exactly what ran.  So the files are private (0600 in a 0700
-directory) and nothing prints them; ``backups`` lists names, times and sizes.
+directory that nobody else can write to, see ``fitelctl.private_files``) and
+nothing prints them; ``backups`` lists names, times and sizes, and ``prune``
+keeps the newest N per site so old keys do not pile up on disk.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from fitelctl.errors import FitelctlError
 from fitelctl.inventory import Inventory
+from fitelctl.private_files import UnsafeDirectory, write_private_file
 
 
 class BackupError(FitelctlError):
@@ -40,13 +42,14 @@ def _site_dir(inventory: Inventory, site: str) -> Path:
 
 def save_backup(inventory: Inventory, site: str, config_text: str) -> Backup:
     directory = _site_dir(inventory, site)
+    now = datetime.now(UTC)
+    path = directory / f"{now:%Y%m%dT%H%M%S.%fZ}.cfg"
     try:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        now = datetime.now(UTC)
-        path = directory / f"{now:%Y%m%dT%H%M%S.%fZ}.cfg"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(config_text)
+        write_private_file(path, config_text, overwrite=False, root=inventory.base_dir)
+    except UnsafeDirectory as err:
+        raise BackupError(
+            f"{site}: not writing the backup: {err}; the device was not changed"
+        ) from None
     except OSError as err:
         raise BackupError(
             f"{site}: cannot write the backup into {directory}: {err.strerror}; "
@@ -69,3 +72,34 @@ def list_backups(inventory: Inventory, site: str) -> list[Backup]:
             continue
         backups.append(Backup(site, path, taken, path.stat().st_size))
     return backups
+
+
+@dataclass(frozen=True)
+class Pruned:
+    site: str
+    kept: list[Backup]
+    removed: list[Backup]
+
+
+def prune_backups(inventory: Inventory, site: str, keep: int, *, dry_run: bool = False) -> Pruned:
+    """Delete all but the newest ``keep`` backups of ``site`` (``keep`` ≥ 1: never the newest).
+
+    Only files named as ``save_backup`` names them are considered; anything else in
+    the directory is left alone.  With ``dry_run`` nothing is deleted.
+    """
+    if keep < 1:
+        raise BackupError(f"--keep {keep}: keep at least 1 backup (the newest is never deleted)")
+    backups = list_backups(inventory, site)
+    kept, removed = backups[-keep:], backups[:-keep]
+    if not dry_run:
+        for backup in removed:
+            try:
+                backup.path.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as err:
+                raise BackupError(
+                    f"{site}: cannot delete {backup.path}: {err.strerror} "
+                    f"(deleted before it: {removed.index(backup)})"
+                ) from None
+    return Pruned(site, kept, removed)

@@ -18,13 +18,9 @@ references and files only.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import importlib
-import os
 import secrets
 import string
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -33,6 +29,7 @@ from typing import TypeVar
 from fitelctl.errors import FitelctlError
 from fitelctl.inventory import Inventory
 from fitelctl.ops.check import PSK_ALLOWED_CHARACTERS, PSK_MAX_LENGTH, psk_findings
+from fitelctl.private_files import write_private_file
 from fitelctl.redact import SECRETS
 
 #: A generated key uses letters and digits only (a subset of what ``check`` allows):
@@ -63,46 +60,6 @@ def generate_psk(length: int = 32) -> str:
         )
     psk = "".join(secrets.choice(GENERATED_ALPHABET) for _ in range(length))
     return SECRETS.add(psk)
-
-
-def write_private_file(path: Path, text: str, *, overwrite: bool = True) -> None:
-    """Write ``text`` to ``path`` atomically, mode 0600 (for anything holding a secret).
-
-    The content goes to a private temporary file beside ``path`` first; it then
-    replaces ``path`` (``overwrite``) or is linked to it, which fails with
-    FileExistsError when ``path`` exists: never a partial or world-readable file.
-    A symbolic link at ``path`` is followed, so a key kept on a mounted secret
-    store stays there.  Missing parent directories are created 0700.
-    """
-    target = path.resolve() if path.is_symlink() else path
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except FileExistsError:  # a file where the directory should be: not "target exists"
-        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR)) from None
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if overwrite:
-            os.replace(temporary, target)
-        else:
-            os.link(temporary, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-    _sync_directory(target.parent)
-
-
-def _sync_directory(directory: Path) -> None:
-    """Make the rename durable; best effort (not every platform opens directories)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _reference(inventory: Inventory, site: str) -> tuple[str, str, str]:

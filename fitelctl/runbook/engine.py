@@ -11,7 +11,6 @@ is never run twice.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fitelctl.errors import FitelctlError
+from fitelctl.private_files import append_private_line, private_directory
 from fitelctl.redact import SECRETS
 from fitelctl.runbook.format import REFERENCE, Parameter, Runbook, Step
 from fitelctl.runbook.steps import OPERATIONS, StepContext, StepResult
@@ -140,17 +140,18 @@ class RunRecord:
         self.path = path
 
     @classmethod
-    def create(cls, runs: Path, runbook: str, site: str) -> RunRecord:
-        runs.mkdir(parents=True, exist_ok=True, mode=0o700)
+    def create(cls, runs: Path, runbook: str, site: str, *, root: Path) -> RunRecord:
+        """A new record in ``runs`` (0700, refused where others can write: it also
+        receives the runbooks' settings exports and generated keys)."""
+        private_directory(runs, root=root)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         return cls(runs / f"{runbook}-{site}-{stamp}.jsonl")
 
     def write(self, event: str, **fields: Any) -> None:
         entry = {"time": datetime.now(UTC).isoformat(), "event": event, **fields}
-        line = SECRETS.redact(json.dumps(entry, ensure_ascii=False, default=str))
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(fd, "a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+        append_private_line(
+            self.path, SECRETS.redact(json.dumps(entry, ensure_ascii=False, default=str))
+        )
 
     def events(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines()]
@@ -212,7 +213,11 @@ def run_runbook(ctx: StepContext, runbook: Runbook, options: RunOptions) -> RunR
         run_id = events[0]["run_id"]
     else:
         variables = resolve_parameters(runbook, options.variables)
-        record = None if options.dry_run else RunRecord.create(runs, runbook.name, options.site)
+        record = (
+            None
+            if options.dry_run
+            else RunRecord.create(runs, runbook.name, options.site, root=ctx.inventory.base_dir)
+        )
         run_id = record.path.stem if record else "dry-run"
     ctx.run_dir = runs
     scope: dict[str, Any] = {
