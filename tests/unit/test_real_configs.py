@@ -83,7 +83,7 @@ def others(tree: ConfigTree, *mine: str) -> ConfigTree:
 @pytest.mark.parametrize("name", ALL_REAL)
 def test_the_lab_device_accepts_every_line(name: str) -> None:
     loaded = replay_config((REAL / name).read_text())
-    assert equivalent(loaded, real(name))
+    assert loaded.render() == real(name).render()  # what the device prints back
 
 
 @pytest.mark.parametrize("name", ALL_REAL)

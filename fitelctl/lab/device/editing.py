@@ -152,6 +152,10 @@ def replay_config(text: str) -> ConfigTree:
         result = CONFIG_LINES[editor.mode].parse(raw)
         if isinstance(result, Failure):
             raise ConfigTextError(number, _describe(result))
+        if result.command.verbatim and editor.block is not None:
+            block, _ = editor._current(tree)
+            block.children.append(raw[1:].rstrip())  # deeper indents are nested sections
+            continue
         editor.set(tree, result.command, result.words)
     return tree
 

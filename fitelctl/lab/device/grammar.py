@@ -55,6 +55,9 @@ class Command:
     #: A check across all the words of the line (e.g. key sizes MIN <= DEFAULT <= MAX);
     #: returns the index of the first bad word.
     check: WordsCheck | None = None
+    #: A line the lab does not model: a config file's copy is kept as it is (repeats
+    #: and nested indentation included), never merged by key.
+    verbatim: bool = False
 
 
 @dataclass(frozen=True)

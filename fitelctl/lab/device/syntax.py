@@ -154,7 +154,7 @@ GLOBAL_CONFIG = [
 ]
 
 #: A line of a setting the lab does not model, taken as it is.
-_AS_IS = _config("<...>")
+_AS_IS = Command("<...>", "config", verbatim=True)
 
 _INTERFACE = [
     _config("ip address <prefix>", 2),
