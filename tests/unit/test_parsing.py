@@ -15,8 +15,10 @@ from fitelctl.parsing import (
     INDEX_FILE,
     CryptoSaTable,
     ParseError,
+    firmware_release,
     parse_crypto_sa,
     parse_output,
+    parse_version,
     templates_dir,
     unknown_line_warnings,
 )
@@ -223,6 +225,37 @@ def test_show_version() -> None:
         {"side": "other-side", "model": "F220", "version": "01.12(00)[0]00.00.0",
          "date": "2023/07/26 15:00"},
     ]  # fmt: skip
+
+
+def test_parse_version_typed_model_with_a_space_and_a_t_version() -> None:
+    present, other = parse_version(F220_EX)
+    assert (present.side, present.model, present.version, present.date) == (
+        "present-side",
+        "F220 EX",
+        "T10.02(00)[0]00.00.0",
+        "2022/11/01 15:00",
+    )
+    assert other.side == "other-side" and present.release is None  # a T build: no release
+    assert present.line == "F220 EX   Version T10.02(00)[0]00.00.0 [2022/11/01 15:00]"
+
+
+def test_parse_version_puts_the_running_side_first() -> None:
+    swapped = VERSION.replace("present-side", "PLACEHOLDER").replace("other-side", "present-side")
+    first, second = parse_version(swapped.replace("PLACEHOLDER", "other-side"))
+    assert (first.side, second.side) == ("present-side", "other-side")
+
+
+@pytest.mark.parametrize(
+    ("text", "release"),
+    [("01.11(00)[0]00.00.0", (1, 11)), ("V01.09", (1, 9)), ("T01.06(00)", None), ("x", None)],
+)
+def test_firmware_release(text: str, release: tuple[int, int] | None) -> None:
+    assert firmware_release(text) == release
+
+
+def test_parse_version_of_another_layout_quotes_the_line() -> None:
+    with pytest.raises(ParseError, match=r"unexpected line 'F220 Release 02\.00'"):
+        parse_version("show version\nF220 Release 02.00\n")
 
 
 @pytest.mark.parametrize(
