@@ -170,3 +170,18 @@ def test_check_names_a_model_never_seen_and_is_silent_without_firmware() -> None
     ]
     assert "'F999' is not a model fitelctl has seen" in finding.message
     assert not [f for f in check_site(inventory(), "tokyo") if f.rule == "firmware"]
+
+
+def test_debug_option_sends_the_warnings_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    from fitelctl import cli
+
+    logger = logging.getLogger("fitelctl")
+    handlers, level = list(logger.handlers), logger.level
+    try:
+        cli._log_debug_to_stderr()
+        logging.getLogger("fitelctl.status").debug("tokyo: 'show crypto sa': IKE_SA block 1 …")
+    finally:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+    err = capsys.readouterr().err
+    assert err == "fitelctl: debug: fitelctl.status: tokyo: 'show crypto sa': IKE_SA block 1 …\n"
