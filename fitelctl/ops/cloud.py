@@ -3,6 +3,14 @@
 Many sites end on the same VPC router, so status reads each router (appliance
 and status) once and hands every site its own peer entry: the API is asked per
 router, not per site.
+
+Lifetimes are reported with the JSON path they were read from, because the
+answers disagree on them: the settings carry ``IKE.Lifetime`` (28800 by the
+manual) and ``ESP.Lifetime`` (1800), while the published connection details
+(``GET .../vpcrouter/sitetosite/connectiondetails``, sacloud/libsacloud's
+sample) show ``IKE.Lifetime "1800"`` and ``ESP.Lifetime "28800"``, the other
+way round and as strings.  An IKE lifetime shorter than the ESP one, or the
+two sources crossed, is noted, never fatal.
 """
 
 from __future__ import annotations
@@ -12,9 +20,9 @@ from typing import Any
 
 from fitelctl.errors import FitelctlError
 from fitelctl.inventory import Inventory, resolve_secret
-from fitelctl.sakura.client import SakuraClient
+from fitelctl.sakura.client import Call, SakuraClient
 from fitelctl.sakura.config import ApiSettings, resolve_api_settings
-from fitelctl.sakura.models import Appliance, RouterStatus
+from fitelctl.sakura.models import Appliance, ConnectionDetails, RouterStatus
 
 
 class NoCloudSide(FitelctlError):
@@ -83,4 +91,82 @@ def cloud_json(inventory: Inventory, site: str, view: RouterView) -> dict[str, A
         "vpc_router_version": view.appliance.vpc_router_version,
         "availability": view.appliance.Availability,
         "instance_status": view.appliance.instance_status,
+        "lifetimes": [reading.to_json() for reading in lifetimes(view.appliance)],
+        "notes": lifetime_notes(lifetimes(view.appliance)),
     }
+
+
+# -- lifetimes, and where they came from ------------------------------------------------------
+
+SETTINGS_PATH = "Settings.Router.SiteToSiteIPsecVPN"
+CONNECTION_DETAILS_PATH = "vpcrouter/sitetosite/connectiondetails"
+
+
+@dataclass(frozen=True)
+class Lifetime:
+    """One lifetime as an answer gave it: the phase its section names, seconds, JSON path."""
+
+    phase: str  # "IKE" or "ESP", as the section the value was read from is named
+    seconds: int
+    source: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"phase": self.phase, "seconds": self.seconds, "from": self.source}
+
+    def __str__(self) -> str:
+        return f"{self.phase} {self.seconds} s ({self.source})"
+
+
+def lifetimes(
+    appliance: Appliance, details: ConnectionDetails | None = None, peer: str | None = None
+) -> list[Lifetime]:
+    """The lifetimes the settings, and the connection details for ``peer``, give."""
+    found: list[Lifetime] = []
+    vpn = appliance.site_to_site
+    for phase, section in (("IKE", vpn.IKE if vpn else None), ("ESP", vpn.ESP if vpn else None)):
+        if section is not None and section.Lifetime is not None:
+            found.append(Lifetime(phase, section.Lifetime, f"{SETTINGS_PATH}.{phase}.Lifetime"))
+    connection = details.for_peer(peer) if details is not None and peer is not None else None
+    if connection is not None:
+        index, entry = connection
+        for phase, crypto in (("IKE", entry.IKE), ("ESP", entry.ESP)):
+            if crypto is not None and crypto.Lifetime is not None:
+                path = f"{CONNECTION_DETAILS_PATH} Details.Config[{index}].{phase}.Lifetime"
+                found.append(Lifetime(phase, crypto.Lifetime, path))
+    return found
+
+
+def lifetime_notes(readings: list[Lifetime]) -> list[str]:
+    """What looks wrong in ``readings``: IKE shorter than ESP in one answer, two answers crossed."""
+    by_answer: dict[str, dict[str, Lifetime]] = {}
+    for reading in readings:
+        answer = reading.source.rsplit(".", 2)[0]
+        by_answer.setdefault(answer, {})[reading.phase] = reading
+    notes = [
+        f"implausible lifetimes: {pair['IKE']} is shorter than {pair['ESP']} (an IPsec SA "
+        "would outlive its ISAKMP SA); published answers show the two swapped"
+        for pair in by_answer.values()
+        if {"IKE", "ESP"} <= set(pair) and pair["IKE"].seconds < pair["ESP"].seconds
+    ]
+    pairs = [pair for pair in by_answer.values() if {"IKE", "ESP"} <= set(pair)]
+    if len(pairs) == 2:
+        first, second = pairs
+        crossed = (
+            first["IKE"].seconds == second["ESP"].seconds
+            and first["ESP"].seconds == second["IKE"].seconds
+            and first["IKE"].seconds != first["ESP"].seconds
+        )
+        if crossed:
+            notes.append(
+                f"the answers cross IKE and ESP lifetimes: {first['IKE']} and {first['ESP']}, "
+                f"but {second['IKE']} and {second['ESP']}; the settings are what the router "
+                "was given"
+            )
+    return notes
+
+
+def read_connection_details(client: SakuraClient, appliance_id: int) -> ConnectionDetails:
+    zone = client.settings.zone
+    what = f"read the site-to-site connection details of appliance {appliance_id} in {zone}"
+    path = f"appliance/{appliance_id}/{CONNECTION_DETAILS_PATH}"
+    return client.run(Call("GET", path, what, ConnectionDetails.model_validate))

@@ -49,11 +49,12 @@ from fitelctl.ike import (
     negotiate,
 )
 from fitelctl.inventory import Inventory, Site, resolve_secret
-from fitelctl.ops.cloud import client_for
+from fitelctl.ops.cloud import client_for, lifetime_notes, lifetimes, read_connection_details
 from fitelctl.ops.connect import ConnectOptions, connect_site
 from fitelctl.parsing import IpsecSa, parse_crypto_sa
 from fitelctl.redact import SECRETS
-from fitelctl.sakura.models import Appliance, RouterStatus, SiteToSiteVpn
+from fitelctl.sakura.client import SakuraClient
+from fitelctl.sakura.models import Appliance, ConnectionDetails, RouterStatus, SiteToSiteVpn
 
 #: causes read from the log that name a definite failure
 _FAILURES = frozenset(
@@ -70,13 +71,26 @@ class CloudUnreadable(FitelctlError):
 def diagnose_site(
     inventory: Inventory, site: str, options: ConnectOptions | None = None
 ) -> Diagnosis:
-    """One verdict for ``site``; ``CloudUnreadable`` when the API cannot be read."""
+    """One verdict for ``site``; ``CloudUnreadable`` when the API cannot be read.
+
+    Lifetimes that look wrong in the router's answers (``ops.cloud.lifetime_notes``)
+    and connection details that could not be read are added to the evidence.
+    """
     config = inventory.site(site)
-    cloud = _read_cloud(inventory, site)
+    cloud = _read_cloud(inventory, site, config.tunnel.outside_address)
+    verdict = _verdict(inventory, site, config, cloud, options or ConnectOptions())
+    if not cloud.notes:
+        return verdict
+    return dataclasses.replace(verdict, evidence=[*verdict.evidence, *cloud.notes])
+
+
+def _verdict(
+    inventory: Inventory, site: str, config: Site, cloud: _Cloud, options: ConnectOptions
+) -> Diagnosis:
     down = _router_down(cloud.appliance)
     if down is not None:
         return down
-    device = _read_device(inventory, site, config, options or ConnectOptions())
+    device = _read_device(inventory, site, config, options)
     up = _tunnel_up(config, cloud, device)
     if up is not None:
         return up
@@ -106,19 +120,34 @@ class _Cloud:
     appliance: Appliance
     status: RouterStatus | None  # None when the router is not running
     log: list[str]
+    #: lifetimes that look wrong, or why the connection details could not be read
+    notes: list[str] = dataclasses.field(default_factory=list)
 
 
-def _read_cloud(inventory: Inventory, site: str) -> _Cloud:
+def _read_cloud(inventory: Inventory, site: str, outside: str) -> _Cloud:
     try:
         client, appliance_id = client_for(inventory, site)
         with client:
             appliance = client.read_appliance(appliance_id)
             if appliance.instance_status != "up" or appliance.Availability != "available":
-                return _Cloud(appliance, None, [])
+                return _Cloud(appliance, None, [], lifetime_notes(lifetimes(appliance)))
             status = client.status(appliance_id)
-            return _Cloud(appliance, status, client.vpn_log(appliance_id).lines)
+            log = client.vpn_log(appliance_id).lines
+            details, problem = _connection_details(client, appliance_id)
     except FitelctlError as err:
         raise CloudUnreadable(f"cannot read the VPC router: {err}") from None
+    notes = lifetime_notes(lifetimes(appliance, details, outside))
+    return _Cloud(appliance, status, log, [*notes, *problem])
+
+
+def _connection_details(
+    client: SakuraClient, appliance_id: int
+) -> tuple[ConnectionDetails | None, list[str]]:
+    """The connection details, or why not: they only add notes, so they never stop diagnose."""
+    try:
+        return read_connection_details(client, appliance_id), []
+    except FitelctlError as err:
+        return None, [f"note: {err}"]
 
 
 def _router_down(appliance: Appliance) -> Diagnosis | None:

@@ -17,6 +17,9 @@ def status_json(cli: RunCli, inventory: Path, *args: str) -> tuple[int, dict]:  
     return result.returncode, json.loads(result.stdout)
 
 
+VPN_SETTINGS = "Settings.Router.SiteToSiteIPsecVPN"
+
+
 @pytest.mark.parametrize("driver", DRIVERS)
 @pytest.mark.parametrize(
     ("scenario", "state", "encryption", "authentication", "pfs"),
@@ -51,6 +54,14 @@ def test_scenario_verdicts(
         "vpc_router_version": version,
         "availability": "available",
         "instance_status": "up",
+        # version 1 settings carry no lifetimes; version 2's name the path they came from
+        "lifetimes": []
+        if version == 1
+        else [
+            {"phase": "IKE", "seconds": 28800, "from": f"{VPN_SETTINGS}.IKE.Lifetime"},
+            {"phase": "ESP", "seconds": 1800, "from": f"{VPN_SETTINGS}.ESP.Lifetime"},
+        ],
+        "notes": [],
     }
     if encryption is None:
         assert site["device"]["ipsec_sas"] == []

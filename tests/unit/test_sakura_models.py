@@ -7,11 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from fitelctl.redact import SECRETS
 from fitelctl.sakura.models import (
+    ApiModel,
     Appliance,
     ApplianceRemark,
+    ConnectionDetails,
     CpuMonitor,
     RouterStatus,
     VpcRouterSettings,
@@ -183,3 +186,72 @@ def test_cpu_monitor_skips_points_without_data() -> None:
         }
     )
     assert [(t.minute, v) for t, v in monitor.series()] == [(0, 28.1), (5, 6.6)]
+
+
+# --- numbers as strings, and the site-to-site connection details --------------------------------
+
+#: the published connection details (sacloud/libsacloud,
+#: sacloud/sitetosite_connection_detail_test.go, commit 39f165a9 "Add SiteToSiteVPN
+#: ConnectionInfo"), inside the ``{"Details": {"Config": [...]}}`` of the same test
+CONNECTION_DETAILS = "connection_details_libsacloud_sample.json"
+
+
+def test_the_published_connection_details_read_with_every_number_a_string() -> None:
+    details = ConnectionDetails.model_validate(fixture(CONNECTION_DETAILS))
+    found = details.for_peer("8.8.8.8")
+    assert found is not None
+    index, connection = found
+    assert index == 0 and connection.Index == 1
+    assert connection.IKE is not None and connection.ESP is not None
+    # as published: IKE 1800 and ESP 28800, the other way round from the manual's defaults
+    assert (connection.IKE.Lifetime, connection.ESP.Lifetime) == (1800, 28800)
+    assert connection.ESP.DHGroup == "modp1024" and connection.IKE.Mode == "main"
+    assert details.for_peer("192.0.2.1") is None
+
+
+def test_the_connection_details_psk_never_shows() -> None:
+    details = ConnectionDetails.model_validate(fixture(CONNECTION_DETAILS))
+    assert "preShared" not in repr(details) + json.dumps(details.model_dump(mode="json"))
+    assert SECRETS.redact("key preShared") == "key <redacted>"
+
+
+def test_no_connection_is_null() -> None:
+    assert ConnectionDetails.model_validate({"Details": {"Config": None}}).Details.connections == []
+
+
+def test_settings_numbers_may_be_strings() -> None:
+    document = settings_document()
+    vpn = document["Router"]["SiteToSiteIPsecVPN"]
+    vpn["IKE"] = {"Lifetime": "28800", "DPD": {"Interval": "15", "Timeout": "30"}}
+    vpn["ESP"] = {"Lifetime": "1800"}
+    document["Router"]["Interfaces"][1]["NetworkMaskLen"] = "24"
+    settings = VpcRouterSettings.model_validate(document)
+    assert settings.Router is not None and settings.Router.SiteToSiteIPsecVPN is not None
+    read = settings.Router.SiteToSiteIPsecVPN
+    assert read.IKE is not None and read.IKE.DPD is not None and read.ESP is not None
+    assert (read.IKE.Lifetime, read.IKE.DPD.Interval, read.ESP.Lifetime) == (28800, 15, 1800)
+    assert RouterStatus.model_validate({"SessionCount": "7"}).SessionCount == 7
+
+
+@pytest.mark.parametrize(
+    ("model", "document", "path"),
+    [
+        (
+            VpcRouterSettings,
+            {"Router": {"SiteToSiteIPsecVPN": {"IKE": {"Lifetime": "eight hours"}}}},
+            ("Router", "SiteToSiteIPsecVPN", "IKE", "Lifetime"),
+        ),
+        (
+            ConnectionDetails,
+            {"Details": {"Config": [{"ESP": {"Lifetime": "28800s"}}]}},
+            ("Details", "Config", 0, "ESP", "Lifetime"),
+        ),
+    ],
+)
+def test_a_string_that_is_not_a_number_is_refused_with_its_path(
+    model: type[ApiModel], document: dict[str, Any], path: tuple[object, ...]
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        model.model_validate(document)
+    (error,) = caught.value.errors()
+    assert error["loc"] == path
