@@ -32,6 +32,7 @@ from fitelctl.fitelnet.drivers import (
     EnablePasswordRejected,
     HostKeyChanged,
     HostKeyUnknown,
+    OtherSessionEdits,
     SessionDropped,
     open_driver,
 )
@@ -313,12 +314,109 @@ def test_wrong_ssh_password(lab: Lab, kind: str) -> None:
 
 
 def test_wrong_enable_password(lab: Lab, kind: str) -> None:
+    # The device answers "<ERROR> Authentication failed" and asks "password:" again,
+    # for ever: the driver must give up at once, not wait for a "#".
     target = lab.target(enable_password="wrong-enable")
     started = time.monotonic()
     with pytest.raises(EnablePasswordRejected) as caught:
         open_driver(target, kind).connect()
-    assert time.monotonic() - started < target.connect_timeout
+    elapsed = time.monotonic() - started
+    print(f"{kind}: wrong enable password refused in {elapsed:.2f}s")
+    assert elapsed < 3.0  # login included; the connect timeout is 10 s
     assert "wrong-enable" not in str(caught.value)
+    assert "refused the enable password" in str(caught.value)
+
+
+def test_no_enable_password_in_the_inventory_fails_at_once(lab: Lab, kind: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(EnablePasswordRejected, match="none is configured"):
+        open_driver(lab.target(enable_password=None), kind).connect()
+    assert time.monotonic() - started < 3.0
+
+
+def test_unset_enable_password_and_its_weak_warning(
+    start_device: Callable[..., Lab], kind: str
+) -> None:
+    # asked anyway; an empty answer draws "<WARNING> weak enable password: set the password"
+    lab = start_device(enable_password="")
+    with open_driver(lab.target(enable_password=""), kind) as dev:
+        assert "F220" in dev.show("show version")
+
+
+# --- texts of the real CLI -------------------------------------------------------------
+
+
+def upstream_session(lab: Lab) -> Any:
+    """An operator's session: the upstream netmiko driver, unmodified."""
+    from netmiko import ConnectHandler
+
+    return ConnectHandler(
+        device_type="furukawa_fitelnet",
+        host="127.0.0.1",
+        port=lab.port,
+        username="admin",
+        password=PASSWORD,
+        secret=ENABLE,
+        ssh_strict=False,
+        system_host_keys=False,
+        alt_host_keys=False,
+        allow_agent=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "device_text"),
+    [
+        ("frobnicate now", "<ERROR> 'frobnicate' is Unrecognized command"),
+        (
+            "ip route 10.0.0.0/33 10.0.0.1",
+            "<ERROR> Invalid input detected at '^' marker. (at '10.0.0.0/33')",
+        ),
+    ],
+)
+def test_error_lines_reject_the_line_and_name_the_word(
+    lab: Lab, kind: str, line: str, device_text: str
+) -> None:
+    with open_driver(lab.target(), kind) as dev:
+        with pytest.raises(CommandRejected) as caught:
+            dev.configure([line])
+        assert caught.value.command == line and caught.value.device_text == device_text
+        assert "tokyo#" not in caught.value.device_text
+
+
+def test_another_sessions_edits_stop_configure_before_any_line(
+    lab: Lab, kind: str, lab_loop: LabLoop
+) -> None:
+    other = upstream_session(lab)
+    try:
+        other.config_mode()
+        other.send_command("hostname edited-by-other", expect_string=r"\)#")
+        with open_driver(lab.target(), kind) as dev:
+            with pytest.raises(OtherSessionEdits) as caught:
+                dev.configure(["interface ge 1/1", " shutdown", "exit"])
+            assert "fitelctl sessions tokyo" in str(caught.value)
+            assert "shutdown" not in lab_read(lab_loop, lab.device.working_config)
+            # back in privileged mode, and taking the edits along knowingly works
+            assert "F220" in dev.show("show version")
+            dev.configure(["interface ge 1/1", " shutdown", "exit"], other_edits_ok=True)
+        working = lab_read(lab_loop, lab.device.working_config)
+        assert "shutdown" in working and "edited-by-other" in working
+    finally:
+        other.disconnect()
+
+
+def test_disconnect_ssh_is_confirmed_and_ends_that_session(
+    lab: Lab, kind: str, lab_loop: LabLoop
+) -> None:
+    other = upstream_session(lab)
+    try:
+        with open_driver(lab.target(), kind) as dev:
+            assert dev.disconnect_ssh(0) == ""
+            rows = dev.show("show ssh").splitlines()[1:]
+        assert [row.split()[0] for row in rows] == ["1"]
+        assert not other.is_alive()
+    finally:
+        other.disconnect()
 
 
 # --- host keys -------------------------------------------------------------------------

@@ -194,6 +194,63 @@ def test_netmikos_commit_sees_the_busy_device(serve: Any, loop_thread: LoopThrea
         connection.disconnect()
 
 
+# --- published texts, as the referee meets them -------------------------------------------
+
+
+def test_netmiko_logs_in_past_the_unset_enable_password_warning(serve: Any) -> None:
+    # pyats-fitelnet (FX201): an unset enable password is still asked for, then
+    # "<WARNING> weak enable password: set the password"
+    connection = netmiko(serve(enable_password=""), secret="")
+    try:
+        assert connection.find_prompt() == "tokyo#"
+    finally:
+        connection.disconnect()
+
+
+def test_netmiko_sees_rejected_config_lines_as_errors(serve: Any) -> None:
+    from netmiko.exceptions import ConfigInvalidException
+
+    server = serve()
+    connection = netmiko(server)
+    try:
+        for bad in ("frobnicate now", "ip route 10.0.0.0/33 10.0.0.1"):
+            with pytest.raises(ConfigInvalidException) as caught:
+                connection.send_config_set([bad], error_pattern=r"<ERROR>")
+            assert "<ERROR>" in str(caught.value)
+            connection.exit_config_mode()
+        output = connection.send_command("sh ssh ssh")
+        assert "sh ssh ssh\n       ^^^\n<ERROR> Invalid input detected at '^' marker." in output
+    finally:
+        connection.disconnect()
+
+
+def test_netmiko_meets_the_other_editor_warning_and_show_ssh(serve: Any) -> None:
+    server = serve()
+    alice, bob = netmiko(server), netmiko(server)
+    try:
+        alice.config_mode()
+        alice.send_command("hostname edited", expect_string=r"\)#")
+        entered = bob.config_mode()
+        assert "WARNING: Another users has already edited working.cfg.\n" in entered
+        assert "         Please check working.cfg." in entered
+        bob.exit_config_mode()
+        listing = bob.send_command("show ssh")
+        assert listing.splitlines()[1] == (
+            "Connection  Version  Encryption   State              Username         Line"
+        )
+        rows = [line.split() for line in listing.splitlines()[2:] if line.strip()]
+        assert [row[0] for row in rows] == ["0", "1"]
+        assert [row[3:5] for row in rows] == [["Session", "started"]] * 2
+        assert {row[6] for row in rows} == {"/dev/pts/0", "/dev/pts/1"}
+        asked = bob.send_command("disconnect ssh 0", expect_string=r"\[y/N\]:")
+        assert asked.strip().endswith("Disconnect OK?[y/N]:")
+        bob.send_command("y", expect_string=r"#", cmd_verify=False)
+        assert [line.split()[0] for line in bob.send_command("show ssh").splitlines()[2:]] == ["1"]
+    finally:
+        bob.disconnect()
+        alice.disconnect()
+
+
 # --- the drop fault and server shutdown -------------------------------------------------------
 
 
@@ -365,4 +422,11 @@ def test_netmiko_configures_commits_and_saves_the_articles_v1_config(
     assert seen["boot before save"] == ""
     assert "save ok?[y/N]:" in seen["save output"]
     assert seen["boot after save"] == EXPECTED_V1
-    assert seen["show current.cfg"].rstrip() == EXPECTED_V1.rstrip()
+    # the real header lines (pyats-fitelnet examples/*/final_config), then the config
+    headers = (
+        r"!  LAST EDIT    .+ by admin\n!  LAST REFRESH .+ by admin\n"
+        r"!  LAST SAVE    .+ by admin\n!\n"
+    )
+    shown = seen["show current.cfg"]
+    assert re.match(headers, shown), shown
+    assert re.sub(headers, "", shown).rstrip() == EXPECTED_V1.rstrip()

@@ -183,7 +183,11 @@ class ScrapliDriver(DriverBase):
                 username=t.username,
                 password=t.password,
                 private_key_path=str(t.private_key_path) if t.private_key_path else None,
-                lookups=[LookupKeyValue(key="enable", value=t.enable_password or "")],
+                # libscrapli sends nothing for an empty lookup value and would wait out
+                # the timeout at "password:", which FITELnet asks even when no enable
+                # password is set; "\n" answers it with an empty line (one extra prompt
+                # follows, which scrapli skips).
+                lookups=[LookupKeyValue(key="enable", value=t.enable_password or "\n")],
             ),
             # The session default bounds open (and close); every command passes
             # command_timeout itself.  (open() cannot take a per-call timeout: the

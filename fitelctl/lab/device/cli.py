@@ -130,6 +130,10 @@ class CliSession:
         return self._asking_enable or self._confirm is not None
 
     @property
+    def _user(self) -> str:
+        return self.ssh.username if self.ssh is not None else ""
+
+    @property
     def closed(self) -> bool:
         return self._closed
 
@@ -253,7 +257,7 @@ class CliSession:
             target = words[1] if len(words) > 1 and words[1] != "moff" else device.boot_file
 
             def save() -> str:
-                device.save(target)
+                device.save(target, self._user)
                 return ""
 
             return await self._ask("save", moff, save)
@@ -281,7 +285,7 @@ class CliSession:
         else:
             changed = self._editor.set(tree, parsed.command, words)
         if changed:
-            self.device.note_edit(self._id)
+            self.device.note_edit(self._id, self._user)
         return ""
 
     def _negation_by_key(self, failure: Failure) -> str | None:
@@ -297,7 +301,7 @@ class CliSession:
         if not commands or not all(0 < c.key_len <= given for c in commands):
             return None
         if self._editor.remove(self.device.working, commands[0], failure.words[1:]):
-            self.device.note_edit(self._id)
+            self.device.note_edit(self._id, self._user)
         return ""
 
     def _show(self, action: str, words: tuple[str, ...]) -> str:
@@ -305,7 +309,7 @@ class CliSession:
         if action == "show.version":
             return texts.show_version(device.spec.firmware)
         if action == "show.current":
-            return device.current_config()
+            return texts.config_headers(device.history) + device.current_config()
         if action == "show.working":
             return device.working_config()
         if action == "show.boot":
@@ -358,7 +362,7 @@ class CliSession:
         if faults.commit_fails:
             faults.commit_fails = False
             return self._fail(texts.COMMAND_FAILED)
-        self.device.commit()
+        self.device.commit(self._user)
         return ""
 
     async def _ask(self, verb: str, moff: bool, operation: Operation) -> str:

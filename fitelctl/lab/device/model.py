@@ -15,6 +15,10 @@ CLI session: ``configure terminal`` warns while *another live* session holds edi
 that are not committed; when that session ends its claim ends, but its edits stay
 in working.cfg (it is a file, as the logout warning "You have NOT saved after
 editing working.cfg." shows) until a commit, ``restore`` or ``load`` replaces it.
+
+``history`` keeps when and by whom working.cfg was last edited, refreshed (commit)
+and saved, for the ``!  LAST EDIT …`` header lines of ``show current.cfg``
+(the device clock is the lab host's local time).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import asyncio
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from fitelctl.fitelnet.config_tree import ConfigTree
@@ -100,6 +105,8 @@ class LabDevice:
     working_editors: set[int] = field(init=False, default_factory=set)
     #: Live SSH connections by connection number (``show ssh``).
     ssh_sessions: dict[int, SshSession] = field(init=False, default_factory=dict)
+    #: "EDIT" / "REFRESH" / "SAVE" → "HH:MM:SS YYYY/MM/DD by USER" of the last one.
+    history: dict[str, str] = field(init=False, default_factory=dict)
     _session_ids: itertools.count[int] = field(init=False, default_factory=itertools.count)
 
     def __post_init__(self) -> None:
@@ -127,8 +134,12 @@ class LabDevice:
     def new_session_id(self) -> int:
         return next(self._session_ids)
 
-    def note_edit(self, session_id: int) -> None:
+    def note_edit(self, session_id: int, user: str = "") -> None:
         self.working_editors.add(session_id)
+        self._stamp("EDIT", user)
+
+    def _stamp(self, what: str, user: str) -> None:
+        self.history[what] = f"{datetime.now():%H:%M:%S %Y/%m/%d} by {user or self.spec.username}"
 
     def session_ended(self, session_id: int) -> None:
         """A CLI session closed: its claim on working.cfg ends (its edits stay)."""
@@ -171,15 +182,17 @@ class LabDevice:
         """working.cfg differs from what the boot file holds."""
         return self.working_config() != ConfigTree.parse(self.boot_config()).render()
 
-    def commit(self) -> None:
+    def commit(self, user: str = "") -> None:
         """working.cfg → current.cfg."""
+        self._stamp("REFRESH", user)
         self.current = clone(self.working)
         self.working_editors.clear()
         if self.world is not None:
             self.world.current_config_changed(self.spec.site)
 
-    def save(self, path: str) -> None:
+    def save(self, path: str, user: str = "") -> None:
         """working.cfg → a file (the boot file by default)."""
+        self._stamp("SAVE", user)
         self.files[drive_path(path)] = self.working_config()
 
     def restore(self) -> None:

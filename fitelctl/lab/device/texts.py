@@ -71,6 +71,17 @@ def show_ssh(rows: list[tuple[int, str, str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def config_headers(history: dict[str, str]) -> str:
+    """``!  LAST EDIT    14:15:43 2023/01/08 by user`` lines and a ``!`` (OBSERVED layout,
+    running configs in pyats-fitelnet's examples); only events that happened are listed."""
+    lines = [
+        f"!  {'LAST ' + what:<12} {history[what]}"
+        for what in ("EDIT", "REFRESH", "SAVE")
+        if what in history
+    ]
+    return "\n".join([*lines, "!"]) + "\n" if lines else ""
+
+
 def show_version(firmware: str) -> str:
     """``show version`` body in the exact layout of ``show_version_f220_v01.12.txt``."""
     line = f"{MODEL}   Version {firmware}"
