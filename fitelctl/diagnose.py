@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from fitelctl.fitelnet import vocabulary as vocab
@@ -80,7 +80,16 @@ class Diagnosis:
 
 
 def diagnose_log(text: str, *, peer: str | None = None) -> Diagnosis:
-    """The verdict of the latest negotiation (from ``peer``, the office's address, when given)."""
+    """The verdict of the latest negotiation (from ``peer``, the office's address, when given).
+
+    The detail quotes the log (the identity the F220 presents, addresses): registered
+    secrets are masked in it, as in the evidence.
+    """
+    verdict = _verdict(text, peer)
+    return replace(verdict, detail=SECRETS.redact(verdict.detail))
+
+
+def _verdict(text: str, peer: str | None) -> Diagnosis:
     lines = text.splitlines()
     attempts = _attempts(lines)
     ours = [a for a in attempts if peer is None or a.peer == peer]
