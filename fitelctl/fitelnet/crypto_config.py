@@ -88,7 +88,10 @@ def objects_of_other_tunnels(
                 owners.setdefault(header, owner)
                 policy = config.find(header) if header.startswith("crypto ipsec policy") else None
                 if policy and policy.child_value(_POLICY_LIFETIME) is None:
-                    owners.setdefault(GLOBAL_IPSEC_LIFETIME, owner)
+                    owners.setdefault(
+                        GLOBAL_IPSEC_LIFETIME,
+                        f"{owner}, whose '{header}' has no '{_POLICY_LIFETIME}' of its own",
+                    )
     return owners
 
 

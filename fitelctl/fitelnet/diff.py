@@ -193,7 +193,8 @@ def diff_config(current: ConfigTree, target: ConfigTree, scope: Scope) -> list[s
         raise DiffConflict(
             "the change would alter another tunnel: "
             + "; ".join(conflicts)
-            + " (give this site's tunnel its own tunnel.name / tunnel.interface)"
+            + " (give this site's tunnel its own tunnel.name and tunnel.interface; a policy"
+            " that runs on the global IPsec SA lifetime needs a lifetime line of its own)"
         )
     removals = [
         (_rank(entry, REMOVE_ORDER), [f"no {entry.header}"])
