@@ -168,6 +168,8 @@ def read_device(
             output = device.show("show crypto sa")
             version = _show_version(device)
         table = parse_crypto_sa(output)
+    except ParseError as err:  # the SAs could not be read: say which device printed that
+        return DeviceStatus(reachable=False), f"{site}: {err}"
     except FitelctlError as err:
         return DeviceStatus(reachable=False), str(err)
     except Exception as err:  # a library failure on one site must not end the others

@@ -185,3 +185,14 @@ def test_debug_option_sends_the_warnings_to_stderr(capsys: pytest.CaptureFixture
         logger.setLevel(level)
     err = capsys.readouterr().err
     assert err == "fitelctl: debug: fitelctl.status: tokyo: 'show crypto sa': IKE_SA block 1 …\n"
+
+
+def test_sa_output_with_a_new_layout_is_unknown_naming_the_device_and_the_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    changed = PUBLISHED_SA.replace("  IKE_SA\n", "IKEv2 SA table\n  IKE_SA\n")
+    result, _ = run_status(monkeypatch, changed, F220)
+    assert result.state == "unknown"
+    (problem,) = result.problems
+    assert problem.startswith("tokyo: 'show crypto sa' output not recognised")
+    assert problem.endswith("unexpected line 'IKEv2 SA table'")
