@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from conftest import RunCli, StartLab
 from netmiko import ConnectHandler
 
-from fitelctl.lab.runner import Lab
+from fitelctl.lab.device import texts
+from fitelctl.lab.runner import BackgroundLab, Lab, LabOptions
 
 OTHER_LINE = "ip route 10.9.9.0/24 172.30.128.1"
 
@@ -99,6 +101,52 @@ def test_sessions_refuses_to_end_its_own_session(start_lab: StartLab, cli: RunCl
         assert "refusing to end SSH session" in result.stderr
         assert "the session fitelctl itself is using" in result.stderr
         assert len(lab.sites["tokyo"].device.ssh_sessions) == 1  # the operator's is untouched
+
+
+def test_weak_lab_credentials_show_their_warnings_and_change_nothing(
+    tmp_path: Path, cli: RunCli
+) -> None:
+    # A lab device's credentials are the secrets in its state directory: short ones
+    # make the device print both weak-password warnings, as a real one would.
+    (tmp_path / "secrets").mkdir(mode=0o700)
+    for name, value in (("tokyo.password", "pw"), ("tokyo.enable", "1234")):
+        (tmp_path / "secrets" / name).write_text(value + "\n")
+        (tmp_path / "secrets" / name).chmod(0o600)
+    with BackgroundLab(LabOptions(state_dir=tmp_path, scenario="seed-v2-pending")) as lab:
+        shown = shell_transcript(lab, "pw", "enable\r1234\r")
+        sessions = listed(cli, lab)
+        diff = cli("-i", str(tmp_path / "inventory.yaml"), "diff", "tokyo")
+    assert shown.startswith(texts.WEAK_LOGIN + "\r\n\r\ntokyo>")
+    assert texts.WEAK_ENABLE + "\r\n" in shown and shown.endswith("tokyo#")
+    assert [s["ours"] for s in sessions] == [True]
+    assert diff.returncode == 1 and "Traceback" not in diff.stderr
+
+
+def shell_transcript(lab: Lab, password: str, typed: str) -> str:
+    """What a plain SSH shell shows for ``typed``, until the privileged prompt."""
+    import paramiko
+
+    device = json.loads((lab.options.state_dir / "lab.json").read_text())["devices"][0]
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    client.connect(
+        "127.0.0.1",
+        device["port"],
+        device["username"],
+        password,
+        look_for_keys=False,
+        allow_agent=False,
+    )
+    try:
+        channel = client.invoke_shell()
+        channel.settimeout(10)
+        channel.sendall(typed.encode())
+        shown = ""
+        while not shown.endswith("tokyo#"):
+            shown += channel.recv(4096).decode()
+        return shown
+    finally:
+        client.close()
 
 
 def test_sessions_bad_input_is_one_clear_line(start_lab: StartLab, cli: RunCli) -> None:

@@ -151,11 +151,21 @@ class CliSession:
         self.device.session_ended(self._id)
 
     def greeting(self) -> str:
-        """What a shell prints first: the weak-password warning (INFERRED), the prompt."""
+        """What a shell prints first: the weak login password warning, the prompt.
+
+        The warnings follow the configured password: none set → "set the password",
+        shorter than 8 characters → "contain at least 8 characters" (so a lab whose
+        credentials are short shows them; the lab's own defaults are long).
+        """
         if self.kind is SessionKind.EXEC:
             return ""
-        weak = len(self.device.spec.password) < texts.WEAK_PASSWORD_LENGTH
-        return (texts.WEAK_LOGIN + "\n\n" if weak else "") + self.prompt
+        password = self.device.spec.password
+        warning = ""
+        if not password:
+            warning = texts.WEAK_LOGIN_UNSET + "\n\n"
+        elif len(password) < texts.WEAK_PASSWORD_LENGTH:
+            warning = texts.WEAK_LOGIN + "\n\n"
+        return warning + self.prompt
 
     async def handle_line(self, line: str) -> str:
         if self._closed:

@@ -32,13 +32,16 @@ OTHER_EDITOR = (
 #: than 8 characters (the wording OBSERVED for the login password, applied to enable).
 WEAK_ENABLE_UNSET = "<WARNING> weak enable password: set the password"
 WEAK_ENABLE = "<WARNING> weak enable password: contain at least 8 characters"
+#: After login with a short password (OBSERVED, FX201 telnet login in pyats-fitelnet);
+#: the lab prints it before the first prompt of an SSH shell.  Unset: netmiko's text.
+WEAK_LOGIN = "<WARNING> weak login password: contain at least 8 characters"
+WEAK_LOGIN_UNSET = "<WARNING> weak login password: set the password"
 PASSWORD_PROMPT = "password:"
 MORE_OFF = "more : off"
 DISCONNECT_PROMPT = "Disconnect OK?[y/N]:"
 
 # INFERRED: the lab's choices where no capture exists.
 AMBIGUOUS = "<ERROR> Ambiguous command"
-WEAK_LOGIN = "<WARNING> weak login password: contain at least 8 characters"
 MORE_ON = "more : on"
 PAGER = " --More-- "
 
