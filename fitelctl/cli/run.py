@@ -20,7 +20,7 @@ def playbooks(
 
     entries = []
     for name in sorted(available()):
-        runbook = load(name, set(OPERATIONS))
+        runbook = load(name, OPERATIONS)
         entries.append(
             {
                 "name": runbook.name,
@@ -75,7 +75,7 @@ def run(
 
     if dry_run and resume:
         raise typer.BadParameter("--dry-run and --resume do not go together")
-    runbook = load(playbook, set(OPERATIONS))
+    runbook = load(playbook, OPERATIONS)
     inventory = context.inventory()
     inventory.site(site)
     variables = {}

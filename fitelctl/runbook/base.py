@@ -1,11 +1,20 @@
-"""What every runbook operation receives and returns."""
+"""What every runbook operation receives, returns and declares about its arguments.
+
+Each operation declares its arguments once, beside its implementation
+(``@operation("router-wait", Arg("timeout", "number", minimum=0), ...)``).  The same
+declaration is used three times, so a typo can never make a step do something else
+quietly: when a runbook file is loaded (names, required arguments and literal values,
+with the file's line), when a run starts (values that come from ``${parameters}``),
+and when the step runs (values that come from earlier steps' results).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fitelctl.errors import FitelctlError
 from fitelctl.inventory import Inventory
@@ -32,4 +41,127 @@ class StepResult:
     changed: bool = False
 
 
-Operation = Callable[[StepContext, dict[str, Any]], StepResult]
+ArgType = Literal["string", "number", "integer", "boolean", "mapping"]
+_TRUE, _FALSE = ("true", "yes"), ("false", "no")
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of an operation: its name, type, and what values it accepts."""
+
+    name: str
+    type: ArgType = "string"
+    required: bool = False
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[Any, ...] = ()
+
+    def convert(self, value: Any) -> Any:
+        """``value`` as this argument's type; ValueError with what is wrong otherwise."""
+        hint = (
+            " (YAML reads on/off/yes/no as booleans: quote it)" if isinstance(value, bool) else ""
+        )
+        try:
+            converted = _as_type(self.type, value)
+        except ValueError as err:
+            raise ValueError(f"{err}{hint if self.type == 'string' else ''}") from None
+        if self.minimum is not None and converted < self.minimum:
+            raise ValueError(f"must be at least {self.minimum:g}, not {value!r}")
+        if self.maximum is not None and converted > self.maximum:
+            raise ValueError(f"must be at most {self.maximum:g}, not {value!r}")
+        if self.choices and converted not in self.choices:
+            choices = ", ".join(map(str, self.choices))
+            raise ValueError(f"must be one of {choices}, not {value!r}{hint}")
+        return converted
+
+
+def _as_type(kind: ArgType, value: Any) -> Any:
+    expected = {"string": "a text", "mapping": "a mapping"}.get(kind, f"a {kind}")
+    wrong = ValueError(f"expected {expected}, not {value!r}")
+    if kind == "string":
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise wrong
+        return str(value)
+    if kind == "mapping":
+        if not isinstance(value, dict):
+            raise wrong
+        return value
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in _TRUE + _FALSE:
+            return value.lower() in _TRUE
+        raise wrong
+    if isinstance(value, bool):
+        raise wrong
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise wrong from None
+    if kind == "integer":
+        if not number.is_integer():
+            raise wrong
+        return int(number)
+    return number
+
+
+StepFunction = Callable[[StepContext, dict[str, Any]], StepResult]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A step operation: its declared arguments and the adapter that runs it."""
+
+    name: str
+    function: StepFunction
+    args: tuple[Arg, ...] = ()
+
+    def arg(self, name: str) -> Arg | None:
+        return next((a for a in self.args if a.name == name), None)
+
+    def unknown(self, name: str) -> str:
+        """The message for an argument this operation does not take (closest name suggested)."""
+        names = [a.name for a in self.args]
+        close = difflib.get_close_matches(name, names, n=1)
+        if close:
+            hint = f"did you mean `{close[0]}`?"
+        elif names:
+            hint = f"it takes {', '.join(f'`{n}`' for n in names)}"
+        else:
+            hint = "it takes no arguments"
+        return f"`{name}`: unknown argument of {self.name}; {hint}"
+
+    def missing(self, given: Iterable[str]) -> list[str]:
+        return [a.name for a in self.args if a.required and a.name not in given]
+
+    def check(self, given: dict[str, Any]) -> dict[str, Any]:
+        """Every argument checked and converted, defaults filled in; StepArgumentError if not."""
+        for name in given:
+            if self.arg(name) is None:
+                raise StepArgumentError(self.unknown(name))
+        missing = self.missing(given)
+        if missing:
+            raise StepArgumentError(f"{self.name} needs argument `{missing[0]}`")
+        checked: dict[str, Any] = {}
+        for arg in self.args:
+            if arg.name not in given:
+                checked[arg.name] = arg.default
+                continue
+            try:
+                checked[arg.name] = arg.convert(given[arg.name])
+            except ValueError as err:
+                raise StepArgumentError(f"`{arg.name}` of {self.name}: {err}") from None
+        return checked
+
+    def __call__(self, ctx: StepContext, args: dict[str, Any]) -> StepResult:
+        return self.function(ctx, self.check(args))
+
+
+def operation(name: str, *args: Arg) -> Callable[[StepFunction], Operation]:
+    """Declare a step operation and its arguments where it is implemented."""
+
+    def declare(function: StepFunction) -> Operation:
+        return Operation(name, function, args)
+
+    return declare

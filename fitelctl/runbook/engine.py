@@ -21,7 +21,7 @@ from typing import Any
 from fitelctl.errors import FitelctlError
 from fitelctl.private_files import append_private_line, private_directory
 from fitelctl.redact import SECRETS
-from fitelctl.runbook.format import REFERENCE, Parameter, Runbook, Step
+from fitelctl.runbook.format import REFERENCE, Parameter, Runbook, Step, wait_seconds
 from fitelctl.runbook.steps import OPERATIONS, StepContext, StepResult
 
 
@@ -88,6 +88,50 @@ def _convert(runbook: str, spec: Parameter, raw: str) -> Any:
     if spec.choices and value not in spec.choices:
         raise RunError(f"{where}: must be one of {', '.join(map(str, spec.choices))}")
     return value
+
+
+def check_arguments(runbook: Runbook, scope: dict[str, Any]) -> None:
+    """Check every step argument that ``scope`` (the parameters) decides, before anything runs.
+
+    The file's literals were checked when it was loaded; this checks what comes from
+    ``${parameter}``.  Values that need an earlier step's result are checked when
+    that step has run (``Operation.check``).
+    """
+    for step in [*runbook.steps, *runbook.recovery.values()]:
+        operation = OPERATIONS[step.op]
+        where = f"{runbook.path}:{step.line}: step '{step.id}'"
+        for name, value in step.args.items():
+            arg = operation.arg(name)
+            known = _known(value, scope)
+            if arg is None or known is _UNKNOWN:
+                continue
+            try:
+                arg.convert(known)
+            except ValueError as err:
+                line = step.arg_lines.get(name, step.line)
+                raise RunError(
+                    f"{runbook.path}:{line}: step '{step.id}': `{name}` of {step.op} "
+                    f"(from {value!r}): {err}"
+                ) from None
+        if step.wait is not None:
+            for name, value in (("timeout", step.wait.timeout), ("interval", step.wait.interval)):
+                known = _known(value, scope)
+                if known is _UNKNOWN:
+                    continue
+                try:
+                    wait_seconds(name, known)
+                except ValueError as err:
+                    raise RunError(f"{where}: wait {value!r}: {err}") from None
+
+
+_UNKNOWN = object()
+
+
+def _known(value: Any, scope: dict[str, Any]) -> Any:
+    try:
+        return substitute(value, scope)
+    except KeyError:
+        return _UNKNOWN
 
 
 def lookup(path: str, scope: dict[str, Any]) -> Any:
@@ -206,6 +250,7 @@ def run_runbook(ctx: StepContext, runbook: Runbook, options: RunOptions) -> RunR
             raise RunError(f"{runbook.name}: no unfinished run for site {options.site} to resume")
         events = record.events()
         variables = events[0]["variables"]
+        check_arguments(runbook, {**variables, "site": options.site, "run_dir": "", "run_id": ""})
         main_steps = {step.id for step in runbook.steps}
         for event in events:
             if event["event"] == "step" and event["status"] == "ok" and event["step"] in main_steps:
@@ -213,6 +258,7 @@ def run_runbook(ctx: StepContext, runbook: Runbook, options: RunOptions) -> RunR
         run_id = events[0]["run_id"]
     else:
         variables = resolve_parameters(runbook, options.variables)
+        check_arguments(runbook, {**variables, "site": options.site, "run_dir": "", "run_id": ""})
         record = (
             None
             if options.dry_run
@@ -313,8 +359,11 @@ def _attempt(
     operation = OPERATIONS[step.op]
     if step.wait is None:
         return _call(operation, ctx, args)
-    timeout = float(substitute(step.wait.timeout, scope))
-    interval = float(substitute(step.wait.interval, scope))
+    try:
+        timeout = wait_seconds("timeout", substitute(step.wait.timeout, scope))
+        interval = wait_seconds("interval", substitute(step.wait.interval, scope))
+    except ValueError as err:
+        return StepResult(False, f"wait: {err}")
     deadline = time.monotonic() + timeout
     until = substitute(step.wait.until, scope)
     while True:

@@ -20,21 +20,33 @@ A runbook (``playbooks/NAME.yaml``)::
     recovery:
       - {id: explain, op: diagnose}
 
-Every error names the file, the line and what is wrong.
+Every error names the file, the line and what is wrong.  Step arguments are
+checked against what the operation declares (``runbook.base.Arg``): an unknown
+or misspelt name (the closest valid one is suggested), a missing required one,
+or a literal of the wrong type or out of range is refused here.  A value that
+comes from ``${...}`` is checked as soon as it is known: parameters when the run
+starts (``engine.check_arguments``), earlier steps' results when the step runs.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from fitelctl.errors import FitelctlError
 
+if TYPE_CHECKING:
+    from fitelctl.runbook.base import Operation
+
+TOP_KEYS = {"name", "description", "parameters", "steps", "recovery"}
 STEP_KEYS = {"id", "op", "title", "args", "when", "confirm", "wait", "on_failure", "rescue"}
+WAIT_KEYS = {"until", "timeout", "interval"}
 PARAMETER_KEYS = {"default", "type", "min", "max", "choices", "help", "required"}
 PARAMETER_TYPES = {"string", "number", "integer", "boolean"}
 REFERENCE = re.compile(r"\$\{([^}]+)\}")
@@ -70,6 +82,7 @@ class Step:
     line: int
     title: str = ""
     args: dict[str, Any] = field(default_factory=dict)
+    arg_lines: dict[str, int] = field(default_factory=dict)
     when: dict[str, Any] = field(default_factory=dict)
     confirm: str = ""
     wait: Wait | None = None
@@ -87,8 +100,8 @@ class Runbook:
     recovery: dict[str, Step]
 
 
-def load_runbook(path: Path, operations: set[str]) -> Runbook:
-    """Parse and validate; ``operations`` are the op names the engine knows."""
+def load_runbook(path: Path, operations: Mapping[str, Operation]) -> Runbook:
+    """Parse and validate; ``operations`` are the engine's, by name."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
@@ -104,7 +117,7 @@ def load_runbook(path: Path, operations: set[str]) -> Runbook:
 
 
 class _Checker:
-    def __init__(self, path: Path, operations: set[str]) -> None:
+    def __init__(self, path: Path, operations: Mapping[str, Operation]) -> None:
         self.path = path
         self.operations = operations
 
@@ -119,9 +132,9 @@ class _Checker:
 
     def runbook(self, root: yaml.Node | None) -> Runbook:
         top = self.mapping(root, "a runbook")
-        unknown = set(top) - {"name", "description", "parameters", "steps", "recovery"}
+        unknown = set(top) - TOP_KEYS
         if unknown:
-            raise self.fail(root, f"unknown key '{sorted(unknown)[0]}'")
+            raise self.fail(root, _unknown_key("", sorted(unknown)[0], TOP_KEYS))
         for key in ("name", "description", "steps"):
             if key not in top:
                 raise self.fail(root, f"'{key}' is missing")
@@ -168,7 +181,9 @@ class _Checker:
         spec = self.mapping(node, f"parameter '{name}'")
         unknown = set(spec) - PARAMETER_KEYS
         if unknown:
-            raise self.fail(node, f"parameter '{name}': unknown key '{sorted(unknown)[0]}'")
+            raise self.fail(
+                node, _unknown_key(f"parameter '{name}': ", sorted(unknown)[0], PARAMETER_KEYS)
+            )
         values = {key: yaml.safe_load(yaml.serialize(value)) for key, value in spec.items()}
         kind = values.get("type", "string")
         if kind not in PARAMETER_TYPES:
@@ -190,31 +205,25 @@ class _Checker:
         spec = self.mapping(node, "a step")
         unknown = set(spec) - STEP_KEYS
         if unknown:
-            raise self.fail(node, f"step: unknown key '{sorted(unknown)[0]}'")
+            raise self.fail(node, _unknown_key("step: ", sorted(unknown)[0], STEP_KEYS))
         for key in ("id", "op"):
             if key not in spec:
                 raise self.fail(node, f"step: '{key}' is missing")
         values = {key: yaml.safe_load(yaml.serialize(value)) for key, value in spec.items()}
         step_id = str(values["id"])
-        if values["op"] not in self.operations:
-            raise self.fail(
-                spec["op"],
-                f"step '{step_id}': unknown op '{values['op']}' "
-                f"(known: {', '.join(sorted(self.operations))})",
-            )
+        op = str(values["op"])
+        if op not in self.operations:
+            close = difflib.get_close_matches(op, list(self.operations), n=1)
+            known = ", ".join(sorted(self.operations))
+            hint = f"did you mean `{close[0]}`?" if close else f"known: {known}"
+            raise self.fail(spec["op"], f"step '{step_id}': unknown op '{op}' ({hint})")
         for key in ("args", "when"):
             if key in values and not isinstance(values[key], dict):
                 raise self.fail(spec[key], f"step '{step_id}': {key} must be a mapping")
+        arg_lines = self.check_args(step_id, self.operations[op], node, spec.get("args"))
         wait = None
         if "wait" in values:
-            wait_spec = values["wait"]
-            if not isinstance(wait_spec, dict) or not isinstance(wait_spec.get("until"), dict):
-                raise self.fail(
-                    spec["wait"], f"step '{step_id}': wait needs until: {{FIELD: VALUE}}"
-                )
-            if "timeout" not in wait_spec:
-                raise self.fail(spec["wait"], f"step '{step_id}': wait needs a timeout")
-            wait = Wait(wait_spec["until"], wait_spec["timeout"], wait_spec.get("interval", 2))
+            wait = self.wait(step_id, spec["wait"], values["wait"])
         on_failure = values.get("on_failure") or []
         if not isinstance(on_failure, list):
             raise self.fail(spec["on_failure"], f"step '{step_id}': on_failure must be a list")
@@ -224,12 +233,55 @@ class _Checker:
             line=node.start_mark.line + 1,
             title=str(values.get("title") or values["op"]),
             args=values.get("args") or {},
+            arg_lines=arg_lines,
             when=values.get("when") or {},
             confirm=str(values.get("confirm") or ""),
             wait=wait,
             on_failure=tuple(str(x) for x in on_failure),
             rescue=bool(values.get("rescue", False)),
         )
+
+    def check_args(
+        self, step_id: str, operation: Operation, step: yaml.Node, node: yaml.Node | None
+    ) -> dict[str, int]:
+        """The operation's declared arguments against the step's; each argument's line."""
+        given = self.mapping(node, f"step '{step_id}': args") if node is not None else {}
+        keys = {str(k.value): k for k, _ in node.value} if node is not None else {}
+        where = f"step '{step_id}': "
+        for name, key in keys.items():
+            if operation.arg(name) is None:
+                raise self.fail(key, where + operation.unknown(name))
+        missing = operation.missing(given)
+        if missing:
+            raise self.fail(step, f"{where}{operation.name} needs argument `{missing[0]}`")
+        for name, value_node in given.items():
+            value = yaml.safe_load(yaml.serialize(value_node))
+            arg = operation.arg(name)
+            if arg is None or (_references(value) and arg.type != "mapping"):
+                continue  # known when the run starts or the step runs: checked then
+            try:
+                arg.convert(value)
+            except ValueError as err:
+                raise self.fail(value_node, f"{where}`{name}` of {operation.name}: {err}") from None
+        return {name: key.start_mark.line + 1 for name, key in keys.items()}
+
+    def wait(self, step_id: str, node: yaml.Node, spec: Any) -> Wait:
+        where = f"step '{step_id}': wait"
+        if not isinstance(spec, dict) or not isinstance(spec.get("until"), dict):
+            raise self.fail(node, f"{where} needs until: {{FIELD: VALUE}}")
+        keys = self.mapping(node, where)
+        for name in keys:
+            if name not in WAIT_KEYS:
+                raise self.fail(keys[name], _unknown_key(f"{where}: ", name, WAIT_KEYS))
+        if "timeout" not in spec:
+            raise self.fail(node, f"{where} needs a timeout")
+        for name in ("timeout", "interval"):
+            if name in spec and not _references(spec[name]):
+                try:
+                    wait_seconds(name, spec[name])
+                except ValueError as err:
+                    raise self.fail(keys[name], f"{where}: {err}") from None
+        return Wait(spec["until"], spec["timeout"], spec.get("interval", 2))
 
     def check_ids(self, steps: list[Step], recovery: list[Step], top: dict[str, yaml.Node]) -> None:
         ids: set[str] = set()
@@ -266,6 +318,30 @@ class _Checker:
                     f"{self.path}:{step.line}: step '{step.id}': unknown name '{ref}' "
                     "(not a parameter or an earlier step)"
                 )
+
+
+def wait_seconds(name: str, value: Any) -> float:
+    """A wait's ``timeout`` (≥ 0) or ``interval`` (> 0) as seconds; ValueError if it is not."""
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must be a number of seconds, not {value!r}") from None
+    if seconds < 0 or (name == "interval" and seconds == 0):
+        bound = "above" if name == "interval" else "at least"
+        raise ValueError(f"`{name}` must be {bound} 0, not {value!r}")
+    return seconds
+
+
+def _unknown_key(where: str, name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else f" (known: {', '.join(sorted(known))})"
+    return f"{where}unknown key '{name}'{hint}"
+
+
+def _references(value: Any) -> bool:
+    return any(REFERENCE.search(text) for text in _strings(value))
 
 
 def _strings(value: Any) -> list[str]:

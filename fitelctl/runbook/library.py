@@ -6,9 +6,14 @@ carries them as ``fitelctl/_playbooks`` (see pyproject.toml), like the parsers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fitelctl.runbook.format import Runbook, RunbookError, load_runbook
+
+if TYPE_CHECKING:
+    from fitelctl.runbook.base import Operation
 
 
 def shipped_dir() -> Path:
@@ -44,5 +49,5 @@ def available() -> dict[str, Path]:
     return found
 
 
-def load(name: str, operations: set[str]) -> Runbook:
+def load(name: str, operations: Mapping[str, Operation]) -> Runbook:
     return load_runbook(find_runbook(name), operations)

@@ -1,9 +1,10 @@
 """The operations a runbook step can call: thin adapters over ``fitelctl.ops``.
 
-Each adapter takes the step's (substituted) arguments, calls the same function
-the CLI command calls, and reports ``ok``, whether it ``changed`` something, a
-one-line summary and the data later steps can refer to.  Nothing here knows
-how to do the work itself: there is one implementation of each operation.
+Each adapter declares its arguments (``@operation``, see ``base``), takes them
+checked and with defaults filled in, calls the same function the CLI command
+calls, and reports ``ok``, whether it ``changed`` something, a one-line summary
+and the data later steps can refer to.  Nothing here knows how to do the work
+itself: there is one implementation of each operation.
 """
 
 from __future__ import annotations
@@ -11,17 +12,28 @@ from __future__ import annotations
 from typing import Any
 
 from fitelctl.inventory import Inventory
-from fitelctl.runbook.base import Operation, StepArgumentError, StepContext, StepResult
+from fitelctl.runbook.base import (
+    Arg,
+    Operation,
+    StepArgumentError,
+    StepContext,
+    StepResult,
+    operation,
+)
 from fitelctl.runbook.cloud_steps import CLOUD_OPERATIONS
+
+#: Inventory keys (``tunnel.preset: sakura-v2``) the step works with instead of the
+#: file's values: the state the runbook is moving the site to.
+CHANGES = Arg("changes", "mapping", default={})
+VERIFY_TIMEOUT = Arg("verify_timeout", "number", minimum=1)
 
 
 def _changed_inventory(ctx: StepContext, args: dict[str, Any]) -> Inventory:
-    changes = args.get("changes") or {}
-    if not isinstance(changes, dict):
-        raise StepArgumentError("changes must be a mapping of inventory keys to values")
+    changes = args["changes"]
     return ctx.inventory.with_site_changes(ctx.site, changes) if changes else ctx.inventory
 
 
+@operation("status", CHANGES)
 def status(ctx: StepContext, args: dict[str, Any]) -> StepResult:
     from fitelctl.ops.status import collect_status
 
@@ -34,6 +46,7 @@ def status(ctx: StepContext, args: dict[str, Any]) -> StepResult:
     return StepResult(result.state != "unknown", f"{result.state}{algorithms}{problems}", data)
 
 
+@operation("check", CHANGES)
 def check(ctx: StepContext, args: dict[str, Any]) -> StepResult:
     from fitelctl.ops.check import check_site, has_errors
 
@@ -46,17 +59,17 @@ def check(ctx: StepContext, args: dict[str, Any]) -> StepResult:
     return StepResult(not has_errors(findings), summary, data)
 
 
-def _apply_options(ctx: StepContext, args: dict[str, Any]) -> Any:
+def _apply_options(ctx: StepContext, verify_timeout: float | None = None) -> Any:
     from fitelctl.ops.apply import ApplyOptions
 
-    timeout = args.get("verify_timeout")
-    return ApplyOptions(ctx.connect, verify_timeout=float(timeout) if timeout else None)
+    return ApplyOptions(ctx.connect, verify_timeout=verify_timeout)
 
 
+@operation("diff", CHANGES)
 def diff(ctx: StepContext, args: dict[str, Any]) -> StepResult:
     from fitelctl.ops.apply import plan_site
 
-    plan = plan_site(_changed_inventory(ctx, args), ctx.site, _apply_options(ctx, args))
+    plan = plan_site(_changed_inventory(ctx, args), ctx.site, _apply_options(ctx))
     outcome = plan.outcome
     if outcome.result == "failed":
         return StepResult(False, "; ".join(outcome.problems), outcome.to_json())
@@ -65,11 +78,12 @@ def diff(ctx: StepContext, args: dict[str, Any]) -> StepResult:
     return StepResult(True, summary, data)
 
 
+@operation("apply", CHANGES, VERIFY_TIMEOUT)
 def apply(ctx: StepContext, args: dict[str, Any]) -> StepResult:
     from fitelctl.ops.apply import execute_plan, plan_site
 
     inventory = _changed_inventory(ctx, args)
-    options = _apply_options(ctx, args)
+    options = _apply_options(ctx, args["verify_timeout"])
     plan = plan_site(inventory, ctx.site, options)
     outcome = execute_plan(inventory, plan, options) if plan.ready else plan.outcome
     ok = outcome.result in ("applied", "unchanged")
@@ -78,12 +92,13 @@ def apply(ctx: StepContext, args: dict[str, Any]) -> StepResult:
     return StepResult(ok, summary, outcome.to_json(), changed)
 
 
+@operation("restore-backup", Arg("backup", default="latest"), VERIFY_TIMEOUT)
 def restore_backup(ctx: StepContext, args: dict[str, Any]) -> StepResult:
     from fitelctl.ops.apply import execute_plan, plan_restore
     from fitelctl.ops.backups import list_backups
 
     backups = list_backups(ctx.inventory, ctx.site)
-    chosen = str(args.get("backup") or "latest")
+    chosen = args["backup"] or "latest"
     matching = (
         backups[-1:]
         if chosen == "latest"
@@ -93,7 +108,7 @@ def restore_backup(ctx: StepContext, args: dict[str, Any]) -> StepResult:
         names = ", ".join(b.path.name for b in backups) or "none"
         return StepResult(False, f"no backup '{chosen}' of {ctx.site} (have: {names})")
     backup = matching[0]
-    options = _apply_options(ctx, args)
+    options = _apply_options(ctx, args["verify_timeout"])
     plan = plan_restore(ctx.inventory, ctx.site, backup.read(), options)
     outcome = execute_plan(ctx.inventory, plan, options) if plan.ready else plan.outcome
     ok = outcome.result in ("applied", "unchanged")
@@ -101,22 +116,28 @@ def restore_backup(ctx: StepContext, args: dict[str, Any]) -> StepResult:
     return StepResult(ok, summary, {**outcome.to_json(), "backup": str(backup.path)}, ok)
 
 
+@operation(
+    "reconnect",
+    Arg("side", choices=("cloud", "device", "both")),
+    Arg("timeout", "number", minimum=1),
+    CHANGES,
+)
 def reconnect(ctx: StepContext, args: dict[str, Any]) -> StepResult:
     from fitelctl.ops.reconnect import reconnect_site
 
-    timeout = args.get("timeout")
     outcome = reconnect_site(
         _changed_inventory(ctx, args),
         ctx.site,
-        args.get("side"),
+        args["side"],
         options=ctx.connect,
-        timeout=float(timeout) if timeout else None,
+        timeout=args["timeout"],
     )
     ok = outcome.result == "reconnected"
     summary = outcome.result + "".join(f"; {p}" for p in outcome.problems)
     return StepResult(ok, summary, outcome.to_json(), changed=True)
 
 
+@operation("diagnose")
 def diagnose(ctx: StepContext, args: dict[str, Any]) -> StepResult:
     from fitelctl.ops.diagnose import diagnose_site
 
@@ -125,14 +146,8 @@ def diagnose(ctx: StepContext, args: dict[str, Any]) -> StepResult:
 
 
 OPERATIONS: dict[str, Operation] = {
-    "status": status,
-    "check": check,
-    "diff": diff,
-    "apply": apply,
-    "restore-backup": restore_backup,
-    "reconnect": reconnect,
-    "diagnose": diagnose,
-    **CLOUD_OPERATIONS,
+    op.name: op
+    for op in (status, check, diff, apply, restore_backup, reconnect, diagnose, *CLOUD_OPERATIONS)
 }
 
-__all__ = ["OPERATIONS", "StepArgumentError", "StepContext", "StepResult"]
+__all__ = ["OPERATIONS", "Operation", "StepArgumentError", "StepContext", "StepResult"]

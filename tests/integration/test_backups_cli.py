@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import RunCli
+from conftest import RunCli
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "inventory/examples/article-v1.yaml"
 

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conftest import RunCli, StartLab
+import pytest
+from conftest import ROOT, RunCli, StartLab
 
 from fitelctl.lab.runner import Lab
 
@@ -280,6 +281,35 @@ def test_a_broken_runbook_is_refused_before_anything_runs(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and f"{broken}:5: step 'one': unknown op 'stauts'" in lines[0]
     assert not (lab.options.state_dir / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        ([], ":9: step 'wait': `timout`: unknown argument of router-wait; did you mean `timeout`?"),
+        (
+            ["--var", "seconds=soon"],
+            ":9: step 'wait': `timeout` of router-wait (from '${seconds}'): expected a number, "
+            "not 'soon'",
+        ),
+    ],
+)
+def test_a_bad_step_argument_is_refused_by_run_before_anything_runs(
+    cli: RunCli, tmp_path: Path, args: list[str], says: str
+) -> None:
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text((ROOT / "inventory/examples/article-v1.yaml").read_text())
+    runbook = tmp_path / "wait.yaml"
+    runbook.write_text(
+        "name: wait\ndescription: d\nparameters: {seconds: {default: 5}}\nsteps:\n"
+        "  - id: wait\n    op: router-wait\n    args:\n      instance_status: up\n"
+        + ('      timeout: "${seconds}"\n' if args else "      timout: 5\n")
+    )
+    result = cli("-i", str(inventory), "run", str(runbook), "--site", "tokyo", "--yes", *args)
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{runbook}{says}" in lines[0], result.stderr
+    assert not (tmp_path / "runs").exists()  # no run record: nothing started
 
 
 def test_playbooks_lists_the_shipped_runbooks(cli: RunCli) -> None:

@@ -11,7 +11,7 @@ from fitelctl.runbook.format import RunbookError, load_runbook
 from fitelctl.runbook.library import available
 from fitelctl.runbook.steps import OPERATIONS
 
-OPS = set(OPERATIONS)
+OPS = OPERATIONS
 
 GOOD = """\
 name: t
