@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
 
 from fitelctl.redact import MASK, SECRETS, SecretRegistry
 
@@ -95,3 +99,129 @@ def test_registry_under_asyncio_tasks_on_several_loops() -> None:
 def test_process_registry_is_the_thread_safe_one() -> None:
     value = SECRETS.add(_new_secret())
     assert SECRETS.redact(f"key {value}") == f"key {MASK}"
+
+
+# -- the API throttle shared by every client of an account ----------------------------------
+
+
+class _FrozenClock:
+    """``time`` for the client module with the clock stopped: every reservation is
+    then made at the same instant, so the waits handed out must be exactly
+    0, 1, 2 … intervals apart: two equal waits would be two requests sent at once."""
+
+    @staticmethod
+    def monotonic() -> float:
+        return 1000.0
+
+    sleep = staticmethod(time.sleep)
+
+
+def _slots(waits: list[float], interval: float) -> list[int]:
+    return sorted(round(wait / interval) for wait in waits)
+
+
+def test_throttle_hands_each_thread_its_own_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fitelctl.sakura import client
+
+    monkeypatch.setattr(client, "time", _FrozenClock)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, races show up
+    try:
+        throttle = client._Throttle(rate=100.0)
+        waits: list[float] = []
+
+        def worker(_: float) -> int:
+            mine = [throttle.reserve() for _ in range(50)]
+            waits.extend(mine)
+            return len(mine)
+
+        assert _hammer(worker) == THREADS * 50
+    finally:
+        sys.setswitchinterval(switch)
+    assert _slots(waits, 0.01) == list(range(THREADS * 50))
+
+
+def test_throttle_slots_are_unique_across_asyncio_tasks_and_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fitelctl.sakura import client
+
+    monkeypatch.setattr(client, "time", _FrozenClock)
+    throttle = client._Throttle(rate=100.0)
+    waits: list[float] = []
+
+    async def task() -> None:
+        for _ in range(5):
+            waits.append(throttle.reserve())
+            await asyncio.sleep(0)
+
+    async def many() -> int:
+        await asyncio.gather(*(task() for _ in range(50)))
+        return 1
+
+    assert _hammer(lambda _: asyncio.run(many()), threads=8) == 8
+    assert _slots(waits, 0.01) == list(range(8 * 50 * 5))
+
+
+def test_every_thread_gets_the_same_throttle_for_one_account() -> None:
+    from fitelctl.sakura.client import shared_throttle
+    from fitelctl.sakura.config import ApiSettings
+
+    settings = ApiSettings(token="t-" + uuid.uuid4().hex, secret="s-" + uuid.uuid4().hex)
+    seen: list[object] = []
+
+    def worker(_: float) -> int:
+        seen.append(shared_throttle(settings))
+        return 1
+
+    assert _hammer(worker) == THREADS
+    assert len({id(throttle) for throttle in seen}) == 1
+
+
+# -- progress on stderr, advanced by the worker threads -------------------------------------
+
+
+def test_progress_counts_every_site_finished_on_any_thread() -> None:
+    from fitelctl.cli.render import SiteProgress
+
+    progress = SiteProgress("querying sites", total=THREADS * 20)
+    with progress:
+
+        def worker(_: float) -> int:
+            for n in range(20):
+                progress.advance(f"site{n}")
+            return 20
+
+        assert _hammer(worker) == THREADS * 20
+        (task,) = progress._progress.tasks
+        assert task.completed == task.total == THREADS * 20
+
+
+# -- known_hosts, appended by every site that trusts a new key (--trust-new-host-key) -------
+
+
+def test_new_host_keys_appended_from_many_threads_all_land_whole(tmp_path: Path) -> None:
+    from fitelctl.fitelnet.drivers.hostkeys import (
+        HostKey,
+        Verdict,
+        append_known_host,
+        check_host_key,
+        load_known_hosts,
+    )
+
+    path = tmp_path / "known_hosts"
+    path.write_text("[127.0.0.1]:1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA")  # no final newline
+    keys = {port: HostKey("ssh-ed25519", uuid.uuid4().bytes * 2) for port in range(2000, 2064)}
+    ports = iter(keys)
+    lock = threading.Lock()
+
+    def worker(_: float) -> int:
+        with lock:
+            port = next(ports)
+        append_known_host(path, "127.0.0.1", port, keys[port])
+        return 1
+
+    assert _hammer(worker) == THREADS
+    entries = load_known_hosts(path)
+    for port, key in keys.items():
+        assert check_host_key(entries, "127.0.0.1", port, key).verdict is Verdict.TRUSTED
