@@ -48,6 +48,10 @@ class Deadline:
         """Seconds left (never negative; ``inf`` without a limit)."""
         return max(0.0, self.ends - time.monotonic())
 
+    def wait_timeout(self, extra: float = 0.0) -> float | None:
+        """``remaining() + extra`` for a blocking wait; None (wait for ever) without a limit."""
+        return None if self.seconds is None else self.remaining() + extra
+
     @property
     def expired(self) -> bool:
         return self.remaining() <= 0.0

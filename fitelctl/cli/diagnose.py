@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 #: exit code when the VPC router cannot be read (status's "unknown")
 CLOUD_UNREADABLE = 3
 
+#: live ``diagnose``'s default deadline, seconds: three API reads (appliance,
+#: status, VPN log) and one SSH session of a few commands; 60 s leaves each its
+#: timeouts and the API a 503 burst's retries.
+DIAGNOSE_TIMEOUT = 60.0
+
 
 def diagnose(
     site: Annotated[
@@ -41,6 +46,15 @@ def diagnose(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            min=0.1,
+            metavar="SECONDS",
+            help="Live: overall deadline, retries included (exit 3 when it runs out).",
+        ),
+    ] = DIAGNOSE_TIMEOUT,
 ) -> None:
     """Say what failed in the tunnel's negotiation and what to change, in one line.
 
@@ -63,7 +77,10 @@ def diagnose(
         result = _from_file(from_log, peer)
         subject, code = {"file": str(from_log)}, 0 if result.cause == "ok" else 1
     elif site is not None:
-        result, code = _live(site)
+        from fitelctl.deadline import command_deadline
+
+        with command_deadline(timeout):
+            result, code = _live(site)
         subject = {"site": site}
     else:
         context.fail("diagnose: give a SITE to diagnose live, or --from-log FILE")

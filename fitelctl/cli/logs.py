@@ -8,6 +8,11 @@ import typer
 
 from fitelctl.cli import context
 
+#: ``logs``' default deadline, seconds: two API calls (the router's settings, then the
+#: log download, a few hundred kB at most) take seconds; 60 leaves a 503 burst its
+#: retries.  Following has no default deadline: it runs until Ctrl-C.
+LOGS_TIMEOUT = 60.0
+
 
 def logs(
     site: Annotated[
@@ -22,21 +27,33 @@ def logs(
             "--follow", "-f", help="Keep printing new lines as the router logs them (Ctrl-C ends)."
         ),
     ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            min=0.1,
+            metavar="SECONDS",
+            help=f"Overall deadline, retries included (default {LOGS_TIMEOUT:g}; with "
+            "--follow: none, and when given, following ends there with exit 0).",
+        ),
+    ] = None,
 ) -> None:
     """Print the VPC router's VPN log (strongSwan charon, every peer), secrets redacted.
 
     With --follow, the log is downloaded again every 2 seconds and only the new
-    lines are printed, until Ctrl-C.
+    lines are printed, until Ctrl-C (or --timeout).
     """
+    from fitelctl.deadline import command_deadline
     from fitelctl.ops.logs import follow_router_log, router_log
 
-    inventory = context.inventory()
     if not follow:
-        for line in router_log(inventory, site, lines):
-            print(line)
+        with command_deadline(timeout or LOGS_TIMEOUT):
+            for line in router_log(context.inventory(), site, lines):
+                print(line)
         return
     try:
-        for line in follow_router_log(inventory, site, lines=lines):
-            print(line, flush=True)
+        with command_deadline(timeout):
+            for line in follow_router_log(context.inventory(), site, lines=lines):
+                print(line, flush=True)
     except KeyboardInterrupt:
         raise typer.Exit(0) from None

@@ -11,6 +11,11 @@ import typer
 
 from fitelctl.cli import context
 
+#: ``reconnect``'s default overall deadline, seconds: the wait for a new SA (the
+#: inventory's defaults.verify_timeout, 60 s unless set) plus an SSH login, a few
+#: commands and the API re-apply with some retries, with room to spare.
+RECONNECT_TIMEOUT = 120.0
+
 
 class SideChoice(StrEnum):
     cloud = "cloud"
@@ -31,20 +36,28 @@ def reconnect(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
     timeout: Annotated[
-        float | None,
-        typer.Option("--timeout", min=1, help="Seconds to wait for the new SA."),
-    ] = None,
+        float,
+        typer.Option(
+            "--timeout",
+            min=1,
+            metavar="SECONDS",
+            help="Overall deadline: login, the re-apply and its retries, and the wait for "
+            "the new SA (which is the inventory's defaults.verify_timeout within it).",
+        ),
+    ] = RECONNECT_TIMEOUT,
 ) -> None:
     """Make the tunnel negotiate again; succeed only when a new SA is up.
 
     Note: re-applying the VPC router's config renegotiates every peer on that router.
     Exit 0 when reconnected, 1 when no new SA came up (the message says why).
     """
+    from fitelctl.deadline import command_deadline
     from fitelctl.ops.reconnect import reconnect_site
 
-    inventory = context.inventory()
-    inventory.site(site)
-    outcome = reconnect_site(inventory, site, side.value if side else None, timeout=timeout)
+    with command_deadline(timeout):
+        inventory = context.inventory()
+        inventory.site(site)
+        outcome = reconnect_site(inventory, site, side.value if side else None)
     if as_json:
         json.dump(outcome.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")

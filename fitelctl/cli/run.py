@@ -10,6 +10,12 @@ import typer
 
 from fitelctl.cli import context
 
+#: ``run``'s default deadline, seconds: the longest shipped runbook
+#: (migrate-vpc-router-v2) may wait 600 s for the migration, then verify (60 s) and
+#: reconnect (60 s); one hour covers that with room for slow power transitions.
+#: Recovery gets the same time again, so a run ends within twice --timeout.
+RUN_TIMEOUT = 3600.0
+
 
 def playbooks(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
@@ -61,6 +67,16 @@ def run(
             "--resume", help="Go on from the step that failed in the last run (same site)."
         ),
     ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            min=1,
+            metavar="SECONDS",
+            help="Deadline for the steps, waits and retries included; a step that fails "
+            "(out of time or not) still gets its recovery, with the same time again.",
+        ),
+    ] = RUN_TIMEOUT,
 ) -> None:
     """Run an on-call runbook step by step, with progress, a run record and recovery.
 
@@ -69,6 +85,7 @@ def run(
     is shown and recorded. Exit 0 when every step succeeded.
     """
     from fitelctl.cli.render import stderr
+    from fitelctl.deadline import command_deadline
     from fitelctl.runbook.engine import RunError, RunOptions, run_runbook
     from fitelctl.runbook.library import load
     from fitelctl.runbook.steps import OPERATIONS, StepContext
@@ -105,7 +122,8 @@ def run(
         progress=lambda line: stderr.print(line, markup=False, highlight=False, soft_wrap=True),
     )
     ctx = StepContext(inventory, site, inventory.path(inventory.defaults.backup_dir))
-    result = run_runbook(ctx, runbook, options)
+    with command_deadline(timeout):
+        result = run_runbook(ctx, runbook, options)
     if dry_run:
         print(f"{runbook.name} for {site} (dry run: nothing is run)")
         for number, line in enumerate(result.lines, start=1):

@@ -24,6 +24,13 @@ if TYPE_CHECKING:
 #: session waits longer, a wider pool gains more.
 STATUS_WORKERS = 64
 
+#: ``status``'s default overall deadline, seconds.  Nagios kills a check after
+#: service_check_timeout (nagios.cfg default 60 s) and Icinga 2 after the command's
+#: timeout (1 min by default); 30 s ends well inside both while leaving a slow site
+#: its connect and command timeouts and the API a few retries.  Behind NRPE
+#: (check_nrpe waits 10 s unless given -t), pass a shorter --timeout.
+STATUS_TIMEOUT = 30.0
+
 
 class DriverChoice(StrEnum):
     netmiko = "netmiko"
@@ -59,6 +66,16 @@ def status(
             "A changed key is always refused.",
         ),
     ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            min=0.1,
+            metavar="SECONDS",
+            help="Overall deadline, retries included; what has not answered by then is "
+            "reported as such (exit 3).",
+        ),
+    ] = STATUS_TIMEOUT,
     session_log: Annotated[
         Path | None,
         typer.Option(
@@ -71,31 +88,34 @@ def status(
     """Report each site's tunnel: state, peer, algorithms, PFS, lifetime left, packets, errors.
 
     Exit code is the worst state over the sites, Nagios style: 0 up, 1 degraded,
-    2 down, 3 unknown (unreachable, login refused, unparseable output).
+    2 down, 3 unknown (unreachable, login refused, unparseable output, or no answer
+    before the --timeout deadline: what answered is still printed).
     """
     from fitelctl.cli.progress import site_progress
+    from fitelctl.deadline import command_deadline
     from fitelctl.ops.connect import ConnectOptions
     from fitelctl.ops.status import collect_status, exit_code
 
-    if session_log:
-        session_log.mkdir(parents=True, exist_ok=True)
-    options = ConnectOptions(
-        driver=driver.value if driver else None,
-        trust_new_host_key=trust_new_host_key,
-        session_log_dir=session_log,
-    )
     if all_sites and sites:
         raise typer.BadParameter("name sites or use --all, not both")
-    inventory = context.inventory()
-    names = inventory.select(sites or [])
-    with site_progress("querying sites", total=len(names), enabled=not as_json) as progress:
-        results = collect_status(
-            inventory,
-            names,
-            workers=workers or _default_workers(inventory),
-            options=options,
-            on_result=lambda result: progress.advance(result.site),
+    with command_deadline(timeout):
+        if session_log:
+            session_log.mkdir(parents=True, exist_ok=True)
+        options = ConnectOptions(
+            driver=driver.value if driver else None,
+            trust_new_host_key=trust_new_host_key,
+            session_log_dir=session_log,
         )
+        inventory = context.inventory()
+        names = inventory.select(sites or [])
+        with site_progress("querying sites", total=len(names), enabled=not as_json) as progress:
+            results = collect_status(
+                inventory,
+                names,
+                workers=workers or _default_workers(inventory),
+                options=options,
+                on_result=lambda result: progress.advance(result.site),
+            )
     if as_json:
         json.dump({"sites": [r.to_json() for r in results]}, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -103,6 +123,13 @@ def status(
         from fitelctl.cli.render import print_status_table
 
         print_status_table(results)
+    if results.unanswered:
+        print(
+            f"fitelctl: status: no answer within the {timeout:g}s deadline (--timeout) from "
+            + ", ".join(results.unanswered),
+            file=sys.stderr,
+        )
+        raise typer.Exit(max(3, exit_code(results)))
     raise typer.Exit(exit_code(results))
 
 

@@ -9,7 +9,8 @@ own PSKs (every peer's, read from its settings first) among the values masked.
 
 Polling waits on a ``Waiter`` (a ``threading.Event`` by default) rather than
 sleeping, so that a caller can end the loop from elsewhere and tests can drive
-it without real time passing; Ctrl-C ends it in the terminal.
+it without real time passing; Ctrl-C ends it in the terminal, and so does the
+command's deadline when ``--timeout`` was given (no download starts in its last wait).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
+from fitelctl.deadline import Deadline, current
 from fitelctl.inventory import Inventory
 from fitelctl.ops.cloud import client_for
 from fitelctl.redact import SECRETS
@@ -56,8 +58,23 @@ def follow_router_log(
         def fetch() -> list[str]:
             return client.vpn_log(appliance_id).lines
 
-        for line in follow(fetch, lines=lines, interval=interval, stop=stop or threading.Event()):
+        until = _Until(stop or threading.Event(), current())
+        for line in follow(fetch, lines=lines, interval=interval, stop=until):
             yield SECRETS.redact(line)
+
+
+class _Until:
+    """``stop``, or the command's deadline: no download starts that it would cut short."""
+
+    def __init__(self, stop: Waiter, deadline: Deadline) -> None:
+        self.stop, self.deadline = stop, deadline
+
+    def wait(self, timeout: float) -> bool:
+        left = self.deadline.remaining()
+        if left <= timeout:
+            self.stop.wait(left)
+            return True
+        return self.stop.wait(timeout)
 
 
 def follow(

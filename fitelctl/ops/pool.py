@@ -66,9 +66,8 @@ def run_until(
     results: dict[str, T] = {}
     try:
         while len(results) < len(sites):
-            left = deadline.remaining()
             try:
-                site, future = finished.get(timeout=None if left == float("inf") else left)
+                site, future = finished.get(timeout=deadline.wait_timeout())
             except queue.Empty:
                 break  # the deadline: what has not finished is the caller's to report
             results[site] = future.result()

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from fitelctl.deadline import current
 from fitelctl.errors import FitelctlError
 from fitelctl.fitelnet.drivers import DeviceDriver
 from fitelctl.inventory import Inventory
@@ -106,7 +107,15 @@ def wait_for_sa(
     poll_interval: float,
     wanted: str,
 ) -> IpsecSa:
-    """Poll `show crypto sa` until an SA passes ``accept``; NoNewSa after ``timeout``."""
+    """Poll `show crypto sa` until an SA passes ``accept``; NoNewSa after ``timeout``.
+
+    ``timeout`` is cut to what is left of the command's deadline.
+    """
+    command = current()
+    if command.remaining() < timeout:
+        timeout, why = command.remaining(), f" (the command's {command.seconds:g}s deadline)"
+    else:
+        why = ""
     deadline = time.monotonic() + timeout
     seen = "no IPsec SA"
     while True:
@@ -118,8 +127,8 @@ def wait_for_sa(
             last = sas[-1]
             seen = f"SA {last.in_spi} with {last.encryption}, {last.authentication}"
         if time.monotonic() >= deadline:
-            raise NoNewSa(f"{site}: no {wanted} within {timeout:g}s (saw {seen})")
-        time.sleep(poll_interval)
+            raise NoNewSa(f"{site}: no {wanted} within {timeout:.3g}s{why} (saw {seen})")
+        time.sleep(max(0.0, min(poll_interval, deadline - time.monotonic())))
 
 
 @dataclass

@@ -8,16 +8,18 @@ as they finish, and returned in inventory order.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from fitelctl.deadline import NO_DEADLINE, Deadline, current
 from fitelctl.errors import FitelctlError
 from fitelctl.inventory import Inventory
 from fitelctl.ops.cloud import RouterView, cloud_json, read_router
 from fitelctl.ops.connect import ConnectOptions, connect_site
-from fitelctl.ops.pool import for_each_site
+from fitelctl.ops.pool import run_until
 from fitelctl.parsing import (
     KNOWN_MODELS,
     IkeSa,
@@ -213,27 +215,44 @@ def _read_firmware(site: str, version: str | FitelctlError, status: DeviceStatus
         )
 
 
-def read_clouds(inventory: Inventory, sites: list[str], *, workers: int) -> dict[str, CloudRead]:
-    """One API read per VPC router, shared by every site that ends on it."""
+def read_clouds(
+    inventory: Inventory, sites: list[str], *, workers: int, deadline: Deadline = NO_DEADLINE
+) -> tuple[dict[str, CloudRead], list[str]]:
+    """One API read per VPC router, shared by every site that ends on it.
+
+    Also returns the routers that did not answer before ``deadline`` ("VPC router
+    101 in tk1v"); their sites get a problem saying so.
+    """
     routers: dict[tuple[str | None, int], list[str]] = {}
     for site in sites:
         cloud = inventory.site(site).cloud
         if cloud.vpc_router_id is not None:
             routers.setdefault((cloud.zone, cloud.vpc_router_id), []).append(site)
 
-    def read(first_site: str) -> CloudRead:
+    def read_one(first_site: str) -> tuple[RouterView | None, str | None]:
         try:
-            return read_router(inventory, first_site)
+            return read_router(inventory, first_site), None
         except FitelctlError as err:
-            return f"cloud side: {err}"
+            return None, f"cloud side: {err}"
+        except Exception as err:  # a library failure must not cost the device side
+            return None, f"cloud side: unexpected {type(err).__name__}: {err}"
+
+    def read(first_site: str) -> tuple[CloudRead, bool]:
+        view, problem, late = _timed(deadline, lambda: read_one(first_site))
+        return view or problem, late
 
     firsts = [members[0] for members in routers.values()]
-    reads = dict(zip(firsts, for_each_site(firsts, read, workers=workers), strict=True))
+    reads = run_until(firsts, read, workers=workers, deadline=deadline)
     found: dict[str, CloudRead] = dict.fromkeys(sites)
-    for members in routers.values():
+    late: list[str] = []
+    for (zone, router_id), members in routers.items():
+        router = f"VPC router {router_id}" + (f" in {zone}" if zone else "")
+        answer, timed_out = reads.get(members[0], (None, True))
+        if timed_out:
+            late.append(router)
         for site in members:
-            found[site] = reads[members[0]]
-    return found
+            found[site] = answer or f"cloud side: {router} {_no_answer(deadline)}"
+    return found, late
 
 
 def judge(
@@ -292,6 +311,23 @@ def _cloud_problems(cloud: dict[str, Any], expected_version: int) -> list[str]:
     return problems
 
 
+T = TypeVar("T")
+
+#: a device read: its status, why it failed, whether it failed because time ran out
+DeviceRead = tuple[DeviceStatus, str | None, bool]
+#: how long past the deadline the cloud reads may take to hand over what they have
+CLOUD_GRACE = 1.0
+
+
+class Statuses(list[SiteStatus]):
+    """Every site's verdict in site order, and what did not answer before the deadline."""
+
+    def __init__(self, results: list[SiteStatus], unanswered: list[str]) -> None:
+        super().__init__(results)
+        #: "the device of tokyo", "VPC router 101 in tk1v": empty when all answered
+        self.unanswered = unanswered
+
+
 def collect_status(
     inventory: Inventory,
     sites: list[str],
@@ -299,18 +335,86 @@ def collect_status(
     workers: int,
     options: ConnectOptions | None = None,
     on_result: Callable[[SiteStatus], None] | None = None,
-) -> list[SiteStatus]:
-    """Every site's verdict; the VPC routers are read while the devices are."""
-    with ThreadPoolExecutor(max_workers=1) as background:
-        clouds = background.submit(read_clouds, inventory, sites, workers=workers)
+    deadline: Deadline | None = None,
+) -> Statuses:
+    """Every site's verdict; the VPC routers are read while the devices are.
 
-        def work(site: str) -> SiteStatus:
-            device, problem = read_device(inventory, site, options or ConnectOptions())
-            result = judge(inventory, site, device, problem, clouds.result()[site])
-            result.problems = [SECRETS.redact(p) for p in result.problems]
-            return result
+    Bounded as a whole by ``deadline`` (default: the command's): what has not
+    answered by then is reported as such, the rest as read.  Stuck sessions are
+    left behind on daemon threads, so they cannot hold the process.
+    """
+    deadline = deadline or current()
+    options = options or ConnectOptions()
+    clouds: dict[str, CloudRead] = {}
+    late_routers: list[str] = []
+    clouds_read = threading.Event()
 
-        return for_each_site(sites, work, workers=workers, on_done=on_result)
+    def read_all_clouds() -> None:
+        found, late = read_clouds(inventory, sites, workers=workers, deadline=deadline)
+        late_routers.extend(late)
+        clouds.update(found)
+        clouds_read.set()
+
+    threading.Thread(target=read_all_clouds, name="cloud-reads", daemon=True).start()
+    results: dict[str, SiteStatus] = {}
+    waiting: dict[str, DeviceRead] = {}
+
+    def finish(site: str, read: DeviceRead) -> None:
+        device, problem, _late = read
+        result = judge(inventory, site, device, problem, clouds.get(site))
+        result.problems = [SECRETS.redact(p) for p in result.problems]
+        results[site] = result
+        if on_result:
+            on_result(result)
+
+    def device_done(site: str, read: DeviceRead) -> None:
+        waiting[site] = read
+        if clouds_read.is_set():  # in the order they finished, the waiting ones first
+            for done in list(waiting):
+                finish(done, waiting.pop(done))
+
+    def work(site: str) -> DeviceRead:
+        return _timed(deadline, lambda: read_device(inventory, site, options))
+
+    reads = run_until(sites, work, workers=workers, deadline=deadline, on_done=device_done)
+    if not clouds_read.wait(deadline.wait_timeout(CLOUD_GRACE)):
+        late_routers.append("the Sakura Cloud API")
+        clouds.update(dict.fromkeys(sites, f"cloud side: the API {_no_answer(deadline)}"))
+    for site in sites:
+        if site in waiting:
+            finish(site, waiting[site])
+        elif site not in results:
+            problem = f"{site}: the device {_no_answer(deadline)}"
+            finish(site, (DeviceStatus(reachable=False), problem, True))
+    late_devices = [s for s in sites if s not in reads or reads[s][2]]
+    unanswered = [f"the device of {site}" for site in late_devices] + late_routers
+    return Statuses([results[site] for site in sites], unanswered)
+
+
+def _timed(
+    deadline: Deadline, read: Callable[[], tuple[T, str | None]]
+) -> tuple[T, str | None, bool]:
+    """``read()``'s answer, and whether its failure was the deadline's doing.
+
+    A failure is put down to the deadline when the deadline has (nearly) run out, or
+    when the read failed after spending most of the time that was left when it began:
+    the timeouts were cut to the deadline, and libraries round them off (scrapli gives
+    up opening a session at ~85% of its timeout, measured in the lab).
+    """
+    left, started = deadline.remaining(), time.monotonic()
+    answer, problem = read()
+    spent = time.monotonic() - started
+    cut = deadline.remaining() <= AT_DEADLINE or spent >= LATE_SHARE * left
+    return answer, problem, problem is not None and cut
+
+
+#: see ``_timed``
+AT_DEADLINE = 0.5
+LATE_SHARE = 0.75
+
+
+def _no_answer(deadline: Deadline) -> str:
+    return f"did not answer within the command's {deadline.seconds:g}s deadline (--timeout)"
 
 
 def exit_code(statuses: list[SiteStatus]) -> int:

@@ -325,9 +325,16 @@ class _Core:
         the API may have acted on it.
         """
         if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
-            raise errors.ApiTimeoutError(
-                f"{call.what}: no answer from {self._host} within {self._waited(exc)}; "
-                "the request may still take effect, read the appliance before retrying"
+            cut = self._cut_by_deadline()
+            kind = errors.ApiDeadlineError if cut else errors.ApiTimeoutError
+            raise kind(
+                f"{call.what}: no answer from {self._host} within "
+                + (
+                    f"the command's {self.deadline.seconds:g}s deadline (--timeout)"
+                    if cut
+                    else f"{self.settings.timeout:g}s (SAKURACLOUD_API_REQUEST_TIMEOUT)"
+                )
+                + "; the request may still take effect, read the appliance before retrying"
             ) from None
         reason = _transport_reason(exc)
         never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
@@ -353,11 +360,9 @@ class _Core:
             "check SAKURACLOUD_API_ROOT_URL and the network"
         ) from None
 
-    def _waited(self, exc: httpx.TimeoutException) -> str:
-        """The request timeout that ran out: the setting, or the deadline that cut it."""
-        if self.deadline.remaining() < MIN_ATTEMPT * 2 and self.deadline.seconds is not None:
-            return f"the command's {self.deadline.seconds:g}s deadline (--timeout)"
-        return f"{self.settings.timeout:g}s (SAKURACLOUD_API_REQUEST_TIMEOUT)"
+    def _cut_by_deadline(self) -> bool:
+        """Whether a timeout that just ran out was the deadline's, not the setting's."""
+        return self.deadline.seconds is not None and self.deadline.remaining() < 2 * MIN_ATTEMPT
 
     @staticmethod
     def _reached(

@@ -99,6 +99,12 @@ class ApiTimeoutError(SakuraError):
     """No answer within the request timeout."""
 
 
+class ApiDeadlineError(ApiTimeoutError):
+    """No answer before the command's deadline (``--timeout``): exit 3, as for status."""
+
+    exit_code = 3
+
+
 class ApiConnectionError(SakuraError):
     """The API could not be reached at all."""
 
