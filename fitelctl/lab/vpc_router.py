@@ -378,7 +378,9 @@ class LabVpcRouter:
             router.esp_lifetime = int((vpn.get("ESP") or {}).get("Lifetime", router.esp_lifetime))
 
     def _tunnels_down(self) -> None:
+        """charon stops: every SA, half-open or not, and every attempt of its own go with it."""
         self.router.up = False
+        self._initiations, self._half_open = {}, {}
         self._renegotiate()
 
     def _renegotiate(self) -> None:
@@ -396,13 +398,21 @@ class LabVpcRouter:
         return [entry.peer for entry in self.router.peers if entry.peer not in talking]
 
     def _start_initiations(self) -> None:
-        """charon (re)starts: a Main Mode to each silent peer, the old attempts abandoned."""
-        self._initiations = {}
+        """A Main Mode to each silent peer not already being tried.
+
+        Applying settings keeps charon's SAs (the article's log numbers on after an
+        apply), so an attempt under way goes on; one that gave up is started again,
+        as reloading an ``auto=start`` connection does (CHOSEN: Sakura does not
+        publish how it applies).
+        """
         if not self.router.up:
             return
+        now = datetime.now(JST)
         for peer in self._silent_peers():
-            self._sa_counter += 1
-            self._initiations[peer] = _Initiation(datetime.now(JST), self._sa_counter)
+            attempt = self._initiations.get(peer)
+            if attempt is None or attempt.ends(self.retransmit) <= now:
+                self._sa_counter += 1
+                self._initiations[peer] = _Initiation(now, self._sa_counter)
 
     def _initiation_lines(self, now: datetime) -> list[str]:
         """The lines of the router's own attempts whose time has come (and not logged yet)."""
@@ -411,6 +421,8 @@ class LabVpcRouter:
         for peer, attempt in list(self._initiations.items()):
             if peer not in silent:  # the office is negotiating now: its own log takes over
                 del self._initiations[peer]
+                continue
+            if attempt.done:
                 continue
             due = [
                 line
@@ -426,6 +438,7 @@ class LabVpcRouter:
             ]
             lines.extend(due[attempt.logged :])
             attempt.logged = len(due)
+            attempt.done = attempt.ends(self.retransmit) <= now
         return lines
 
     @property
@@ -505,6 +518,11 @@ class _Initiation:
     started: datetime
     ike_sa: int
     logged: int = 0
+    #: every line logged (the attempt gave up)
+    done: bool = False
+
+    def ends(self, retransmit: Retransmit) -> datetime:
+        return self.started + timedelta(seconds=retransmit.duration())
 
 
 def _numbers_as_strings(value: Any) -> Any:

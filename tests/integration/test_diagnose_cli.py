@@ -119,14 +119,14 @@ def test_a_stuck_migration_says_the_articles_workaround(start_lab: StartLab, fit
     assert "power it off, import the settings exported before" in doc["detail"]
 
 
-def wait_for_line(lab: Lab, fragment: str, timeout: float = 30.0) -> list[str]:
-    """The router's log once a line containing ``fragment`` is in it (lines come as time passes)."""
+def wait_for_line(lab: Lab, fragment: str, count: int = 1, timeout: float = 30.0) -> list[str]:
+    """The router's log once ``count`` lines contain ``fragment`` (lines come as time passes)."""
     assert lab.api is not None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with router_client(lab)[0] as client:  # any API call collects what is due
             log = client.vpn_log(lab.api.appliance_id).lines
-        if any(fragment in line for line in log):
+        if sum(fragment in line for line in log) >= count:
             return log
         time.sleep(0.2)
     raise AssertionError(f"no {fragment!r} in the router's log within {timeout}s")
@@ -180,6 +180,36 @@ def test_retries_with_a_wrong_key_fill_the_half_open_limit(
     assert (code, doc["cause"], doc["rate_limited"]) == (1, "psk_mismatch", True)
     assert "rate-limiting 126.169.118.242" in doc["detail"] and "PreSharedSecret" in doc["detail"]
     assert doc["evidence"][-1].endswith("limit of 5 reached")
+
+
+def test_an_apply_lets_the_routers_attempt_go_on_and_a_reset_starts_over(
+    start_lab: StartLab,
+) -> None:
+    """Applying settings keeps charon's SAs; a reset restarts charon (and its half-open SAs)."""
+    lab = start_lab(scenario="fresh")
+    client, appliance_id = router_client(lab)
+    with client:
+        client.apply_config(appliance_id)
+        log = client.vpn_log(appliance_id).lines
+        assert sum("initiating Main Mode" in line for line in log) == 1
+        client.reset(appliance_id)
+    log = wait_for_line(lab, "initiating Main Mode IKE_SA peer-126.169.118.242-tunnel-vti[2]")
+    assert sum("initiating Main Mode" in line for line in log) == 2
+
+
+def test_a_reset_lifts_the_half_open_limit(start_lab: StartLab, fitelctl: Run) -> None:
+    lab = start_lab(scenario="seed-v2", faults=("wrong-psk",))
+    client, appliance_id = router_client(lab)
+    with client:
+        for _ in range(6):
+            client.apply_config(appliance_id)
+        client.reset(appliance_id)
+    # after the reset, the office's next try is answered again (and fails on the key)
+    log = wait_for_line(lab, "could not decrypt payloads", count=6)
+    refused = max(i for i, line in enumerate(log) if "limit of 5 reached" in line)
+    assert refused < max(i for i, line in enumerate(log) if "could not decrypt payloads" in line)
+    code, doc = diagnose_json(fitelctl, lab)
+    assert (code, doc["cause"], doc["rate_limited"]) == (1, "psk_mismatch", False)
 
 
 def test_a_device_without_crypto_never_contacts_the_router(start_lab: StartLab) -> None:
