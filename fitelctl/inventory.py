@@ -166,17 +166,29 @@ def load_inventory(path: Path) -> Inventory:
         raise InventoryError(
             f"{path}: inventory not found (use -i PATH or set FITELCTL_INVENTORY)"
         ) from None
+    except UnicodeDecodeError as err:
+        line = err.object[: err.start].count(b"\n") + 1
+        raise InventoryError(f"{path}: line {line} is not UTF-8 text") from None
     except OSError as err:
         raise InventoryError(f"{path}: cannot read inventory: {err.strerror}") from None
     try:
         data: Any = yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
+        at = _yaml_error_line(err, text)
+        where = f" line {at}" if at else ""
         raise InventoryError(f"{path}:{where} is not valid YAML") from None
     if not isinstance(data, dict):
         raise InventoryError(f"{path}: expected a mapping with 'sites' at the top")
     return _validated({**data, "base_dir": path.parent}, where=str(path))
+
+
+def _yaml_error_line(err: yaml.YAMLError, text: str) -> int | None:
+    """The line a YAML error is on: its mark, or for a character YAML refuses, its position."""
+    mark = getattr(err, "problem_mark", None)
+    if mark is not None:
+        return int(mark.line) + 1
+    position = getattr(err, "position", None)
+    return text.count("\n", 0, position) + 1 if isinstance(position, int) else None
 
 
 def _validated(data: dict[str, Any], *, where: str) -> Inventory:
@@ -185,8 +197,14 @@ def _validated(data: dict[str, Any], *, where: str) -> Inventory:
         return Inventory.model_validate(data)
     except ValidationError as err:
         first = err.errors()[0]
-        key = ".".join(str(part) for part in first["loc"])
+        key = ".".join(_readable(str(part)) for part in first["loc"])
         raise InventoryError(f"{where}: {key}: {_message(first)}") from None
+
+
+def _readable(text: str) -> str:
+    """A key or name as written; quoted when empty, padded or holding a control character
+    (a line break would split the one-line error)."""
+    return text if text and text.isprintable() and text == text.strip() else repr(text)
 
 
 def _message(error: Any) -> str:
@@ -203,18 +221,28 @@ def resolve_secret(ref: str, inventory: Inventory, *, what: str) -> str:
     if scheme == "env":
         value = os.environ.get(target)
         if value is None:
-            raise SecretError(f"{what}: environment variable {target} is not set")
+            raise SecretError(f"{what}: environment variable {_readable(target)} is not set")
     elif scheme == "file":
         path = inventory.path(Path(target))
         try:
             value = path.read_text(encoding="utf-8").strip()
-        except OSError as err:
-            raise SecretError(f"{what}: cannot read secret file {path}: {err.strerror}") from None
+        except (OSError, ValueError) as err:
+            shown = _readable(str(path))
+            raise SecretError(f"{what}: cannot read secret file {shown}: {_why(err)}") from None
     else:
         value = _keyring_secret(target, what)
     if not value:
-        raise EmptySecretError(f"{what}: secret reference {ref} resolves to an empty value")
+        raise EmptySecretError(
+            f"{what}: secret reference {_readable(ref)} resolves to an empty value"
+        )
     return SECRETS.add(value)
+
+
+def _why(err: OSError | ValueError) -> str:
+    """Why a secret file cannot be read, in a few words (never its content)."""
+    if isinstance(err, OSError):
+        return str(err.strerror)
+    return "not UTF-8 text" if isinstance(err, UnicodeDecodeError) else "not a valid path"
 
 
 def _keyring_secret(target: str, what: str) -> str:

@@ -15,6 +15,7 @@ import random
 import tempfile
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from fuzz_helpers import GARBAGE, ROOT, fuzz, mutated_lines, run_cli
 from hypothesis import given
@@ -47,7 +48,7 @@ PSK = SECRETS.add("fuzz-PSK-Zq8x!2kw")
 TOKYO = site_addresses(0)
 
 
-def _lab_log(crypto: str, sa: int, **cloud_changes: object) -> list[str]:
+def _lab_log(crypto: str, sa: int, **cloud_changes: Any) -> list[str]:
     """The router's log of one negotiation, as the lab writes it."""
     (tunnel,) = read_tunnels(ConfigTree.parse(device_config(TOKYO, crypto, PSK)))  # type: ignore[arg-type]
     assert isinstance(tunnel, DeviceTunnel)
