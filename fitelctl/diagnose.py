@@ -99,7 +99,8 @@ def _verdict(text: str, peer: str | None) -> Diagnosis:
     outcomes = sorted((o for attempt in ours for o in attempt.outcomes), key=lambda o: o.index)
     latest = outcomes[-1] if outcomes else None
     if limited is not None and limited.index > max(a.first for a in ours):
-        return _rate_limited_verdict(limited, outcomes)
+        theirs = [o for o in outcomes if o.attempt.peer == limited.peer]
+        return _rate_limited_verdict(limited, theirs)
     unfinished = [a for a in ours if a.started and (latest is None or a.first > latest.index)]
     if unfinished:
         return _unfinished(unfinished[-1])
@@ -373,7 +374,7 @@ def _judge(outcome: _Outcome) -> Diagnosis:
         )
         return Diagnosis(
             "proposal_mismatch_main_mode" if phase == "main" else "proposal_mismatch_quick_mode",
-            f"{PHASE_NAMES[phase]} proposal refused: "
+            f"{PHASE_NAMES[phase]} proposal refused{_by_the_office(outcome)}: "
             + (advice or "the log does not list the proposals; compare both sides' settings"),
             evidence,
         )
@@ -390,6 +391,14 @@ def _judge(outcome: _Outcome) -> Diagnosis:
     if attempt.ikev2:
         return Diagnosis("proposal_mismatch_main_mode", IKEV2_DETAIL, evidence)
     return Diagnosis("id_mismatch", no_peer_entry_detail(who), evidence)
+
+
+def _by_the_office(outcome: _Outcome) -> str:
+    """When the F220 refused the router's own proposal, and how far the router had got."""
+    if "received NO_PROPOSAL_CHOSEN" not in outcome.line:
+        return ""
+    after = " after main mode completed" if outcome.kind == "quick" else ""
+    return f" by the F220 (NO_PROPOSAL_CHOSEN to the router's request{after})"
 
 
 IKEV2_DETAIL = (

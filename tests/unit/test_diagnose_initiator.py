@@ -269,6 +269,9 @@ def test_another_office_not_answering_is_not_ours() -> None:
 def test_main_mode_done_then_quick_mode_refused_by_the_office() -> None:
     result = diagnose(ARTICLE, main_mode_as_initiator(8), quick_mode_refused_by_the_office(8))
     assert result.cause == "proposal_mismatch_quick_mode"
+    assert "refused by the F220 (NO_PROPOSAL_CHOSEN to the router's request after main mode" in (
+        result.detail
+    )
     assert any("established between" in e for e in result.evidence)
     assert result.evidence[-1].endswith("received NO_PROPOSAL_CHOSEN error notify")
 
@@ -380,3 +383,9 @@ def test_only_the_limit_left_in_the_log() -> None:
     result = diagnose([limit("14:20:10")])
     assert (result.cause, result.rate_limited) == ("unknown", True)
     assert "no longer holds" in result.detail
+
+
+def test_without_a_peer_the_limited_office_is_the_one_judged() -> None:
+    theirs = [*initiation(6, peer=OTHER), *gave_up(6, peer=OTHER)]
+    result = diagnose(psk_failure(11, "14:20:00"), theirs, limit("14:20:10"), peer=None)
+    assert (result.cause, result.rate_limited) == ("psk_mismatch", True)
