@@ -13,11 +13,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fitelctl.deadline import Deadline, command_deadline, current
 from fitelctl.errors import FitelctlError
 from fitelctl.private_files import append_private_line, private_directory
 from fitelctl.redact import SECRETS
@@ -295,14 +297,16 @@ def run_runbook(ctx: StepContext, runbook: Runbook, options: RunOptions) -> RunR
         if result.ok:
             scope[step.id] = result.data
             continue
-        rescued = _recover(ctx, runbook, step, scope, options, record)
+        with _time_to_recover():
+            rescued = _recover(ctx, runbook, step, scope, options, record)
         if rescued:
             scope[step.id] = result.data
             record.write(
                 "step", step=step.id, status="ok", summary="rescued by recovery", data=result.data
             )
             continue
-        snapshot = _snapshot(ctx, options)
+        with _time_to_recover():
+            snapshot = _snapshot(ctx, options)
         record.write("end", ok=False, failed_step=step.id, snapshot=snapshot)
         return RunResult(False, record.path, step.id, snapshot)
     snapshot = _snapshot(ctx, options)
@@ -370,14 +374,21 @@ def _attempt(
         result = _call(operation, ctx, args)
         if result.ok and matches(until, {**scope, **result.data}):
             return result
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or current().expired:
+            within = f"{timeout:g}s" if time.monotonic() >= deadline else "the run's deadline"
             return StepResult(
                 False,
-                f"not {json.dumps(until)} within {timeout:g}s (last: {result.summary})",
+                f"not {json.dumps(until)} within {within} (last: {result.summary})",
                 result.data,
                 result.changed,
             )
-        time.sleep(interval)
+        current().sleep(interval)
+
+
+def _time_to_recover() -> AbstractContextManager[Deadline]:
+    """The run's time again (``--timeout``) for recovery and the closing snapshot: a step
+    that failed because time ran out must still be undone, and both sides shown."""
+    return command_deadline(current().seconds)
 
 
 def _call(operation: Any, ctx: StepContext, args: dict[str, Any]) -> StepResult:
