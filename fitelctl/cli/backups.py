@@ -16,14 +16,13 @@ class _ListUnlessSubcommand(TyperGroup):
     """``backups SITE`` keeps meaning ``backups list SITE``; ``backups prune ...`` prunes."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
             args = ["list", *args]
         return super().parse_args(ctx, args)
 
 
 backups_app = typer.Typer(
     cls=_ListUnlessSubcommand,
-    no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
     help=(

@@ -55,3 +55,10 @@ def test_prune_bad_input_is_one_line_and_deletes_nothing(tmp_path: Path, cli: Ru
         assert done.returncode != 0 and says in done.stderr, (args, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
         assert all(p.exists() for p in paths)
+
+
+def test_backups_without_a_site_is_one_line(tmp_path: Path, cli: RunCli) -> None:
+    inventory, _ = _inventory_with_backups(tmp_path, 1)
+    done = cli("-i", str(inventory), "backups")
+    assert done.returncode == 2 and "Missing argument" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
