@@ -39,7 +39,7 @@ from fitelctl.errors import FitelctlError
 from fitelctl.inventory import Inventory
 from fitelctl.ops.check import psk_findings
 from fitelctl.ops.cloud import client_for
-from fitelctl.ops.psk import write_private_file
+from fitelctl.private_files import write_private_file
 from fitelctl.redact import SECRETS
 from fitelctl.sakura.client import SakuraClient
 from fitelctl.sakura.errors import SakuraError
