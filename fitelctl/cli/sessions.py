@@ -56,16 +56,16 @@ def sessions(
     if disconnect is None:
         _show(list_sessions(inventory, site, options), as_json)
         return
-    if not yes and (as_json or not sys.stdin.isatty()):
-        context.fail(
-            f"ending SSH session {disconnect} of {site} needs confirmation: run it in a "
-            "terminal, or pass --yes",
-            1,
-        )
 
     def confirm(session: SshSession) -> bool:
         if yes:
             return True
+        if as_json or not sys.stdin.isatty():
+            context.fail(
+                f"ending SSH session {session.id} of {site} needs confirmation: run it in a "
+                "terminal, or pass --yes",
+                1,
+            )
         who = session.username or "no user yet"
         return typer.confirm(
             f"End SSH session {session.id} of {site} ({who}, {session.line or 'no line'}, "
@@ -76,7 +76,7 @@ def sessions(
 
     left = disconnect_session(inventory, site, disconnect, options, confirm=confirm)
     if not as_json:
-        print(f"{site}: SSH session {disconnect} ended", file=sys.stderr)
+        print(f"{site}: SSH session {disconnect} ended; sessions now:")
     _show(left, as_json)
 
 

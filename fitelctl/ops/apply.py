@@ -314,21 +314,27 @@ def other_edits_problem(inventory: Inventory, site: str, options: ApplyOptions) 
     """One line: who holds uncommitted edits of working.cfg, and the ways out."""
     from fitelctl.ops.sessions import list_sessions
 
+    force = f"take the edits along with `fitelctl apply {site} --force` (recorded in the audit log)"
     try:
         others = [s for s in list_sessions(inventory, site, options.connect).sessions if not s.ours]
-        held = (
-            "open sessions: "
-            + ", ".join(f"{s.id} ({s.username or '-'} {s.line or 'no line'})" for s in others)
-            if others
-            else "no other SSH session is open now: one that ended left them"
-        )
     except FitelctlError as err:
-        held = f"its sessions could not be listed: {err}"
+        return (
+            f"{site}: working.cfg holds edits another session did not commit (its sessions "
+            f"could not be listed: {err}); nothing was changed. See `fitelctl sessions {site}`, "
+            f"or {force}"
+        )
+    if not others:
+        return (
+            f"{site}: working.cfg holds edits that were never committed (no other SSH session "
+            "is open now: one that ended left them); nothing was changed. Discard them on the "
+            f"device with `restore`, or {force}"
+        )
+    held = ", ".join(f"{s.id} ({s.username or '-'} {s.line or 'no line'})" for s in others)
     return (
-        f"{site}: working.cfg holds edits another session did not commit ({held}); "
-        f"nothing was changed. See `fitelctl sessions {site}`, end a stale session with "
-        f"`fitelctl sessions {site} --disconnect N` (its edits stay in working.cfg), or "
-        f"take the edits along with `fitelctl apply {site} --force` (recorded in the audit log)"
+        f"{site}: working.cfg holds edits another session did not commit (open sessions: "
+        f"{held}); nothing was changed. See `fitelctl sessions {site}`, end a stale session "
+        f"with `fitelctl sessions {site} --disconnect N` (its edits stay in working.cfg), or "
+        f"{force}"
     )
 
 

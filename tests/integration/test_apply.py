@@ -218,7 +218,7 @@ def test_uncommitted_edits_of_another_session_are_not_applied_over(
     code, doc = apply_json(cli, lab, "tokyo", "--yes")
     site = doc["sites"][0]
     assert code == 1 and site["result"] == "failed"
-    assert "working.cfg holds edits another session did not commit" in site["problems"][0]
+    assert "working.cfg holds edits that were never committed" in site["problems"][0]
 
 
 def test_apply_without_yes_outside_a_terminal_asks_for_it(start_lab: StartLab, cli: RunCli) -> None:

@@ -160,7 +160,9 @@ def test_sessions_bad_input_is_one_clear_line(start_lab: StartLab, cli: RunCli) 
     unknown = fitelctl(cli, lab, "sessions", "nowhere")
     assert unknown.returncode != 0 and len(unknown.stderr.strip().splitlines()) == 1
     assert "nowhere" in unknown.stderr
-    unconfirmed = fitelctl(cli, lab, "sessions", "tokyo", "--disconnect", "0")
+    with other_session(lab):
+        unconfirmed = fitelctl(cli, lab, "sessions", "tokyo", "--disconnect", "0")
+        assert len(lab.sites["tokyo"].device.ssh_sessions) == 1  # not ended
     assert unconfirmed.returncode == 1 and "--yes" in unconfirmed.stderr
 
 
@@ -196,6 +198,7 @@ def test_apply_stops_on_edits_left_by_a_session_that_ended(
     [problem] = json.loads(result.stdout)["sites"][0]["problems"]
     assert result.returncode == 1
     assert "no other SSH session is open now" in problem
+    assert "Discard them on the device with `restore`" in problem and "--force" in problem
 
 
 def test_apply_force_takes_the_edits_along_and_audits_it(start_lab: StartLab, cli: RunCli) -> None:
