@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import random
 import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fuzz_helpers import GARBAGE, ROOT, fuzz, mutated_lines, run_cli
+import pytest
+from fuzz_helpers import GARBAGE, ROOT, assert_one_line_error, fuzz, mutated_lines, run_cli
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -209,7 +209,7 @@ def router_log(draw: st.DrawFn) -> list[str]:
         lines += attempt
     lines += draw(st.lists(charon_line(), max_size=8))
     if draw(st.booleans()):
-        random.Random(draw(st.integers(0, 2**16))).shuffle(lines)
+        lines = draw(st.permutations(lines))
     if lines and draw(st.booleans()):
         lines = draw(mutated_lines(lines))
     return lines
@@ -294,3 +294,11 @@ def test_diagnose_from_log_command(lines: list[str], tail: bytes) -> None:
     assert document["cause"] in CONTRACT_CAUSES and document["detail"].strip()
     assert document["file"] == str(path)
     assert result.returncode == (0 if document["cause"] == "ok" else 1)
+
+
+@pytest.mark.parametrize("name", ["missing.log", "."])
+def test_a_log_that_cannot_be_read_is_one_line(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    result = run_cli("diagnose", "--from-log", str(path), "--json")
+    assert_one_line_error(result, f"{path}: cannot read the log")
+    assert result.returncode == 2

@@ -181,3 +181,11 @@ def test_parse_command_on_damaged_file(raw: Path, data: st.DataObject, tail: byt
         assert isinstance(records, list) and records
     else:
         assert_one_line_error(result, str(path), repr(_command(raw)))
+
+
+@pytest.mark.parametrize("name", ["missing.txt", "."])
+def test_a_file_that_cannot_be_read_is_one_line(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    result = run_cli("parse", "show crypto sa", str(path))
+    assert_one_line_error(result, f"cannot read {path}")
+    assert result.returncode == 2
