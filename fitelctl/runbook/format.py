@@ -257,7 +257,7 @@ class _Checker:
         for name, value_node in given.items():
             value = yaml.safe_load(yaml.serialize(value_node))
             arg = operation.arg(name)
-            if arg is None or (_references(value) and arg.type != "mapping"):
+            if arg is None or (isinstance(value, str) and _references(value)):
                 continue  # known when the run starts or the step runs: checked then
             try:
                 arg.convert(value)

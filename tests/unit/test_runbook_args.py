@@ -141,6 +141,13 @@ def test_templates_load_and_are_checked_when_the_parameters_are_known(tmp_path: 
     )
 
 
+def test_a_whole_value_from_an_earlier_step_loads_whatever_its_type(tmp_path: Path) -> None:
+    load_step(
+        tmp_path,
+        '  - id: advice\n    op: inventory-advice\n    args: {changes: "${steps.first.cloud}"}\n',
+    )
+
+
 def test_values_from_earlier_steps_are_checked_when_the_step_runs() -> None:
     router_wait = OPERATIONS["router-wait"]
     with pytest.raises(StepArgumentError, match="`timeout` of router-wait: expected a number"):
