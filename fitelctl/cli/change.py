@@ -18,7 +18,8 @@ ForceOption = Annotated[
     bool,
     typer.Option(
         "--force",
-        help="Go on despite check errors or uncommitted edits in working.cfg.",
+        help="Go on despite check errors, or take along another session's uncommitted "
+        "edits in working.cfg (recorded in the audit log).",
     ),
 ]
 TrustOption = Annotated[
