@@ -73,6 +73,11 @@ def diagnose(
         context.fail("diagnose: give SITE or --from-log FILE, not both")
     if peer is not None and from_log is None:
         context.fail("diagnose: --peer applies to --from-log only (a site knows its address)")
+    if peer is not None and not _is_ipv4(peer):
+        context.fail(
+            f"diagnose: --peer {peer!r} is not an IPv4 address (the office's, as the router "
+            "sees it)"
+        )
     if from_log is not None:
         result = _from_file(from_log, peer)
         subject, code = {"file": str(from_log)}, 0 if result.cause == "ok" else 1
@@ -86,6 +91,16 @@ def diagnose(
         context.fail("diagnose: give a SITE to diagnose live, or --from-log FILE")
     _print(result, subject, as_json=as_json)
     raise typer.Exit(code)
+
+
+def _is_ipv4(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _from_file(path: Path, peer: str | None) -> Diagnosis:

@@ -302,3 +302,12 @@ def test_a_log_that_cannot_be_read_is_one_line(tmp_path: Path, name: str) -> Non
     result = run_cli("diagnose", "--from-log", str(path), "--json")
     assert_one_line_error(result, f"{path}: cannot read the log")
     assert result.returncode == 2
+
+
+@pytest.mark.parametrize("peer", ["tokyo", "126.169.118", "a\nb", ""])
+def test_a_peer_that_is_not_an_address_is_refused(peer: str) -> None:
+    """Found by the fuzzing above: `--peer` was echoed into the detail, line breaks and all,
+    and a name (`--peer tokyo`) gave a misleading no_response."""
+    result = run_cli("diagnose", "--from-log", str(ARTICLE_LOG), "--peer", peer)
+    assert_one_line_error(result, f"--peer {peer!r} is not an IPv4 address")
+    assert result.returncode == 2
