@@ -49,7 +49,7 @@ import hashlib
 import ipaddress
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -424,9 +424,9 @@ class LabVpcRouter:
                 continue
             if attempt.done:
                 continue
-            due = [
-                line
-                for when, line in unanswered_initiation(
+            if attempt.timing != self.retransmit:  # written once per timing (tests shorten it)
+                attempt.timing = self.retransmit
+                attempt.lines = unanswered_initiation(
                     router=self.router.global_address,
                     peer=peer,
                     started=attempt.started,
@@ -434,8 +434,7 @@ class LabVpcRouter:
                     ike_sa=attempt.ike_sa,
                     retransmit=self.retransmit,
                 )
-                if when <= now
-            ]
+            due = [line for when, line in attempt.lines if when <= now]
             lines.extend(due[attempt.logged :])
             attempt.logged = len(due)
             attempt.done = attempt.ends(self.retransmit) <= now
@@ -520,6 +519,9 @@ class _Initiation:
     logged: int = 0
     #: every line logged (the attempt gave up)
     done: bool = False
+    #: its lines with their times, for ``timing``
+    lines: list[tuple[datetime, str]] = field(default_factory=list)
+    timing: Retransmit | None = None
 
     def ends(self, retransmit: Retransmit) -> datetime:
         return self.started + timedelta(seconds=retransmit.duration())
