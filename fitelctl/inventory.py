@@ -40,7 +40,8 @@ class EmptySecretError(SecretError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # .inf/.nan are YAML floats, and no timeout a socket or timer can take
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Device(_Strict):

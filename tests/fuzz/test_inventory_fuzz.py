@@ -37,10 +37,45 @@ _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 Path_ = tuple[Any, ...]
 
 
+#: every key the schema knows, set (the examples leave most optional ones out)
+EVERY_KEY = """
+version: 1
+defaults: {driver: scrapli, known_hosts: kh, connect_timeout: 5.5, command_timeout: 20,
+           workers: 8, backup_dir: b, audit_log: a.jsonl, verify_timeout: 90}
+api: {root_url: "http://127.0.0.1:1/", zone: tk1v, token: "env:T", secret: "file:s",
+      retry_max: 3, timeout: 12.5, migration_call: "PUT /x Y"}
+sites:
+  osaka:
+    device: {host: 192.0.2.20, port: 2222, username: u, password: "env:P",
+             enable_password: "keyring:f220/osaka", private_key: k, driver: netmiko,
+             connect_timeout: 3, command_timeout: 9.5}
+    tunnel:
+      name: sakuraosaka
+      interface: 2
+      wan_address: 10.0.0.1
+      public_address: 198.51.100.1
+      self_identity: 10.0.0.1
+      selectors: [{src: 10.0.0.0/24, dst: any}]
+      routes: [192.168.0.0/24, 192.168.1.0/24]
+      preset: sakura-v1
+      crypto: {ike_version: 1, ike_encryption: aes, ike_key_size: [128, 256, 128],
+               ike_hash: sha-256, dh_group: 14, ike_lifetime: 3600,
+               esp_transform: [esp-aes, esp-sha256-hmac], esp_key_size: [128, 256, 256],
+               pfs_group: 14, ipsec_lifetime: 600, global_ipsec_lifetime: 600,
+               keepalive_interval: 10}
+      psk: "file:secrets/osaka.psk"
+    cloud: {version: 2, global_address: 203.0.113.1, vpc_router_id: 1, zone: is1a,
+            peer: 198.51.100.1, remote_id: 10.0.0.1, encryption_algo: aes128,
+            hash_algo: sha1, dh_group: modp1024, ike_lifetime: 28800, esp_lifetime: 1800,
+            dpd_interval: 10, dpd_timeout: 20}
+"""
+
+
 @pytest.fixture(scope="module")
 def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     """Every example inventory and a lab's, parsed."""
     found = {str(p.relative_to(ROOT)): yaml.safe_load(p.read_text()) for p in EXAMPLES}
+    found["every key"] = yaml.safe_load(EVERY_KEY)
     state = tmp_path_factory.mktemp("lab")
     with BackgroundLab(LabOptions(state_dir=state, sites=2)):
         found["lab inventory.yaml"] = yaml.safe_load((state / "inventory.yaml").read_text())
@@ -55,7 +90,7 @@ def inventory_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_every_seed_loads(seeds: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     """Mutations start from valid inventories, so what breaks is what was mutated."""
-    assert len(seeds) >= 3
+    assert len(seeds) >= 4
     for name, data in seeds.items():
         path = tmp_path / "inventory.yaml"
         path.write_text(yaml.safe_dump(data))
@@ -104,6 +139,9 @@ KEY_NAMES = st.text(max_size=20) | st.sampled_from(
 )
 
 
+INF, NAN = float("inf"), float("nan")
+
+
 def _replace(data: Any, path: Path_, value: Any) -> None:
     get(data, path[:-1])[path[-1]] = value
 
@@ -111,10 +149,13 @@ def _replace(data: Any, path: Path_, value: Any) -> None:
 @st.composite
 def structural_change(draw: st.DrawFn, data: dict[str, Any]) -> list[Path_]:
     """Change ``data`` in place at one place; return where (both names of a renamed key)."""
-    path = draw(st.sampled_from(list(nodes(data))))
+    kind = draw(st.sampled_from(["delete", "value", "unknown key", "wrap", "number", "rename"]))
+    paths = list(nodes(data))
+    if kind == "number":
+        paths = [p for p in paths if _is_number(get(data, p))] or paths
+    path = draw(st.sampled_from(paths))
     parent = get(data, path[:-1])
     old = parent[path[-1]]
-    kind = draw(st.sampled_from(["delete", "value", "unknown key", "wrap", "number", "rename"]))
     if kind == "delete" and isinstance(parent, dict):
         del parent[path[-1]]
     elif kind == "unknown key" and isinstance(old, dict):
@@ -131,11 +172,16 @@ def structural_change(draw: st.DrawFn, data: dict[str, Any]) -> list[Path_]:
             _replace(data, path, {old: old})
         else:
             _replace(data, path, [old] if wrapped == "list" else {"value": old})
-    elif kind == "number" and isinstance(old, int) and not isinstance(old, bool):
-        _replace(data, path, draw(st.sampled_from([-old, old * 10**12, 0, old + 0.5, str(old)])))
+    elif kind == "number" and _is_number(old):
+        changed = [-old, old * 10**12, 0, old + 0.5, str(old), INF, -INF, NAN]
+        _replace(data, path, draw(st.sampled_from(changed)))
     else:
         _replace(data, path, draw(VALUES))
     return [path]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def dotted(path: Path_) -> str:
@@ -174,6 +220,8 @@ def test_a_changed_key_or_value_loads_or_is_named(
     event("loads")
     assert isinstance(inventory, Inventory)
     assert set(inventory.sites) == set(document["sites"])
+    # every number is one a socket or a timer can take: no .inf or .nan timeout
+    json.dumps(inventory.model_dump(mode="json"), allow_nan=False)
     assert inventory.base_dir == path.parent
 
 
@@ -360,3 +408,15 @@ def test_a_damaged_inventory_through_the_command_line(
             result = run_cli("-i", str(path), "check")
             line = assert_one_line_error(result, str(path))
             assert result.returncode == 2 and line == f"fitelctl: error: {err}"
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan", "-.inf"])
+def test_a_timeout_that_is_not_a_number_is_named(tmp_path: Path, value: str) -> None:
+    """Found by the fuzzing above: `.inf` loaded, then a socket refused it with a traceback."""
+    path = tmp_path / "inventory.yaml"
+    path.write_text(EVERY_KEY.replace("connect_timeout: 3,", f"connect_timeout: {value},"))
+    with pytest.raises(InventoryError) as err:
+        load_inventory(path)
+    assert str(err.value) == f"{path}: sites.osaka.device.connect_timeout: " + (
+        "Input should be a finite number"
+    )
