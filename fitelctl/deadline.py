@@ -85,10 +85,17 @@ def current() -> Deadline:
 
 
 @contextmanager
-def command_deadline(seconds: float | None) -> Iterator[Deadline]:
-    """Make a deadline ``seconds`` from now the current one until the block ends."""
+def command_deadline(seconds: float | None, *, left: float | None = None) -> Iterator[Deadline]:
+    """Make a deadline ``seconds`` from now the current one until the block ends.
+
+    ``left``: only that much of ``seconds`` remains (a deadline resumed after a pause,
+    such as the time an operator takes to confirm a change).
+    """
     global _current
-    previous, _current = _current, Deadline.after(seconds)
+    deadline = Deadline.after(seconds)
+    if seconds is not None and left is not None:
+        deadline = Deadline(seconds, time.monotonic() + left)
+    previous, _current = _current, deadline
     try:
         yield _current
     finally:

@@ -22,6 +22,27 @@ ForceOption = Annotated[
         "edits in working.cfg (recorded in the audit log).",
     ),
 ]
+#: ``apply``'s default deadline, seconds.  One site needs a minute or two at worst
+#: (sessions, the re-apply, and the wait for the tunnel: defaults.verify_timeout, 60 s);
+#: a fleet goes in waves of --workers sites, so 15 min covers about ten waves (160
+#: sites at the default 16 workers) and fits a maintenance window.  Sites not started
+#: when it runs out are left unchanged; a change it cuts short is rolled back, with the
+#: same time again for the rollback.  The time spent answering the confirmation does
+#: not count.
+APPLY_TIMEOUT = 900.0
+#: ``diff``'s default deadline, seconds: one SSH session reading two files.
+DIFF_TIMEOUT = 60.0
+
+
+def timeout_option(default: float) -> object:
+    return typer.Option(
+        "--timeout",
+        min=1,
+        metavar="SECONDS",
+        help=f"Overall deadline, retries and waits included (default {default:g}).",
+    )
+
+
 TrustOption = Annotated[
     bool,
     typer.Option(
@@ -35,6 +56,7 @@ def diff(
     site: Annotated[str, typer.Argument(help="Site to compare.")],
     force: ForceOption = False,
     trust_new_host_key: TrustOption = False,
+    timeout: Annotated[float, timeout_option(DIFF_TIMEOUT)] = DIFF_TIMEOUT,
 ) -> None:
     """Print the commands that bring SITE's managed config sections to the generated state.
 
@@ -43,12 +65,14 @@ def diff(
     are never touched. The PSK is shown masked. Exit 0 when nothing differs, 1 when
     there is something to apply.
     """
+    from fitelctl.deadline import command_deadline
     from fitelctl.ops.apply import ApplyOptions, plan_site
     from fitelctl.ops.connect import ConnectOptions
 
-    inventory = context.inventory()
-    options = ApplyOptions(ConnectOptions(trust_new_host_key=trust_new_host_key), force=force)
-    plan = plan_site(inventory, inventory.select([site])[0], options)
+    with command_deadline(timeout):
+        inventory = context.inventory()
+        options = ApplyOptions(ConnectOptions(trust_new_host_key=trust_new_host_key), force=force)
+        plan = plan_site(inventory, inventory.select([site])[0], options)
     if plan.outcome.result == "failed":
         context.fail("; ".join(plan.outcome.problems))
     for line in plan.outcome.diff:
@@ -73,6 +97,7 @@ def apply(
         typer.Option("--verify-timeout", min=1, help="Seconds to wait for the tunnel."),
     ] = None,
     trust_new_host_key: TrustOption = False,
+    timeout: Annotated[float, timeout_option(APPLY_TIMEOUT)] = APPLY_TIMEOUT,
 ) -> None:
     """Configure, commit, verify the tunnel, then save; roll back when it does not come up.
 
@@ -85,6 +110,7 @@ def apply(
     Exit 0 when every site ends applied or unchanged.
     """
     from fitelctl.cli.progress import site_progress
+    from fitelctl.deadline import command_deadline
     from fitelctl.ops.apply import ApplyOptions, execute_plan, plan_site
     from fitelctl.ops.connect import ConnectOptions
     from fitelctl.ops.pool import for_each_site
@@ -101,13 +127,17 @@ def apply(
         verify_timeout=verify_timeout,
     )
     pool = workers or inventory.defaults.workers
-    with site_progress("checking and diffing", total=len(names), enabled=not as_json) as progress:
+    with (
+        command_deadline(timeout) as deadline,
+        site_progress("checking and diffing", total=len(names), enabled=not as_json) as progress,
+    ):
         plans = for_each_site(
             names,
             lambda site: plan_site(inventory, site, options),
             workers=pool,
             on_done=lambda plan: progress.advance(plan.site),
         )
+        left = deadline.remaining()  # the deadline pauses while the operator confirms
     todo = [plan for plan in plans if plan.ready]
     if not as_json:
         _show_plans(plans)
@@ -117,7 +147,10 @@ def apply(
             plan.outcome.problems.append("not confirmed; nothing was changed")
         todo = []
     if todo and not dry_run:
-        with site_progress("applying", total=len(todo), enabled=not as_json) as progress:
+        with (
+            command_deadline(timeout, left=left),
+            site_progress("applying", total=len(todo), enabled=not as_json) as progress,
+        ):
             for_each_site(
                 [plan.site for plan in todo],
                 lambda site: execute_plan(inventory, _plan_for(todo, site), options),

@@ -25,9 +25,10 @@ takes those edits along; the audit record then lists them (masked).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from fitelctl.deadline import Deadline, current
 from fitelctl.errors import FitelctlError
 from fitelctl.fitelnet import vocabulary as vocab
 from fitelctl.fitelnet.config_tree import ConfigTree
@@ -174,7 +175,7 @@ def execute_plan(inventory: Inventory, plan: Plan, options: ApplyOptions) -> Sit
     except FitelctlError as err:
         outcome.problems.append(str(err))
         if plan.touched:
-            _roll_back(inventory, plan, options)
+            _roll_back(inventory, plan, _time_to_roll_back(options))
         else:
             outcome.problems.append("nothing was sent to the device; it runs what it did before")
     else:
@@ -271,6 +272,14 @@ def expected_sa(target: ConfigTree, config: Site) -> tuple[str, str, int | None]
 
 
 # --- rollback -----------------------------------------------------------------------
+
+
+def _time_to_roll_back(options: ApplyOptions) -> ApplyOptions:
+    """The command's time again (``--timeout``) for the rollback session: a change cut
+    short by the deadline must still be undone.  (Per session, not process-wide: sites
+    of a fleet roll back on their own threads.)"""
+    deadline = Deadline.after(current().seconds)
+    return replace(options, connect=replace(options.connect, deadline=deadline))
 
 
 def _roll_back(inventory: Inventory, plan: Plan, options: ApplyOptions) -> None:

@@ -225,3 +225,20 @@ def test_in_process_the_deadline_holds_to_the_tenth_of_a_second(
     assert lab.api is not None
     router = f"VPC router {lab.api.appliance_id} in tk1v"
     assert results.unanswered == ["the device of hung", router]
+
+
+def test_apply_cut_short_by_its_deadline_still_rolls_back(start_lab: StartLab, cli: RunCli) -> None:
+    """The tunnel never comes up (wrong PSK on the cloud side) and ``--timeout 6`` runs
+    out during the wait: the change is rolled back (with time of its own), never saved."""
+    lab = start_lab(scenario="seed-v2-pending", faults=("wrong-psk",))
+    inventory = str(lab.options.state_dir / "inventory.yaml")
+    started = time.monotonic()
+    result = cli("-i", inventory, "apply", "tokyo", "--yes", "--json", "--timeout", "6")
+    elapsed = time.monotonic() - started
+    assert elapsed < 2 * 6 + SLACK, f"apply --timeout 6 took {elapsed:.1f}s"
+    assert result.returncode == 1
+    (site,) = json.loads(result.stdout)["sites"]
+    assert (site["result"], site["saved"]) == ("rolled_back", False)
+    waited, rolled_back = site["problems"]
+    assert "(the command's 6s deadline)" in waited
+    assert rolled_back.startswith("rolled back: the device runs and boots exactly what it did")
