@@ -19,12 +19,13 @@ from fuzz_helpers import GARBAGE, ROOT, assert_one_line_error, fuzz, mutated_lin
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fitelctl.parsing import ParseError, parse_crypto_sa, parse_output
+from fitelctl.parsing import ParseError, parse_crypto_sa, parse_output, parse_version
 from fitelctl.redact import SECRET_FIELDS
 
 CASES_DIR = ROOT / "tests" / "parsers"
 RAW_FILES = sorted(CASES_DIR.glob("*/*/*.raw"))
 CRYPTO_SA_FILES = [raw for raw in RAW_FILES if raw.parent.name == "show_crypto_sa"]
+VERSION_FILES = [raw for raw in RAW_FILES if raw.parent.name == "show_version"]
 #: what redaction recognises as device key material, and a printed value worth looking for
 #: (an SPI is 8 hex digits, a cookie 16; the shortest key, AES-128, 32)
 _KEY_LINE = re.compile(r"(?:Cipher|Auth) Key\s*:\s*(?:0x)?(?P<hex>[0-9A-Fa-f]{12,})")
@@ -112,6 +113,25 @@ def test_damaged_crypto_sa_gives_a_table_or_a_clear_error(raw: Path, data: st.Da
     assert_no_key(keys, repr(table))
     records = parse_output("show crypto sa", output)
     assert len(table.ike_sas) + len(table.ipsec_sas) == sum(1 for r in records if r["sa_type"])
+
+
+@pytest.mark.parametrize("raw", VERSION_FILES, ids=_case_id)
+@fuzz(40)
+@given(data=st.data())
+def test_damaged_version_gives_firmware_or_a_clear_error(raw: Path, data: st.DataObject) -> None:
+    output = "\n".join(data.draw(mutated_lines(_lines(raw)), label="output"))
+    try:
+        versions = parse_version(output)
+    except ParseError as err:
+        assert str(err).startswith("'show version'") and "\n" not in str(err)
+        return
+    assert versions and len(versions) == len(parse_output("show version", output))
+    for version in versions:
+        assert all((version.side, version.model, version.version, version.date))
+        assert version.model in version.line and version.version in version.line
+    assert [v.side for v in versions] == sorted(
+        (v.side for v in versions), key=lambda side: side != "present-side"
+    )
 
 
 KEY_LINES = [
