@@ -1,6 +1,6 @@
 """``parse`` on damaged device output: records or one clear ``ParseError``, never key material.
 
-Every saved output under ``tests/parsers/**/*.raw`` (found at run time, so new
+Every saved output under ``tests/parsers/**/*.raw`` (found when the tests are collected, so new
 cases are fuzzed too) is mutated the ways a capture goes wrong: lines lost,
 repeated, cut, swapped, numbers changed, garbage bytes. Whatever comes out, the
 Cipher/Auth keys of old-firmware ``show crypto sa`` blocks must not: not in the
