@@ -210,7 +210,7 @@ def router_log(draw: st.DrawFn) -> list[str]:
     lines += draw(st.lists(charon_line(), max_size=8))
     if draw(st.booleans()):
         lines = draw(st.permutations(lines))
-    if lines and draw(st.booleans()):
+    if draw(st.booleans()) and lines:
         lines = draw(mutated_lines(lines))
     return lines
 

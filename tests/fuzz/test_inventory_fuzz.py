@@ -238,7 +238,7 @@ def test_damaged_yaml_text_loads_or_is_named(
     lines = yaml.safe_dump(document, allow_unicode=True).splitlines()
     extra = st.sampled_from(["\t", "  ", "- ", ": ", "{", "[", "&a", "*a", "!!python/object "])
     lines = data.draw(mutated_lines(lines, max_mutations=3), label="lines")
-    if lines and data.draw(st.booleans()):  # YAML's own ways to break
+    if data.draw(st.booleans()) and lines:  # YAML's own ways to break
         at = data.draw(st.integers(0, len(lines) - 1))
         lines[at] = data.draw(extra | GARBAGE) + lines[at]
     content = "\n".join(lines).encode("utf-8")
