@@ -7,8 +7,9 @@ it has run out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, Self, cast
 
 from fitelctl.deadline import Deadline, current
 from fitelctl.fitelnet.drivers import DeviceDriver, DeviceTarget, DriverKind, open_driver
@@ -64,4 +65,36 @@ def connect_site(
     kind = options.driver or inventory.site(site).device.driver or inventory.defaults.driver
     connection = open_driver(target, kind)
     connection.connect()
-    return connection
+    deadline = options.deadline or current()
+    if deadline.seconds is None:
+        return connection
+    return cast(DeviceDriver, _Bounded(connection, deadline, target.command_timeout))
+
+
+class _Bounded:
+    """A connected driver whose command timeout is cut again, before each operation, to
+    what is left of the deadline: a session opened early must not outlast it."""
+
+    def __init__(self, driver: DeviceDriver, deadline: Deadline, command_timeout: float) -> None:
+        self._driver = driver
+        self._deadline = deadline
+        self._command_timeout = command_timeout
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._driver, name)
+        if not callable(attribute):
+            return attribute
+
+        def bounded(*args: Any, **kwargs: Any) -> Any:
+            target = self._driver.target  # type: ignore[attr-defined]
+            timeout = self._deadline.clamp(self._command_timeout)
+            self._driver.target = replace(target, command_timeout=timeout)  # type: ignore[attr-defined]
+            return attribute(*args, **kwargs)
+
+        return bounded
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._driver.close()

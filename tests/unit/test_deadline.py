@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+import yaml
+from conftest import ROOT
 
 from fitelctl.deadline import (
     MIN_ATTEMPT,
@@ -14,6 +16,12 @@ from fitelctl.deadline import (
     command_deadline,
     current,
 )
+from fitelctl.fitelnet.drivers import DeviceTarget
+from fitelctl.inventory import Inventory
+from fitelctl.ops import connect as connect_module
+from fitelctl.ops.connect import connect_site
+
+EXAMPLE = ROOT / "inventory" / "examples" / "article-v2.yaml"
 
 
 def test_a_timeout_is_cut_to_what_is_left_and_never_to_nothing() -> None:
@@ -56,3 +64,57 @@ def test_the_command_deadline_is_current_only_inside_its_block() -> None:
             assert current() is inner and inner.seconds is None
         assert current() is outer
     assert current() is NO_DEADLINE
+
+
+class RecordingDriver:
+    """Stands in for a connected driver: records the command timeout each command got."""
+
+    def __init__(self, target: DeviceTarget) -> None:
+        self.target = target
+        self.timeouts: list[float] = []
+        self.closed = False
+
+    def connect(self) -> None:
+        pass
+
+    def show(self, command: str) -> str:
+        self.timeouts.append(self.target.command_timeout)
+        return ""
+
+    def close(self) -> None:
+        self.closed = True
+
+    def __enter__(self) -> RecordingDriver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def test_each_device_command_gets_only_what_is_left_of_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TOKYO_PSK", "Grid-Test-Psk_0123")
+    monkeypatch.setenv("TOKYO_F220_PASSWORD", "Grid-Test-Login_0123")
+    monkeypatch.setenv("TOKYO_F220_ENABLE", "Grid-Test-Enable_0123")
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["sites"]["tokyo"]["device"].update(connect_timeout=100, command_timeout=100)
+    inventory = Inventory.model_validate({**data, "base_dir": EXAMPLE.parent})
+    opened: list[RecordingDriver] = []
+
+    def open_driver(target: DeviceTarget, kind: str) -> RecordingDriver:
+        opened.append(RecordingDriver(target))
+        return opened[-1]
+
+    monkeypatch.setattr(connect_module, "open_driver", open_driver)
+    with command_deadline(1.0), connect_site(inventory, "tokyo") as device:
+        assert opened[0].target.connect_timeout <= 1.0  # login cut to the deadline too
+        device.show("show crypto sa")
+        time.sleep(0.5)
+        device.show("show crypto sa")
+    first, second = opened[0].timeouts
+    assert 0.9 < first <= 1.0 and 0.3 < second <= 0.5
+    assert opened[0].closed
+    with connect_site(inventory, "tokyo") as device:  # no deadline: the inventory's own
+        device.show("show crypto sa")
+    assert opened[1].timeouts == [100]

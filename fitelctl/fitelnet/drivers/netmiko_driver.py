@@ -220,6 +220,7 @@ class NetmikoDriver(DriverBase):
         if self._conn is None:
             self.connect()
         conn = self._conn
+        conn.read_timeout_override = self.target.command_timeout  # may be cut to a deadline
         try:
             yield conn
         except ReadTimeout:
