@@ -9,9 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from fitelctl.cli import context
+from fitelctl.cli.change import timeout_option
 
 if TYPE_CHECKING:
     from fitelctl.ops.sessions import SessionList, SshSession
+
+#: Default deadline, seconds: two SSH logins and three short reads.
+SESSIONS_TIMEOUT = 60.0
 
 
 def sessions(
@@ -37,6 +41,7 @@ def sessions(
             "one).",
         ),
     ] = False,
+    timeout: Annotated[float, timeout_option(SESSIONS_TIMEOUT)] = SESSIONS_TIMEOUT,
 ) -> None:
     """List the SSH sessions of SITE's device (`show ssh`), or end one with --disconnect N.
 
@@ -47,6 +52,7 @@ def sessions(
     it, fitelctl lists the sessions from a first SSH session, opens its own and
     lists again (the new row is its own). Exit 0 on success.
     """
+    from fitelctl.deadline import command_deadline
     from fitelctl.ops.connect import ConnectOptions
     from fitelctl.ops.sessions import disconnect_session, list_sessions
 
@@ -54,7 +60,9 @@ def sessions(
     inventory.site(site)
     options = ConnectOptions(trust_new_host_key=trust_new_host_key)
     if disconnect is None:
-        _show(list_sessions(inventory, site, options), as_json)
+        with command_deadline(timeout):
+            listing = list_sessions(inventory, site, options)
+        _show(listing, as_json)
         return
 
     def confirm(session: SshSession) -> bool:
@@ -74,7 +82,8 @@ def sessions(
             err=True,
         )
 
-    left = disconnect_session(inventory, site, disconnect, options, confirm=confirm)
+    with command_deadline(timeout):
+        left = disconnect_session(inventory, site, disconnect, options, confirm=confirm)
     if not as_json:
         print(f"{site}: SSH session {disconnect} ended; sessions now:")
     _show(left, as_json)
