@@ -18,7 +18,9 @@ import yaml
 from conftest import RunCli, StartLab
 
 from fitelctl.deadline import command_deadline
+from fitelctl.fitelnet.drivers import DriverKind
 from fitelctl.inventory import load_inventory
+from fitelctl.ops.connect import ConnectOptions
 from fitelctl.ops.status import collect_status
 
 SLACK = 4.0  # what a slow, busy machine adds to a deadline: interpreter start, imports
@@ -209,14 +211,17 @@ def test_without_a_deadline_a_slow_api_is_waited_for(start_lab: StartLab) -> Non
     assert results.unanswered == []
 
 
-def test_in_process_the_deadline_holds_to_the_tenth_of_a_second(
-    start_lab: StartLab, silent_port: int
+@pytest.mark.parametrize("driver", ["netmiko", "scrapli"])
+def test_in_process_the_deadline_holds_to_half_a_second(
+    start_lab: StartLab, silent_port: int, driver: DriverKind
 ) -> None:
     lab = start_lab(scenario="seed-v1", faults=("api-slow:30",))
     inventory = load_inventory(with_hung_device(lab.options.state_dir, silent_port))
     started = time.monotonic()
     with command_deadline(2.0):
-        results = collect_status(inventory, ["tokyo", "hung"], workers=2)
+        results = collect_status(
+            inventory, ["tokyo", "hung"], workers=2, options=ConnectOptions(driver=driver)
+        )
     elapsed = time.monotonic() - started
     assert elapsed < 2.0 + 0.5, f"{elapsed:.2f}s for a 2 s deadline"
     tokyo, hung = results
