@@ -8,7 +8,7 @@ What TextFSM leaves to its caller is done here, and only here:
 
 - ``normalise_output``: CRLF/CR line ends, trailing spaces, terminal escapes and
   pager remnants (the real FITELnet pager is ``less``, whose ``:`` prompt line can be
-  left in a capture; the lab's is `` --More-- ``) are removed before TextFSM runs;
+  left in a capture, as is the ``--More--`` of other pagers) are removed before TextFSM runs;
 - a clear ``ParseError`` instead of a TextFSM traceback or an empty success: no
   template for the command, a line the template does not expect (its ``Error``
   rule fires), no record at all, or an output cut before its trailer (a ``Fillup``
@@ -51,7 +51,7 @@ _UNKNOWN_LINES = "unknown_lines"
 _KEY_LIKE = re.compile(r"(?:0x)?[0-9A-Fa-f]{12,}")
 _TERMINAL_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x08")
 #: Lines that are only a pager's prompt: ``less``'s ``:`` (the real FITELnet pager,
-#: as handled by takamitsu-iida/pyats-fitelnet's unicon plugin) and the lab's ``--More--``.
+#: as handled by takamitsu-iida/pyats-fitelnet's unicon plugin) and a ``--More--`` pager's.
 _PAGER_PROMPTS = frozenset({":", "--More--"})
 
 #: Models whose ``show version`` the project has seen (published captures) or whose

@@ -548,7 +548,7 @@ def test_long_output_pages_until_no_more() -> None:
     first = asyncio.run(session.handle_line("show current.cfg"))
     assert first == "\n".join(lines[:9]) + "\n" + texts.PAGER
     assert session.input_mode is InputMode.KEY
-    erase = "\r" + " " * len(texts.PAGER) + "\r"
+    erase = texts.PAGER_ERASE
     assert session.handle_key("x") == ""
     assert session.handle_key(" ") == erase + "\n".join(lines[9:18]) + "\n" + texts.PAGER
     assert session.handle_key("\r") == erase + lines[18] + "\n" + texts.PAGER
@@ -563,7 +563,7 @@ def test_paging_to_the_end_shows_the_prompt() -> None:
     session = paged_session(device, height=30)
     output = asyncio.run(session.handle_line("show current.cfg"))
     rest = session.handle_key(" ")
-    assert (output + rest).replace(texts.PAGER + "\r" + " " * len(texts.PAGER) + "\r", "") == (
+    assert (output + rest).replace(texts.PAGER + texts.PAGER_ERASE, "") == (
         device.current_config() + "\ntokyo#"
     )
 

@@ -1,16 +1,16 @@
 """The F220's default output pager, which ``no more`` turns off.
 
-The brief only says the default pager is "less-like"; the details here are the
-lab's choice (INFERRED): a page is the terminal height minus one line, the pager
-line is ``texts.PAGER``, space shows the next page, Enter the next line, ``q`` or
-Ctrl-C quits back to the prompt, and the pager line is erased before going on.
+The pager is less (observed: ``texts.PAGER``). The lab's choices (INFERRED): a page
+is the terminal height minus one line, space shows the next page, Enter the next
+line, ``q`` or Ctrl-C quits back to the prompt, and the ``:`` line is overwritten
+(``texts.PAGER_ERASE``) before going on.
 """
 
 from __future__ import annotations
 
 from fitelctl.lab.device import texts
 
-_ERASE = "\r" + " " * len(texts.PAGER) + "\r"
+_ERASE = texts.PAGER_ERASE
 ENTER_KEYS = ("\r", "\n")
 QUIT_KEYS = ("q", "Q", "\x03")
 

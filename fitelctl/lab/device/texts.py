@@ -39,11 +39,16 @@ WEAK_LOGIN_UNSET = "<WARNING> weak login password: set the password"
 PASSWORD_PROMPT = "password:"
 MORE_OFF = "more : off"
 DISCONNECT_PROMPT = "Disconnect OK?[y/N]:"
+#: The default pager is less: its prompt is a ``:`` on a line of its own, which the
+#: next page overwrites (takamitsu-iida/pyats-fitelnet unicon plugin: ``less_prompt``
+#: ``\r\n:``, and its output clean-up of ``\r\n:\r``).
+PAGER = ":"
+#: What less sends before the next page: back to the column 0, clear to end of line.
+PAGER_ERASE = "\r\x1b[K"
 
 # INFERRED: the lab's choices where no capture exists.
 AMBIGUOUS = "<ERROR> Ambiguous command"
 MORE_ON = "more : on"
-PAGER = " --More-- "
 
 #: Passwords shorter than this draw the weak-password warnings (OBSERVED text).
 WEAK_PASSWORD_LENGTH = 8
