@@ -24,8 +24,9 @@ def up(
         Path,
         typer.Option(
             "--state-dir",
-            help="Where the lab keeps host keys and secrets and writes inventory.yaml, "
-            "known_hosts, lab.json and ready.",
+            help="Where the lab keeps host keys, secrets and its state (a lab restarted on the "
+            "same directory is a power cycle: devices boot their saved config) and writes "
+            "inventory.yaml, known_hosts, lab.json and ready.",
         ),
     ],
     scenario: Annotated[
@@ -41,7 +42,10 @@ def up(
         list[str] | None,
         typer.Option(
             "--fault",
-            help="Inject a fault (repeatable): ssh-drop-after:N, commit-fails, wrong-psk.",
+            help="Inject a fault (repeatable): [SITE/]ssh-drop-after:N[@K] (drop the first, "
+            "or the K-th, session sending more than N configuration lines), [SITE/]commit-fails, "
+            "wrong-psk, api-503:N (the next N calls), api-503-at:N, api-reset-at:N, "
+            "api-timeout-at:N (the Nth API call, from 1), api-slow:SECONDS, api-quirks.",
         ),
     ] = None,
     sa_format: Annotated[

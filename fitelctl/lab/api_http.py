@@ -7,8 +7,15 @@ is sent.  Beside the router sits a load balancer that only answers reads
 (``ApiServer.other_appliance_id``).
 
 The API faults (CONTRACT.md) act here, before anything else: ``unavailable=N``
-(``api-503:N``: the next N calls answer 503) and ``delay=S`` (``api-slow:S``:
-every answer waits S seconds).
+(``api-503:N``: the next N calls answer 503), ``delay=S`` (``api-slow:S``:
+every answer waits S seconds) and ``fail_at`` (call index from 1 → ``503``,
+``reset`` or ``timeout``: ``api-503-at:N``, ``api-reset-at:N``,
+``api-timeout-at:N``; a reset or timed-out call never reaches the router).
+
+``calls`` is the number of requests received; each is also appended, as
+``N METHOD /path [fault]``, to ``call_log`` when given (the sweep reads it to see
+that a resumed run repeats no change).  ``on_change`` runs after every request
+that may have changed the router (the lab persists its state there).
 """
 
 from __future__ import annotations
@@ -18,13 +25,16 @@ import base64
 import hmac
 import json
 from collections import deque
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from fitelctl.lab.api_errors import HttpError, bad_request
-from fitelctl.lab.json_http_server import JsonHttpServer, Request
+from fitelctl.lab.json_http_server import JsonHttpServer, Request, Unanswered
 from fitelctl.lab.vpc_router import ZONE_IDS, LabVpcRouter
+
+CallFault = Literal["503", "reset", "timeout"]
 
 
 class ApiServer:
@@ -38,6 +48,9 @@ class ApiServer:
         secret: str,
         unavailable: int,
         delay: float,
+        fail_at: Mapping[int, CallFault] | None = None,
+        call_log: Path | None = None,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self.router = router
         self.zone = router.zone
@@ -45,25 +58,42 @@ class ApiServer:
         #: a load balancer beside the router, to show what pointing at the wrong appliance does
         self.other_appliance_id = router.appliance_id + 1
         self.root_url = ""
+        self.port = 0
         #: "METHOD /path" of the requests received, in order (the latest 10000)
         self.requests: deque[str] = deque(maxlen=10_000)
         self._credentials = f"{token}:{secret}".encode()
         self._unavailable = unavailable
         self._delay = delay
+        self._fail_at = dict(fail_at or {})
+        self._call_log = call_log
+        self._on_change = on_change
+        self.calls = 0
         self._http = JsonHttpServer(self._answer)
 
     async def start(self, host: str, port: int) -> None:
-        bound_port = await self._http.start(host, port)
-        self.root_url = f"http://{host}:{bound_port}/"
+        """Listen on ``host:port``; 0, or a port taken meanwhile: any free port."""
+        try:
+            self.port = await self._http.start(host, port)
+        except OSError:
+            if not port:
+                raise
+            self.port = await self._http.start(host, 0)
+        self.root_url = f"http://{host}:{self.port}/"
 
     async def close(self) -> None:
         self.router.close()
         await self._http.close()
 
     async def _answer(self, request: Request) -> tuple[int, dict[str, Any]]:
-        self.requests.append(f"{request.method} {urlsplit(request.target).path}")
-        unavailable = self._unavailable > 0
-        self._unavailable -= unavailable
+        call = f"{request.method} {urlsplit(request.target).path}"
+        self.requests.append(call)
+        self.calls += 1
+        fault = self._fail_at.pop(self.calls, None)
+        self._log(f"{self.calls} {call}" + (f" [{fault}]" if fault else ""))
+        if fault in ("reset", "timeout"):
+            raise Unanswered(reset=fault == "reset")
+        unavailable = self._unavailable > 0 or fault == "503"
+        self._unavailable -= self._unavailable > 0
         if self._delay:
             await asyncio.sleep(self._delay)
         try:
@@ -74,9 +104,17 @@ class ApiServer:
             payload = self._route(request)
         except HttpError as err:
             return err.status, err.envelope()
+        finally:
+            if request.method != "GET" and self._on_change is not None:
+                self._on_change()
         if request.headers.get("x-sakura-bigint-as-int") != "1":
             payload = _ids_as_strings(payload)
         return 200, payload
+
+    def _log(self, line: str) -> None:
+        if self._call_log is not None:
+            with self._call_log.open("a", encoding="utf-8") as log:
+                log.write(line + "\n")
 
     def _authorized(self, request: Request) -> bool:
         scheme, _, value = request.headers.get("authorization", "").partition(" ")

@@ -12,14 +12,19 @@ This is the entry point (``start_api_server``, ``ApiServer``); the pieces are:
 * ``api_errors``: the API's error envelope, shared by all of the above.
 
 Faults (CONTRACT.md) are options of ``start_api_server``: ``unavailable=N``
-(``api-503:N``) and ``delay=S`` (``api-slow:S``) act in ``api_http``,
+(``api-503:N``), ``delay=S`` (``api-slow:S``) and ``fail_at`` (``api-503-at:N``,
+``api-reset-at:N``, ``api-timeout-at:N``) act in ``api_http``,
 ``migration_stuck`` (the article's stuck migration) and ``api_quirks``
 (``api-quirks``: the answers' published quirks) in ``vpc_router``.
 """
 
 from __future__ import annotations
 
-from fitelctl.lab.api_http import ApiServer
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from fitelctl.lab.api_http import ApiServer, CallFault
 from fitelctl.lab.vpc_router import ZONE_IDS, LabVpcRouter
 from fitelctl.lab.world import LabWorld
 
@@ -41,8 +46,16 @@ async def start_api_server(
     transition_seconds: float = 0.2,
     host: str = "127.0.0.1",
     port: int = 0,
+    fail_at: Mapping[int, CallFault] | None = None,
+    call_log: Path | None = None,
+    router_state: dict[str, Any] | None = None,
+    persist: Callable[[dict[str, Any]], None] | None = None,
 ) -> ApiServer:
-    """Serve ``world``'s VPC router (the only one, unless ``router_address`` picks one)."""
+    """Serve ``world``'s VPC router (the only one, unless ``router_address`` picks one).
+
+    ``router_state`` (from an earlier ``persist`` call) brings the router back as a
+    killed lab left it; ``persist`` receives its state after each possible change.
+    """
     if zone not in ZONE_IDS:
         raise ValueError(f"unknown zone {zone!r}")
     if router_address is None:
@@ -58,6 +71,26 @@ async def start_api_server(
         migration_stuck=migration_stuck,
         api_quirks=api_quirks,
     )
-    server = ApiServer(lab_router, token=token, secret=secret, unavailable=unavailable, delay=delay)
+    if router_state is not None:
+        lab_router.restore(router_state)
+    on_change = None
+    if persist is not None:
+        save = persist
+
+        def on_change() -> None:
+            save(lab_router.to_state())
+
+        lab_router.on_change = on_change
+        on_change()
+    server = ApiServer(
+        lab_router,
+        token=token,
+        secret=secret,
+        unavailable=unavailable,
+        delay=delay,
+        fail_at=fail_at,
+        call_log=call_log,
+        on_change=on_change,
+    )
     await server.start(host, port)
     return server

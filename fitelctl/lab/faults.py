@@ -1,14 +1,27 @@
-"""``--fault SPEC`` parsing (CONTRACT.md): what can go wrong in the lab, on purpose."""
+"""``--fault SPEC`` parsing (CONTRACT.md): what can go wrong in the lab, on purpose.
+
+Device faults may name one site (``SITE/commit-fails``, ``SITE/ssh-drop-after:N``);
+without it they act on every device.  ``ssh-drop-after:N@K`` drops only the K-th
+session (counted from 1, per device) that sends configuration lines, once it sends
+more than N; plain ``ssh-drop-after:N`` drops the first session that does (CONTRACT.md).
+
+API call indices (``api-503-at:N``, ``api-reset-at:N``, ``api-timeout-at:N``) count
+every request the lab's API receives, from 1, since the lab started (a restarted lab
+counts afresh).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from fitelctl.errors import FitelctlError
 
-KNOWN = "ssh-drop-after:N, commit-fails, wrong-psk, api-503:N, api-slow:SECONDS, api-quirks"
+KNOWN = (
+    "[SITE/]ssh-drop-after:N[@K], [SITE/]commit-fails, wrong-psk, api-503:N, api-503-at:N, "
+    "api-reset-at:N, api-timeout-at:N, api-slow:SECONDS, api-quirks"
+)
 
 
 class FaultError(FitelctlError):
@@ -16,34 +29,91 @@ class FaultError(FitelctlError):
 
 
 @dataclass(frozen=True)
-class Faults:
-    ssh_drop_after: int | None = None  # drop the first session sending more config lines
+class DeviceFault:
+    site: str | None = None  # None: every device
+    ssh_drop_after: int | None = None  # drop a session sending more config lines
+    ssh_drop_session: int | None = None  # only the K-th configuring session (from 1)
     commit_fails: bool = False  # the next commit is rejected
+
+
+@dataclass(frozen=True)
+class Faults:
+    devices: tuple[DeviceFault, ...] = ()
     wrong_psk: bool = False  # the cloud side holds a different PSK
     api_503: int = 0  # the next N API calls answer 503
+    api_503_at: int | None = None  # the Nth API call answers 503
+    api_reset_at: int | None = None  # the Nth API call's connection is reset, no answer
+    api_timeout_at: int | None = None  # the Nth API call is never answered
     api_slow: float = 0.0  # every API answer is delayed this long
     api_quirks: bool = False  # numbers as strings, connection details' lifetimes swapped
+    specs: tuple[str, ...] = field(default=(), compare=False)
+
+    def for_device(self, site: str) -> DeviceFault:
+        """The device faults that act on ``site`` (the last spec naming it wins)."""
+        merged = DeviceFault(site)
+        for fault in self.devices:
+            if fault.site in (None, site):
+                merged = DeviceFault(
+                    site,
+                    fault.ssh_drop_after
+                    if fault.ssh_drop_after is not None
+                    else merged.ssh_drop_after,
+                    fault.ssh_drop_session
+                    if fault.ssh_drop_after is not None
+                    else merged.ssh_drop_session,
+                    fault.commit_fails or merged.commit_fails,
+                )
+        return merged
+
+    def sites(self) -> set[str]:
+        return {f.site for f in self.devices if f.site is not None}
 
 
 def parse_faults(specs: list[str] | tuple[str, ...]) -> Faults:
-    faults = Faults()
+    faults = Faults(specs=tuple(specs))
     for spec in specs:
-        name, _, arg = spec.partition(":")
-        if name == "ssh-drop-after":
-            faults = replace(faults, ssh_drop_after=_number(spec, arg, int))
-        elif name == "commit-fails" and not arg:
-            faults = replace(faults, commit_fails=True)
+        site, slash, rest = spec.partition("/")
+        if not slash:
+            site, rest = "", spec
+        name, _, arg = rest.partition(":")
+        device = _device_fault(spec, site or None, name, arg)
+        if device is not None:
+            faults = replace(faults, devices=(*faults.devices, device))
+        elif site:
+            raise FaultError(f"--fault {spec}: only device faults may name a site")
         elif name == "wrong-psk" and not arg:
             faults = replace(faults, wrong_psk=True)
         elif name == "api-quirks" and not arg:
             faults = replace(faults, api_quirks=True)
         elif name == "api-503":
             faults = replace(faults, api_503=_number(spec, arg, int))
+        elif name in ("api-503-at", "api-reset-at", "api-timeout-at"):
+            index = _number(spec, arg, int)
+            if index < 1:
+                raise FaultError(f"--fault {spec}: calls are counted from 1")
+            if name == "api-503-at":
+                faults = replace(faults, api_503_at=index)
+            elif name == "api-reset-at":
+                faults = replace(faults, api_reset_at=index)
+            else:
+                faults = replace(faults, api_timeout_at=index)
         elif name == "api-slow":
             faults = replace(faults, api_slow=_number(spec, arg, float))
         else:
             raise FaultError(f"--fault {spec}: unknown fault (known: {KNOWN})")
     return faults
+
+
+def _device_fault(spec: str, site: str | None, name: str, arg: str) -> DeviceFault | None:
+    if name == "commit-fails" and not arg:
+        return DeviceFault(site, commit_fails=True)
+    if name == "ssh-drop-after":
+        lines, at, session = arg.partition("@")
+        index = _number(spec, session, int) if at else None
+        if index is not None and index < 1:
+            raise FaultError(f"--fault {spec}: sessions are counted from 1")
+        return DeviceFault(site, _number(spec, lines, int), index)
+    return None
 
 
 Number = TypeVar("Number", int, float)

@@ -4,7 +4,10 @@ Hand-written so the lab needs no web framework: requests are tiny JSON bodies
 with Content-Length (no chunked bodies), connections are kept alive unless the
 client says ``Connection: close``.  What to answer is the caller's business
 (``api_http.ApiServer``); a request that cannot be parsed gets a 400 in the
-API's error envelope and the connection is closed.
+API's error envelope and the connection is closed.  For the lab's faults the
+caller may raise ``Unanswered`` instead of answering: the connection is then
+reset (RST, as a crashed front end or a middlebox does) or held without an
+answer until the client gives up.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
+import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -33,6 +38,14 @@ class Request:
     @property
     def keep_alive(self) -> bool:
         return self.headers.get("connection", "").lower() != "close"
+
+
+class Unanswered(Exception):
+    """Raised by an ``Answer``: no answer; ``reset`` the connection, or hold it."""
+
+    def __init__(self, *, reset: bool) -> None:
+        super().__init__("reset" if reset else "held")
+        self.reset = reset
 
 
 #: turns a request into (status, JSON payload)
@@ -76,7 +89,11 @@ class JsonHttpServer:
                     break
                 if request is None:
                     break
-                status, payload = await self._answer(request)
+                try:
+                    status, payload = await self._answer(request)
+                except Unanswered as unanswered:
+                    await _unanswered(reader, writer, reset=unanswered.reset)
+                    break
                 _write_response(writer, status, payload, keep_alive=request.keep_alive)
                 await writer.drain()
                 if not request.keep_alive:
@@ -88,6 +105,21 @@ class JsonHttpServer:
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
+
+
+async def _unanswered(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, reset: bool
+) -> None:
+    """Reset the connection (SO_LINGER 0, then close: the kernel sends RST), or read
+    and drop whatever the client sends until it closes the connection."""
+    if reset:
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+        return
+    while await reader.read(4096):
+        pass
 
 
 async def _read_request(reader: asyncio.StreamReader) -> Request | None:

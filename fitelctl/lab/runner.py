@@ -1,9 +1,27 @@
 """``fitelctl lab up``: build a scenario, serve it on 127.0.0.1, describe it on disk.
 
 The state directory keeps what must survive a restart (host keys, the lab's
-credentials and PSKs) so that known_hosts stays valid; the scenario's configs
-are rebuilt on every start.  ``ready`` is written last and removed on stop, so a
-client that sees it can connect.
+credentials and PSKs) so that known_hosts stays valid.  ``ready`` is written last
+and removed on stop, so a client that sees it can connect.
+
+It also keeps the lab's state (``DIR/lab-state/``), so that a lab killed at any
+moment (SIGKILL included) and started again with the same ``--state-dir`` is a
+power cycle of its devices, not a new lab: each device's drive (``boot.cfg`` and
+any other saved file, and which file boots) is written whenever a ``save`` or
+``boot configuration`` changes it, and the device comes back running its boot
+config (working = current = boot; unsaved edits are lost, as on a real F220).
+The VPC router is a cloud service, which does not die with the lab: its settings,
+the settings it runs, its version, power state and migration state are written
+after every API call that may change them and after each transition; a transition
+under way when the lab died has ended when it comes back.  The SSH and API ports
+are kept too (``ports.json``), so the inventory a client holds stays valid; when
+a port has been taken meanwhile a free one is used and the inventory rewritten.
+Every file is written whole to a temporary name and renamed, so a kill never
+leaves a torn one.  Started with another ``--scenario``, ``--sites``,
+``--device-config`` or ``wrong-psk`` fault, the lab starts afresh.
+
+``DIR/calls.log`` lists every API call (``N METHOD /path [fault]``, N counted
+from 1 per start, a ``# lab started`` line at each start).
 """
 
 from __future__ import annotations
@@ -14,13 +32,14 @@ import os
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
 from fitelctl.errors import FitelctlError
+from fitelctl.lab.api_http import CallFault
 from fitelctl.lab.api_server import ApiServer, start_api_server
 from fitelctl.lab.device.editing import ConfigTextError, replay_config
 from fitelctl.lab.device.model import DeviceFaults, DeviceSpec, LabDevice
@@ -76,6 +95,7 @@ class Lab:
     world: LabWorld = field(default_factory=LabWorld)
     sites: dict[str, LabSite] = field(default_factory=dict)
     api: ApiServer | None = None
+    saved: SavedState = field(init=False)
 
     async def start(self) -> None:
         options = self.options
@@ -86,13 +106,16 @@ class Lab:
         if options.sa_format not in ("ipsec", "ike_child"):
             raise LabError(f"unknown show crypto sa format '{options.sa_format}'")
         faults = parse_faults(options.faults)
-        configs = load_device_configs(
-            options.device_configs, [site_addresses(i).site for i in range(options.sites)]
-        )
+        names = [site_addresses(i).site for i in range(options.sites)]
+        unknown = sorted(faults.sites() - set(names))
+        if unknown:
+            raise LabError(f"--fault: unknown site '{unknown[0]}' (this lab has {names[0]}…)")
+        configs = load_device_configs(options.device_configs, names)
         state = options.state_dir
         (state / "ready").unlink(missing_ok=True)
-        for sub in ("hostkeys", "secrets"):
+        for sub in ("hostkeys", "secrets", "lab-state/devices"):
             (state / sub).mkdir(parents=True, exist_ok=True)
+        self.saved = SavedState.load(state / "lab-state", self._identity(faults))
         client_key = _client_key(state)
         chosen = scenario(options.scenario)
         router = VpcRouter(
@@ -112,6 +135,8 @@ class Lab:
             if config is None:
                 config = device_config(addresses, chosen.device_crypto, psk)
             await self._add_site(addresses, config, faults, client_key)
+        with (state / "calls.log").open("a", encoding="utf-8") as log:
+            log.write(f"# lab started, pid {os.getpid()}\n")
         self.api = await start_api_server(
             self.world,
             token=_persistent_secret(state, "api.token"),
@@ -122,8 +147,24 @@ class Lab:
             migration_stuck=options.scenario == "migration-stuck",
             api_quirks=faults.api_quirks,
             host=LAB_HOST,
+            port=self.saved.port("api"),
+            fail_at=_call_faults(faults),
+            call_log=state / "calls.log",
+            router_state=self.saved.router,
+            persist=self.saved.save_router,
         )
+        self.saved.save_ports(self.api.port, {n: s.server.port for n, s in self.sites.items()})
         self._write_descriptions()
+
+    def _identity(self, faults: Faults) -> dict[str, Any]:
+        """What the saved state depends on: started otherwise, the lab starts afresh."""
+        options = self.options
+        return {
+            "scenario": options.scenario,
+            "sites": options.sites,
+            "device_configs": list(options.device_configs),
+            "wrong_psk": faults.wrong_psk,
+        }
 
     async def _add_site(
         self,
@@ -145,13 +186,25 @@ class Lab:
             sa_format=self.options.sa_format,
             boot_config=boot_config,
         )
+        drive = self.saved.drive(addresses.site)
+        if drive is not None:  # a power cycle: it boots what was saved
+            spec = replace(spec, boot_config=drive["files"][drive["boot_file"]])
+        fault = faults.for_device(addresses.site)
         device = LabDevice(
             spec,
-            DeviceFaults(commit_fails=faults.commit_fails, drop_after_lines=faults.ssh_drop_after),
+            DeviceFaults(
+                commit_fails=fault.commit_fails,
+                drop_after_lines=fault.ssh_drop_after,
+                drop_session=fault.ssh_drop_session,
+            ),
         )
+        if drive is not None:
+            device.files, device.boot_file = dict(drive["files"]), drive["boot_file"]
+        device.on_boot_change = self.saved.save_drive
+        device.boot_changed()
         self.world.add_site(device, public_address=addresses.public)
         host_key = load_or_create_host_key(state / "hostkeys" / f"{addresses.site}_ed25519")
-        server = await start_device_server(device, host_key=host_key, host=LAB_HOST, port=0)
+        server = await _serve_device(device, host_key, self.saved.port(addresses.site))
         self.sites[addresses.site] = LabSite(addresses, device, server, password, enable)
 
     def _write_descriptions(self) -> None:
@@ -297,8 +350,81 @@ def load_device_configs(specs: tuple[str, ...], sites: list[str]) -> dict[str, s
     return configs
 
 
-def _write(path: Path, text: str) -> None:
+class SavedState:
+    """The lab's persisted state in ``DIR/lab-state`` (see the module docstring)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.router: dict[str, Any] | None = None
+        self._ports: dict[str, int] = {}
+
+    @classmethod
+    def load(cls, directory: Path, identity: dict[str, Any]) -> SavedState:
+        saved = cls(directory)
+        if _read_json(directory / "identity.json") != identity:
+            for old in [*directory.glob("*.json"), *directory.glob("devices/*.json")]:
+                old.unlink()
+            _write(directory / "identity.json", json.dumps(identity) + "\n", private=True)
+            return saved
+        saved.router = _read_json(directory / "router.json")
+        ports = _read_json(directory / "ports.json") or {}
+        saved._ports = {"api": ports.get("api", 0), **ports.get("devices", {})}
+        return saved
+
+    def port(self, name: str) -> int:
+        """The port ``name`` (``api`` or a site) had before; 0 when it had none."""
+        return int(self._ports.get(name, 0))
+
+    def drive(self, site: str) -> dict[str, Any] | None:
+        drive: dict[str, Any] | None = _read_json(self.directory / "devices" / f"{site}.json")
+        return drive
+
+    def save_drive(self, device: LabDevice) -> None:
+        text = json.dumps({"boot_file": device.boot_file, "files": device.files}, indent=1)
+        _write(self.directory / "devices" / f"{device.spec.site}.json", text + "\n", private=True)
+
+    def save_router(self, state: dict[str, Any]) -> None:
+        _write(self.directory / "router.json", json.dumps(state, indent=1) + "\n", private=True)
+
+    def save_ports(self, api: int, devices: dict[str, int]) -> None:
+        text = json.dumps({"api": api, "devices": devices}) + "\n"
+        _write(self.directory / "ports.json", text, private=True)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+
+
+async def _serve_device(device: LabDevice, host_key: Any, port: int) -> DeviceServer:
+    """On ``port`` when it is still free (a restarted lab keeps its ports), else any."""
+    if port:
+        try:
+            return await start_device_server(device, host_key=host_key, host=LAB_HOST, port=port)
+        except OSError:
+            pass
+    return await start_device_server(device, host_key=host_key, host=LAB_HOST, port=0)
+
+
+def _call_faults(faults: Faults) -> dict[int, CallFault]:
+    chosen: dict[int, CallFault] = {}
+    for index, fault in (
+        (faults.api_503_at, "503"),
+        (faults.api_reset_at, "reset"),
+        (faults.api_timeout_at, "timeout"),
+    ):
+        if index is not None:
+            chosen[index] = fault  # type: ignore[assignment]
+    return chosen
+
+
+def _write(path: Path, text: str, *, private: bool = False) -> None:
+    """Whole or not at all: a temporary file renamed over ``path``."""
     tmp = path.with_suffix(path.suffix + ".tmp")
+    if private:
+        tmp.touch(mode=0o600)
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
 

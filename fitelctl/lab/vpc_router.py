@@ -120,6 +120,10 @@ class LabVpcRouter:
         self._seen: set[str] = set()
         self._sa_counter = 0
         self._timers: set[asyncio.TimerHandle] = set()
+        #: names of the transitions under way (``_later``), persisted with the state
+        self._pending: list[str] = []
+        #: called after a transition ends (the lab persists the router's state)
+        self.on_change: Callable[[], None] | None = None
         #: the router's own Main Modes that nobody answers, by peer address
         self._initiations: dict[str, _Initiation] = {}
         #: responder IKE_SAs left half-open, by peer address: (monotonic time, IKE_SA number)
@@ -293,7 +297,7 @@ class LabVpcRouter:
         self._busy = True
         self._set_instance("cleaning")
         self._tunnels_down()
-        self._later(lambda: self._set_instance("down"))
+        self._later(self._powered_off)
         return DONE
 
     def reset(self) -> dict[str, Any]:
@@ -313,6 +317,9 @@ class LabVpcRouter:
             self._apply_settings()
             self.router.up = True
             self._renegotiate()
+
+    def _powered_off(self) -> None:
+        self._set_instance("down")
 
     def _set_instance(self, status: str) -> None:
         self.instance_status = status
@@ -500,10 +507,56 @@ class LabVpcRouter:
 
         def fire() -> None:
             self._timers.discard(handle)
+            self._pending.remove(action.__name__)
             action()
+            if self.on_change is not None:
+                self.on_change()
 
+        self._pending.append(action.__name__)
         handle = asyncio.get_running_loop().call_later(self.transition_seconds, fire)
         self._timers.add(handle)
+
+    # -- persistence (the lab's state dir) -------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        """What a real cloud keeps when the lab process dies: settings, the settings
+        the router runs, version, power and the transitions under way."""
+        router = self.router
+        return {
+            "version": router.version,
+            "up": router.up,
+            "running": {
+                "encryption_algo": router.encryption_algo,
+                "hash_algo": router.hash_algo,
+                "dh_group": router.dh_group,
+                "ike_lifetime": router.ike_lifetime,
+                "esp_lifetime": router.esp_lifetime,
+                "peers": [[p.peer, p.remote_id, p.psk] for p in router.peers],
+            },
+            "settings": self.settings,
+            "availability": self.availability,
+            "instance_status": self.instance_status,
+            "stuck": [self._stuck, self._reimported, self._reconfigured],
+            "pending": list(self._pending),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Come back as ``to_state`` left it; transitions under way have ended meanwhile."""
+        router, running = self.router, state["running"]
+        router.version, router.up = state["version"], state["up"]
+        router.encryption_algo, router.hash_algo = running["encryption_algo"], running["hash_algo"]
+        router.dh_group = running["dh_group"]
+        router.ike_lifetime, router.esp_lifetime = running["ike_lifetime"], running["esp_lifetime"]
+        router.peers = [PeerEntry(*entry) for entry in running["peers"]]
+        self.settings = state["settings"]
+        self.settings_hash = settings_hash(self.settings)
+        self.availability, self.instance_status = state["availability"], state["instance_status"]
+        self._stuck, self._reimported, self._reconfigured = state["stuck"]
+        self._busy = False
+        transitions = {f.__name__: f for f in (self._booted, self._migrated, self._powered_off)}
+        for name in state["pending"]:
+            transitions[name]()
+        self._initiations, self._half_open = {}, {}
+        self._renegotiate()
 
     def close(self) -> None:
         for timer in self._timers:

@@ -67,6 +67,9 @@ class DeviceFaults:
     #: One-shot: the first session sending more than N configuration-mode lines is
     #: dropped (connection closed abruptly); the line that exceeds is not applied.
     drop_after_lines: int | None = None
+    #: With ``drop_after_lines``: only the K-th session (from 1) of this device that
+    #: sends configuration-mode lines counts; None: the first that sends too many.
+    drop_session: int | None = None
 
 
 @dataclass
@@ -108,6 +111,10 @@ class LabDevice:
     #: "EDIT" / "REFRESH" / "SAVE" → "HH:MM:SS YYYY/MM/DD by USER" of the last one.
     history: dict[str, str] = field(init=False, default_factory=dict)
     _session_ids: itertools.count[int] = field(init=False, default_factory=itertools.count)
+    #: Configuration-mode lines received, one count per session that sent any, in order.
+    config_lines: list[int] = field(init=False, default_factory=list)
+    #: Called when the boot file or the boot file's name changes (the lab persists it).
+    on_boot_change: Callable[[LabDevice], None] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.current = replay_config(self.spec.boot_config)
@@ -194,6 +201,11 @@ class LabDevice:
         """working.cfg → a file (the boot file by default)."""
         self._stamp("SAVE", user)
         self.files[drive_path(path)] = self.working_config()
+        self.boot_changed()
+
+    def boot_changed(self) -> None:
+        if self.on_boot_change is not None:
+            self.on_boot_change(self)
 
     def restore(self) -> None:
         """Throw working.cfg edits away: working.cfg ← current.cfg."""
