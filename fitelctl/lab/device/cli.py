@@ -99,6 +99,7 @@ class CliSession:
         self._confirm_locks = True  # whether it holds the processing lock
         self._pager: Pager | None = None
         self._config_lines = 0
+        self._config_index = 0  # this session's place among the device's configuring ones
         self._closed = False
         self._failed = False
         self._tight = False  # no blank line before the next prompt (invalid input)
@@ -248,6 +249,7 @@ class CliSession:
             return ""
         if action == "boot.configuration":
             device.boot_file = drive_path(words[2])
+            device.boot_changed()
             return ""
         return await self._file_operation(parsed)
 
@@ -401,10 +403,16 @@ class CliSession:
     # --- output ------------------------------------------------------------------
 
     def _count_config_line(self) -> None:
+        device, faults = self.device, self.device.faults
+        if not self._config_lines:
+            device.config_lines.append(0)
+            self._config_index = len(device.config_lines)
         self._config_lines += 1
-        limit = self.device.faults.drop_after_lines
-        if limit is not None and self._config_lines > limit:
-            self.device.faults.drop_after_lines = None
+        device.config_lines[self._config_index - 1] = self._config_lines
+        limit = faults.drop_after_lines
+        chosen = faults.drop_session in (None, self._config_index)
+        if limit is not None and chosen and self._config_lines > limit:
+            faults.drop_after_lines = None
             self._closed = True
             raise SessionDropped(f"{self.device.spec.site}: dropped after {limit} config lines")
 
