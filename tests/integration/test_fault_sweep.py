@@ -1,0 +1,416 @@
+"""A fault at every point, one run per point: ``apply`` (one site, a 5-site fleet) and
+the ``migrate-vpc-router-v2`` and ``rotate-psk`` runbooks (issue 11 item 4).
+
+Each test first does a clean run that counts the points (configuration lines per
+session and device, API calls, step boundaries), then injects one fault per point
+(see ``sweep.py`` for what a point is and what "survived" means) and checks:
+
+* the device runs and boots either exactly what it ran before or exactly the
+  intended config, saved; never a saved config whose tunnel did not come up;
+* the VPC router's settings are never lost (every site's peer is still there, and a
+  destructive router call is only ever made with an export on disk);
+* the audit log has one record per apply attempt that reached a device, with the
+  result the run reported; the run record ends every step it started;
+* finishing the job (``apply`` again, ``run --resume``) ends in the intended state
+  and repeats no completed change (no second configuration session after an apply
+  that was saved; no step that completed runs again; no changing API call reaches
+  the router twice).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sweep import (
+    DeviceState,
+    LabProcess,
+    Point,
+    PointResult,
+    api_calls,
+    audit_records,
+    device_problems,
+    fitelctl,
+    lab,
+    reached,
+    router_peers,
+    run_killing_lab,
+    run_record,
+    same,
+    sweep,
+    sweep_inventory,
+)
+
+from fitelctl.lab.runner import BackgroundLab, LabOptions
+
+API_FAULTS = ("api-503-at", "api-reset-at", "api-timeout-at")
+APPLY = ("apply", "--all", "--yes", "--json", "--verify-timeout", "5", "--timeout", "60")
+
+
+def api_points(calls: int) -> list[Point]:
+    return [Point(f"{f}:{n}", (f"{f}:{n}",)) for n in range(1, calls + 1) for f in API_FAULTS]
+
+
+def drop_points(lines: dict[str, list[int]]) -> list[Point]:
+    """``ssh-drop-after:N@K`` for every session K and every N below its line count."""
+    return [
+        Point(f"{site}/ssh-drop-after:{n}@{k}", (f"{site}/ssh-drop-after:{n}@{k}",))
+        for site, sessions in lines.items()
+        for k, count in enumerate(sessions, start=1)
+        for n in range(count)
+    ]
+
+
+def fired(running: Any, point: Point, calls_before: int = 0) -> bool:
+    spec = point.faults[0]
+    if spec.startswith("api-"):
+        tag = {"api-503-at": "[503]", "api-reset-at": "[reset]", "api-timeout-at": "[timeout]"}
+        return any(
+            line.endswith(tag[spec.split(":")[0]]) for line in api_calls(running.options.state_dir)
+        )
+    site = spec.split("/")[0] if "/" in spec else "tokyo"
+    faults = running.sites[site].device.faults
+    if "commit-fails" in spec:
+        return not faults.commit_fails
+    return faults.drop_after_lines is None
+
+
+# --- apply ----------------------------------------------------------------------------
+
+
+def clean_apply(tmp: Path, sites: int) -> tuple[dict[str, str], dict[str, list[int]], int]:
+    """The intended config per site, configuration lines per session, API calls."""
+    with lab(tmp / "clean", "seed-v2-pending", sites) as running:
+        inventory = sweep_inventory(running.options.state_dir)
+        result = fitelctl("-i", str(inventory), *APPLY)
+        assert result.returncode == 0, result.stderr
+        intended = {s: site.device.boot_config() for s, site in running.sites.items()}
+        lines = {s: list(site.device.config_lines) for s, site in running.sites.items()}
+        assert running.api is not None
+        return intended, lines, running.api.calls
+
+
+def apply_point(tmp: Path, sites: int, intended: dict[str, str], point: Point) -> PointResult:
+    outcome = PointResult(point)
+    problems = outcome.problems
+    state = tmp / point.name.replace("/", "_").replace(":", "_").replace("@", "_")
+    with lab(state, "seed-v2-pending", sites, point.faults) as running:
+        inventory = sweep_inventory(state)
+        before = {s: site.device.current_config() for s, site in running.sites.items()}
+        peers = router_peers(running)
+        result = fitelctl("-i", str(inventory), *APPLY)
+        outcome.fired = fired(running, point)
+        if "Traceback" in result.stderr:
+            problems.append("traceback: " + result.stderr[-300:])
+            return outcome
+        reported = {s["site"]: s for s in json.loads(result.stdout)["sites"]}
+        records = audit_records(state)
+        for site in running.sites:
+            now = DeviceState.of(running, site)
+            problems += device_problems(site, now, before[site], intended[site])
+            ended = reported[site]["result"]
+            if ended == "applied" and not (
+                same(now.boot, intended[site]) and reported[site]["saved"]
+            ):
+                problems.append(f"{site}: applied but not saved as intended")
+            if ended == "rolled_back" and not same(now.boot, before[site]):
+                problems.append(f"{site}: rolled back but runs something else")
+            mine = [r for r in records if r["site"] == site]
+            if [r["result"] for r in mine] != [ended]:
+                problems.append(
+                    f"{site}: audit says {[r['result'] for r in mine]}, run said {ended}"
+                )
+        if router_peers(running) != peers:
+            problems.append("the router's peers changed")
+        # finish the job: apply again, fault-free (each fault fired once)
+        lines_before = {s: list(site.device.config_lines) for s, site in running.sites.items()}
+        again = fitelctl("-i", str(inventory), *APPLY)
+        if again.returncode != 0:
+            problems.append(f"apply again: exit {again.returncode}: {again.stderr[-300:]}")
+            return outcome
+        for entry in json.loads(again.stdout)["sites"]:
+            site = entry["site"]
+            now = DeviceState.of(running, site)
+            if not (same(now.boot, intended[site]) and now.tunnel_up):
+                problems.append(f"{site}: not in the intended state after apply again")
+            if reported[site]["result"] == "applied":
+                if entry["result"] != "unchanged":
+                    problems.append(f"{site}: a saved change was applied a second time")
+                if running.sites[site].device.config_lines != lines_before[site]:
+                    problems.append(f"{site}: configured again after a saved change")
+    return outcome
+
+
+@pytest.mark.parametrize("sites", [1, 5], ids=["one-site", "fleet-of-5"])
+def test_apply_survives_a_fault_at_every_point(tmp_path: Path, sites: int) -> None:
+    intended, lines, calls = clean_apply(tmp_path, sites)
+    points = [
+        *drop_points(lines),
+        Point("commit-fails", ("commit-fails",)),
+        *api_points(calls),
+    ]
+    assert len(points) >= sum(map(sum, lines.values())) + 1 + 3 * calls
+    totals = sweep(
+        f"apply, {sites} site(s)", points, lambda p: apply_point(tmp_path, sites, intended, p)
+    )
+    assert not totals.failures(), "\n".join(totals.failures())
+
+
+# --- runbooks -------------------------------------------------------------------------
+
+RUNBOOKS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "rotate-psk": ("seed-v2", ("--var", "verify_timeout=5")),
+    "migrate-vpc-router-v2": (
+        "seed-v1",
+        (
+            "--var",
+            "interval=0.1",
+            "--var",
+            "verify_timeout=5",
+            "--var",
+            "migrate_timeout=5",
+            "--var",
+            "power_timeout=5",
+            "--var",
+            "ipsec_lifetime=180",
+        ),
+    ),
+}
+
+
+def run_args(state: Path, runbook: str, *more: str) -> list[str]:
+    return [
+        "-i",
+        str(state / "sweep.yaml"),
+        "run",
+        runbook,
+        "--site",
+        "tokyo",
+        "--yes",
+        "--timeout",
+        "120",
+        *more,
+    ]
+
+
+def psk_of(state: Path) -> str | None:
+    """The new key of the run (its private file under runs/), when one was made."""
+    keys = sorted((state / "runs").glob("*.psk"))
+    return keys[-1].read_text().strip() if keys else None
+
+
+def intended_config(runbook: str, clean: dict[str, str], state: Path) -> str:
+    if runbook != "rotate-psk":
+        return clean["config"]
+    psk = psk_of(state)
+    return clean["config"].replace(clean["psk"], psk) if psk else clean["config"]
+
+
+def clean_runbook(tmp: Path, runbook: str) -> tuple[dict[str, str], dict[str, list[int]], int, int]:
+    scenario, variables = RUNBOOKS[runbook]
+    with lab(tmp / "clean", scenario) as running:
+        state = running.options.state_dir
+        sweep_inventory(state)
+        result = fitelctl(*run_args(state, runbook, *variables))
+        assert result.returncode == 0, result.stderr
+        clean = {"config": running.sites["tokyo"].device.boot_config(), "psk": psk_of(state) or ""}
+        steps = sum(1 for e in run_record(state) if e["event"] == "step" and e["status"] == "ok")
+        assert running.api is not None
+        return (
+            clean,
+            {"tokyo": list(running.sites["tokyo"].device.config_lines)},
+            running.api.calls,
+            steps,
+        )
+
+
+def record_problems(events: list[dict[str, Any]], killed: bool) -> list[str]:
+    problems = []
+    open_steps: dict[str, int] = {}
+    for event in events:
+        if event["event"] == "step":
+            delta = 1 if event["status"] == "started" else -1
+            open_steps[event["step"]] = open_steps.get(event["step"], 0) + delta
+    unended = [s for s, n in open_steps.items() if n > 0]
+    if unended and not killed:
+        problems.append(f"run record: steps {unended} started and never ended")
+    if not any(e["event"] == "end" for e in events) and not killed:
+        problems.append("run record: no end")
+    return problems
+
+
+def resume_problems(events: list[dict[str, Any]]) -> list[str]:
+    """No step that completed before a resume runs again after it."""
+    problems, done = [], set()
+    for event in events:
+        if event["event"] == "resume":
+            done |= set(event["skipping"])
+        elif event["event"] == "step" and event["status"] == "started" and event["step"] in done:
+            problems.append(f"resume repeated the completed step {event['step']}")
+    return problems
+
+
+def changing_call_problems(runbook: str, state: Path) -> list[str]:
+    calls = api_calls(state)
+    problems = []
+    if runbook == "migrate-vpc-router-v2":
+        if reached(calls, "PUT", "/vpcrouter/version") > 1:
+            problems.append("the migration call reached the router twice")
+        exported = list((state / "runs").glob("*-router-settings.json"))
+        destructive = reached(calls, "PUT", "/vpcrouter/version") + reached(
+            calls, "DELETE", "/power"
+        )
+        if destructive and not exported:
+            problems.append("a destructive router call without an export on disk")
+    return problems
+
+
+def runbook_point(tmp: Path, runbook: str, clean: dict[str, str], point: Point) -> PointResult:
+    outcome = PointResult(point)
+    problems = outcome.problems
+    scenario, variables = RUNBOOKS[runbook]
+    state = tmp / point.name.replace("/", "_").replace(":", "_").replace("@", "_")
+    with lab(state, scenario, 1, point.faults) as running:
+        sweep_inventory(state)
+        before = running.sites["tokyo"].device.current_config()
+        peers = router_peers(running)
+        result = fitelctl(*run_args(state, runbook, *variables))
+        outcome.fired = fired(running, point)
+        if "Traceback" in result.stderr:
+            problems.append("traceback: " + result.stderr[-300:])
+        intended = intended_config(runbook, clean, state)
+        problems += device_problems("tokyo", DeviceState.of(running, "tokyo"), before, intended)
+        if router_peers(running) != peers:
+            problems.append("the router's peers were lost")
+        problems += record_problems(run_record(state), killed=False)
+        if result.returncode != 0:
+            resumed = fitelctl(*run_args(state, runbook, "--resume"))
+            if resumed.returncode != 0:
+                problems.append(f"resume: exit {resumed.returncode}: {resumed.stdout[-300:]}")
+        problems += resume_problems(run_record(state))
+        problems += changing_call_problems(runbook, state)
+        problems += final_problems(runbook, running, state, clean)
+    return outcome
+
+
+def final_problems(runbook: str, running: Any, state: Path, clean: dict[str, str]) -> list[str]:
+    now = DeviceState.of(running, "tokyo")
+    problems = []
+    intended = intended_config(runbook, clean, state)
+    if not (same(now.current, now.boot) and same(now.boot, intended) and now.tunnel_up):
+        problems.append("the job did not end in the intended state, saved, tunnel up")
+    if runbook == "rotate-psk":
+        stored = (state / "secrets" / "tokyo.psk").read_text().strip()
+        router = running.api.router.router.peers[0].psk
+        if not (stored == router == psk_of(state)):
+            problems.append("the stored key, the router's and the run's new key differ")
+    return problems
+
+
+def kill_point(tmp: Path, runbook: str, clean: dict[str, str], point: Point) -> PointResult:
+    """SIGKILL the lab at a step boundary, restart it, resume."""
+    outcome = PointResult(point, fired=True)
+    problems = outcome.problems
+    scenario, variables = RUNBOOKS[runbook]
+    state = tmp / point.name
+    process = LabProcess(state, scenario)
+    process.start()
+    try:
+        sweep_inventory(state)
+        before = process.saved_boot("tokyo")
+        assert point.kill_after_steps is not None
+        result = run_killing_lab(
+            run_args(state, runbook, *variables), process, point.kill_after_steps
+        )
+        if "Traceback" in result.stderr:
+            problems.append("traceback: " + result.stderr[-300:])
+        boot = process.saved_boot("tokyo")
+        intended = intended_config(runbook, clean, state)
+        if not (same(boot, before) or same(boot, intended)):
+            problems.append("boots neither what it ran before nor the intended config")
+        peers = process.saved_router()["settings"]["Router"]["SiteToSiteIPsecVPN"]["Config"]
+        if not peers:
+            problems.append("the router's peers were lost")
+        problems += record_problems(run_record(state), killed=True)
+        if result.returncode != 0:
+            resumed = fitelctl(*run_args(state, runbook, "--resume"))
+            if resumed.returncode != 0:
+                problems.append(f"resume: exit {resumed.returncode}: {resumed.stdout[-300:]}")
+        problems += resume_problems(run_record(state))
+        problems += changing_call_problems(runbook, state)
+        if not same(process.saved_boot("tokyo"), intended_config(runbook, clean, state)):
+            problems.append("the job did not end with the intended config saved")
+        status = fitelctl("-i", str(state / "sweep.yaml"), "status", "--json", "--timeout", "30")
+        if runbook == "rotate-psk" and status.returncode != 0:
+            problems.append(f"status after the job: exit {status.returncode}")
+    finally:
+        process.stop()
+    return outcome
+
+
+@pytest.mark.parametrize("runbook", list(RUNBOOKS))
+def test_runbook_survives_a_fault_at_every_point(tmp_path: Path, runbook: str) -> None:
+    clean, lines, calls, steps = clean_runbook(tmp_path, runbook)
+    points = [
+        *drop_points(lines),
+        Point("commit-fails", ("commit-fails",)),
+        *api_points(calls),
+    ]
+    kills = [Point(f"kill-after-{k}-steps", kill_after_steps=k) for k in range(steps)]
+    totals = sweep(runbook, points, lambda p: runbook_point(tmp_path, runbook, clean, p))
+    killed = sweep(f"{runbook} (SIGKILL)", kills, lambda p: kill_point(tmp_path, runbook, clean, p))
+    failures = totals.failures() + killed.failures()
+    assert not failures, "\n".join(failures)
+
+
+# --- the lab's persistence, which the SIGKILL points rely on ---------------------------------
+
+
+def test_a_killed_lab_comes_back_as_a_power_cycle(tmp_path: Path) -> None:
+    """SIGKILL, restart on the same state dir: same ports and host keys, the device
+    boots what was saved, the router keeps its settings and version."""
+    process = LabProcess(tmp_path / "lab", "seed-v1")
+    process.start()
+    try:
+        state = process.state
+        sweep_inventory(state)
+        described = (state / "lab.json").read_text()
+        rotated = fitelctl(*run_args(state, "rotate-psk", "--var", "verify_timeout=5"))
+        assert rotated.returncode == 0, rotated.stderr
+        saved, router = process.saved_boot("tokyo"), process.saved_router()
+        new_psk = (state / "secrets" / "tokyo.psk").read_text().strip()
+        assert new_psk in saved
+        assert (
+            router["settings"]["Router"]["SiteToSiteIPsecVPN"]["Config"][0]["PreSharedSecret"]
+            == new_psk
+        )
+        process.kill()
+        process.start()
+        assert (state / "lab.json").read_text() == described  # same ports, same credentials
+        status = fitelctl("-i", str(state / "inventory.yaml"), "status", "--json")
+        assert status.returncode == 0, status.stderr  # known_hosts matches, tunnel up
+        assert json.loads(status.stdout)["sites"][0]["state"] == "up"
+        assert same(process.saved_boot("tokyo"), saved)
+    finally:
+        process.stop()
+
+
+def test_unsaved_changes_are_lost_in_a_power_cycle(tmp_path: Path) -> None:
+    from fitelctl.lab.device.editing import replay_config
+
+    with lab(tmp_path / "lab", "seed-v2-pending") as running:
+        inventory = sweep_inventory(running.options.state_dir)
+        v1 = running.sites["tokyo"].device.current_config()
+        assert fitelctl("-i", str(inventory), *APPLY).returncode == 0
+        device = running.sites["tokyo"].device
+        v2 = device.boot_config()
+        device.working = replay_config(v1)
+        device.commit()  # runs v1 again, not saved
+        assert same(device.current_config(), v1)
+    state = tmp_path / "lab"
+    with BackgroundLab(LabOptions(state, scenario="seed-v2-pending")) as restarted:
+        device = restarted.sites["tokyo"].device
+        for text in (device.current_config(), device.working_config(), device.boot_config()):
+            assert same(text, v2)
