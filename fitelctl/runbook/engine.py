@@ -5,7 +5,12 @@ redacted): the parameters, each step's start and end with its data, and at the
 end a snapshot of both sides.  ``--resume`` reads the latest unfinished record
 of the same runbook and site, takes the data of the steps that ended ``ok``
 from it and goes on from the first step that did not: a step that completed
-is never run twice.
+is never run twice.  A completed step that a recovery step then undid (a
+recovery step of the same operation listed in the completed step's
+``on_failure``, such as ``router-back`` for rotate-psk's ``router``) no longer
+counts as completed: its change is gone, so the resume makes it again (found by
+the fault sweep: resuming rotate-psk after a failed device step set the new key
+on the F220 only, the router having been put back to the old one).
 """
 
 from __future__ import annotations
@@ -257,6 +262,9 @@ def run_runbook(ctx: StepContext, runbook: Runbook, options: RunOptions) -> RunR
         for event in events:
             if event["event"] == "step" and event["status"] == "ok" and event["step"] in main_steps:
                 done[event["step"]] = event.get("data", {})
+            elif event["event"] == "step" and event["status"] == "ok":
+                for undone in _undone_by(runbook, event["step"]):
+                    done.pop(undone, None)
         run_id = events[0]["run_id"]
     else:
         variables = resolve_parameters(runbook, options.variables)
@@ -419,6 +427,18 @@ def _recover(
             return False
         scope[step.id] = result.data
     return failed.rescue
+
+
+def _undone_by(runbook: Runbook, recovery_id: str) -> list[str]:
+    """The main steps whose change the recovery step ``recovery_id`` puts back."""
+    recovery = runbook.recovery.get(recovery_id)
+    if recovery is None:
+        return []
+    return [
+        step.id
+        for step in runbook.steps
+        if recovery_id in step.on_failure and not step.rescue and step.op == recovery.op
+    ]
 
 
 def _snapshot(ctx: StepContext, options: RunOptions) -> dict[str, Any]:
