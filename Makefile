@@ -25,8 +25,9 @@ $(PY):
 test: $(PY)  ## the whole suite, as CI runs it (ruff and strict mypy included)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(PY)  ## ruff check and strict mypy only
+lint: $(PY)  ## ruff check, ruff format --check and strict mypy
 	$(PY) -m ruff check fitelctl tests benchmarks
+	$(PY) -m ruff format --check fitelctl tests benchmarks
 	$(PY) -m mypy
 
 bench: $(PY)  ## the benchmarks with their default arguments; results in benchmarks/results/

@@ -18,8 +18,7 @@ from fitelctl.lab.device.model import LabDevice, SshSession
 
 # pyats-fitelnet, unicon.plugins/README.md ("configモード")
 REAL_OTHER_EDITOR = (
-    "WARNING: Another users has already edited working.cfg.\n"
-    "         Please check working.cfg.\n"
+    "WARNING: Another users has already edited working.cfg.\n         Please check working.cfg.\n"
 )
 # pyats-fitelnet, README.md ("disconnect"): header and a started session's row
 REAL_SSH_HEADER = "Connection  Version  Encryption   State              Username         Line"
