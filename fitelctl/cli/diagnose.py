@@ -12,7 +12,7 @@ import typer
 from fitelctl.cli import context
 
 if TYPE_CHECKING:
-    from fitelctl.diagnose import Diagnosis
+    from fitelctl.vpn_log import Diagnosis
 
 #: exit code when the VPC router cannot be read (status's "unknown")
 CLOUD_UNREADABLE = 3
@@ -104,7 +104,7 @@ def _is_ipv4(text: str) -> bool:
 
 
 def _from_file(path: Path, peer: str | None) -> Diagnosis:
-    from fitelctl.diagnose import diagnose_log
+    from fitelctl.vpn_log import diagnose_log
 
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -114,8 +114,8 @@ def _from_file(path: Path, peer: str | None) -> Diagnosis:
 
 
 def _live(site: str) -> tuple[Diagnosis, int]:
-    from fitelctl.diagnose import Diagnosis
     from fitelctl.ops.diagnose import CloudUnreadable, diagnose_site
+    from fitelctl.vpn_log import Diagnosis
 
     try:
         result = diagnose_site(context.inventory(), site)

@@ -7,7 +7,7 @@ Evidence is taken in the order that settles the most first:
 2. the F220's ``show crypto sa``: an SA with the router on the tunnel
    interface means ``ok`` (the router's own peer status stands in when the
    F220 cannot be reached);
-3. the router's VPN log (``fitelctl.diagnose``): what the latest negotiation
+3. the router's VPN log (``fitelctl.vpn_log``): what the latest negotiation
    actually ran into;
 4. the settings actually in force on both sides (the router's
    SiteToSiteIPsecVPN from the API, the F220's ``show current.cfg``, or the
@@ -23,17 +23,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from fitelctl.diagnose import (
-    IKEV2_DETAIL,
-    PHASE_NAMES,
-    Diagnosis,
-    Offer,
-    Phase,
-    diagnose_log,
-    no_peer_entry_detail,
-    proposal_advice,
-    rate_limit_note,
-)
 from fitelctl.errors import FitelctlError
 from fitelctl.fitelnet import vocabulary as vocab
 from fitelctl.fitelnet.config_tree import ConfigTree
@@ -55,6 +44,17 @@ from fitelctl.parsing import IpsecSa, parse_crypto_sa
 from fitelctl.redact import SECRETS
 from fitelctl.sakura.client import SakuraClient
 from fitelctl.sakura.models import Appliance, ConnectionDetails, RouterStatus, SiteToSiteVpn
+from fitelctl.vpn_log import (
+    IKEV2_DETAIL,
+    PHASE_NAMES,
+    Diagnosis,
+    Offer,
+    Phase,
+    diagnose_log,
+    no_peer_entry_detail,
+    proposal_advice,
+    rate_limit_note,
+)
 
 #: causes read from the log that name a definite failure
 _FAILURES = frozenset(

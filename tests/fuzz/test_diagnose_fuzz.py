@@ -21,13 +21,13 @@ from fuzz_helpers import GARBAGE, ROOT, assert_one_line_error, fuzz, mutated_lin
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fitelctl.diagnose import Diagnosis, diagnose_log
 from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.fitelnet.crypto_config import DeviceTunnel, read_tunnels
 from fitelctl.ike import CloudPeer, negotiate
 from fitelctl.lab.charon_log import SaNumbers, charon_log_lines
 from fitelctl.lab.scenarios import VPC_ROUTER_ADDRESS, device_config, site_addresses
 from fitelctl.redact import SECRETS
+from fitelctl.vpn_log import Diagnosis, diagnose_log
 
 #: `diagnose --from-log`'s causes, as /work/shared/CONTRACT.md lists them
 CONTRACT_CAUSES = frozenset(

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from fitelctl.diagnose import diagnose_log
 from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.fitelnet.crypto_config import DeviceTunnel, read_tunnels
 from fitelctl.ike import CloudPeer, negotiate
@@ -28,6 +27,7 @@ from fitelctl.lab.scenarios import (
     device_config,
     site_addresses,
 )
+from fitelctl.vpn_log import diagnose_log
 
 TOKYO = site_addresses(0)
 ARTICLE_LOG = (

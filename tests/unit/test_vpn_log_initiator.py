@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from fitelctl.diagnose import Diagnosis, diagnose_log
+from fitelctl.vpn_log import Diagnosis, diagnose_log
 
 ROUTER, OFFICE, OTHER = "27.133.132.134", "126.169.118.242", "198.51.100.9"
 CONN = f"peer-{OFFICE}-tunnel-vti"

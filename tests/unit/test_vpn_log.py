@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from fitelctl.diagnose import Offer, diagnose_log, proposal_advice
 from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.fitelnet.crypto_config import DeviceTunnel, read_tunnels
 from fitelctl.ike import CloudPeer, negotiate
 from fitelctl.lab.charon_log import SaNumbers, charon_log_lines
 from fitelctl.lab.scenarios import VPC_ROUTER_ADDRESS, DeviceCrypto, device_config, site_addresses
 from fitelctl.redact import SECRETS
+from fitelctl.vpn_log import Offer, diagnose_log, proposal_advice
 
 TOKYO = site_addresses(0)
 OTHER = site_addresses(1)
