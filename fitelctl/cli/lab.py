@@ -45,7 +45,8 @@ def up(
             help="Inject a fault (repeatable): [SITE/]ssh-drop-after:N[@K] (drop the first, "
             "or the K-th, session sending more than N configuration lines), [SITE/]commit-fails, "
             "wrong-psk, api-503:N (the next N calls), api-503-at:N, api-reset-at:N, "
-            "api-timeout-at:N (the Nth API call, from 1), api-slow:SECONDS, api-quirks.",
+            "api-timeout-at:N (the Nth API call, from 1; a timed-out call is done, its answer "
+            "lost), api-slow:SECONDS, api-quirks.",
         ),
     ] = None,
     sa_format: Annotated[

@@ -10,7 +10,9 @@ The API faults (CONTRACT.md) act here, before anything else: ``unavailable=N``
 (``api-503:N``: the next N calls answer 503), ``delay=S`` (``api-slow:S``:
 every answer waits S seconds) and ``fail_at`` (call index from 1 → ``503``,
 ``reset`` or ``timeout``: ``api-503-at:N``, ``api-reset-at:N``,
-``api-timeout-at:N``; a reset or timed-out call never reaches the router).
+``api-timeout-at:N``).  A 503 or a reset call never reaches the router (the
+front end failed); a timed-out call does, and only its answer is lost (held
+until the client gives up), the case where a client must not assume either way.
 
 ``calls`` is the number of requests received; each is also appended, as
 ``N METHOD /path [fault]``, to ``call_log`` when given (the sweep reads it to see
@@ -90,8 +92,8 @@ class ApiServer:
         self.calls += 1
         fault = self._fail_at.pop(self.calls, None)
         self._log(f"{self.calls} {call}" + (f" [{fault}]" if fault else ""))
-        if fault in ("reset", "timeout"):
-            raise Unanswered(reset=fault == "reset")
+        if fault == "reset":
+            raise Unanswered(reset=True)
         unavailable = self._unavailable > 0 or fault == "503"
         self._unavailable -= self._unavailable > 0
         if self._delay:
@@ -107,6 +109,8 @@ class ApiServer:
         finally:
             if request.method != "GET" and self._on_change is not None:
                 self._on_change()
+        if fault == "timeout":  # done, but the answer never leaves
+            raise Unanswered(reset=False)
         if request.headers.get("x-sakura-bigint-as-int") != "1":
             payload = _ids_as_strings(payload)
         return 200, payload

@@ -7,7 +7,8 @@ more than N; plain ``ssh-drop-after:N`` drops the first session that does (CONTR
 
 API call indices (``api-503-at:N``, ``api-reset-at:N``, ``api-timeout-at:N``) count
 every request the lab's API receives, from 1, since the lab started (a restarted lab
-counts afresh).
+counts afresh).  A 503 or reset call is not done; a timed-out one is done and only
+its answer is lost (held until the client gives up).
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ class Faults:
     devices: tuple[DeviceFault, ...] = ()
     wrong_psk: bool = False  # the cloud side holds a different PSK
     api_503: int = 0  # the next N API calls answer 503
-    api_503_at: int | None = None  # the Nth API call answers 503
-    api_reset_at: int | None = None  # the Nth API call's connection is reset, no answer
-    api_timeout_at: int | None = None  # the Nth API call is never answered
+    api_503_at: int | None = None  # the Nth API call answers 503 (not done)
+    api_reset_at: int | None = None  # the Nth API call's connection is reset (not done)
+    api_timeout_at: int | None = None  # the Nth API call is done, its answer never sent
     api_slow: float = 0.0  # every API answer is delayed this long
     api_quirks: bool = False  # numbers as strings, connection details' lifetimes swapped
     specs: tuple[str, ...] = field(default=(), compare=False)

@@ -63,7 +63,13 @@ def drop_points(lines: dict[str, list[int]]) -> list[Point]:
     ]
 
 
-def fired(running: Any, point: Point, calls_before: int = 0) -> bool:
+def unreached(running: Any, point: Point) -> bool:
+    """An API call index this run never got to (it made fewer calls than the clean run)."""
+    spec = point.faults[0]
+    return spec.startswith("api-") and running.api.calls < int(spec.split(":")[1])
+
+
+def fired(running: Any, point: Point) -> bool:
     spec = point.faults[0]
     if spec.startswith("api-"):
         tag = {"api-503-at": "[503]", "api-reset-at": "[reset]", "api-timeout-at": "[timeout]"}
@@ -94,64 +100,72 @@ def clean_apply(tmp: Path, sites: int) -> tuple[dict[str, str], dict[str, list[i
 
 def apply_point(tmp: Path, sites: int, intended: dict[str, str], point: Point) -> PointResult:
     outcome = PointResult(point)
-    problems = outcome.problems
     state = tmp / point.name.replace("/", "_").replace(":", "_").replace("@", "_")
     with lab(state, "seed-v2-pending", sites, point.faults) as running:
-        inventory = sweep_inventory(state)
-        before = {s: site.device.current_config() for s, site in running.sites.items()}
-        peers = router_peers(running)
-        result = fitelctl("-i", str(inventory), *APPLY)
-        outcome.fired = fired(running, point)
-        if "Traceback" in result.stderr:
-            problems.append("traceback: " + result.stderr[-300:])
-            return outcome
-        reported = {s["site"]: s for s in json.loads(result.stdout)["sites"]}
-        records = audit_records(state)
-        for site in running.sites:
-            now = DeviceState.of(running, site)
-            problems += device_problems(site, now, before[site], intended[site])
-            ended = reported[site]["result"]
-            if ended == "applied" and not (
-                same(now.boot, intended[site]) and reported[site]["saved"]
-            ):
-                problems.append(f"{site}: applied but not saved as intended")
-            if ended == "rolled_back" and not same(now.boot, before[site]):
-                problems.append(f"{site}: rolled back but runs something else")
-            mine = [r for r in records if r["site"] == site]
-            if [r["result"] for r in mine] != [ended]:
-                problems.append(
-                    f"{site}: audit says {[r['result'] for r in mine]}, run said {ended}"
-                )
-        if router_peers(running) != peers:
-            problems.append("the router's peers changed")
-        # finish the job: apply again, fault-free (each fault fired once)
-        lines_before = {s: list(site.device.config_lines) for s, site in running.sites.items()}
-        again = fitelctl("-i", str(inventory), *APPLY)
-        if again.returncode != 0:
-            problems.append(f"apply again: exit {again.returncode}: {again.stderr[-300:]}")
-            return outcome
-        for entry in json.loads(again.stdout)["sites"]:
-            site = entry["site"]
-            now = DeviceState.of(running, site)
-            if not (same(now.boot, intended[site]) and now.tunnel_up):
-                problems.append(f"{site}: not in the intended state after apply again")
-            if reported[site]["result"] == "applied":
-                if entry["result"] != "unchanged":
-                    problems.append(f"{site}: a saved change was applied a second time")
-                if running.sites[site].device.config_lines != lines_before[site]:
-                    problems.append(f"{site}: configured again after a saved change")
+        check_apply(running, state, intended, outcome)
+        settle(running, outcome)
     return outcome
 
 
+def settle(running: Any, outcome: PointResult) -> None:
+    """Whether the point's fault fired, in the faulted run or while finishing the job."""
+    outcome.fired = fired(running, outcome.point)
+    outcome.unreached = not outcome.fired and unreached(running, outcome.point)
+
+
+def check_apply(running: Any, state: Path, intended: dict[str, str], outcome: PointResult) -> None:
+    problems = outcome.problems
+    inventory = sweep_inventory(state)
+    before = {s: site.device.current_config() for s, site in running.sites.items()}
+    peers = router_peers(running)
+    result = fitelctl("-i", str(inventory), *APPLY)
+    if "Traceback" in result.stderr:
+        problems.append("traceback: " + result.stderr[-300:])
+        return
+    reported = {s["site"]: s for s in json.loads(result.stdout)["sites"]}
+    records = audit_records(state)
+    for site in running.sites:
+        now = DeviceState.of(running, site)
+        problems += device_problems(site, now, before[site], intended[site])
+        ended = reported[site]["result"]
+        if ended == "applied" and not (same(now.boot, intended[site]) and reported[site]["saved"]):
+            problems.append(f"{site}: applied but not saved as intended")
+        if ended == "rolled_back" and not same(now.boot, before[site]):
+            problems.append(f"{site}: rolled back but runs something else")
+        mine = [r for r in records if r["site"] == site]
+        if [r["result"] for r in mine] != [ended]:
+            problems.append(f"{site}: audit says {[r['result'] for r in mine]}, run said {ended}")
+    if router_peers(running) != peers:
+        problems.append("the router's peers changed")
+    # finish the job: apply again, fault-free (each fault fired once)
+    lines_before = {s: list(site.device.config_lines) for s, site in running.sites.items()}
+    again = fitelctl("-i", str(inventory), *APPLY)
+    if again.returncode != 0:
+        problems.append(f"apply again: exit {again.returncode}: {again.stderr[-300:]}")
+        return
+    for entry in json.loads(again.stdout)["sites"]:
+        site = entry["site"]
+        now = DeviceState.of(running, site)
+        if not (same(now.boot, intended[site]) and now.tunnel_up):
+            problems.append(f"{site}: not in the intended state after apply again")
+        if reported[site]["result"] == "applied":
+            if entry["result"] != "unchanged":
+                problems.append(f"{site}: a saved change was applied a second time")
+            if running.sites[site].device.config_lines != lines_before[site]:
+                problems.append(f"{site}: configured again after a saved change")
+    return outcome
+
+
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("sites", [1, 5], ids=["one-site", "fleet-of-5"])
 def test_apply_survives_a_fault_at_every_point(tmp_path: Path, sites: int) -> None:
     intended, lines, calls = clean_apply(tmp_path, sites)
     points = [
         *drop_points(lines),
-        Point("commit-fails", ("commit-fails",)),
+        *[Point(f"{site}/commit-fails", (f"{site}/commit-fails",)) for site in lines],
         *api_points(calls),
     ]
-    assert len(points) >= sum(map(sum, lines.values())) + 1 + 3 * calls
+    assert len(points) == sum(map(sum, lines.values())) + sites + 3 * calls
     totals = sweep(
         f"apply, {sites} site(s)", points, lambda p: apply_point(tmp_path, sites, intended, p)
     )
@@ -253,45 +267,84 @@ def resume_problems(events: list[dict[str, Any]]) -> list[str]:
 
 
 def changing_call_problems(runbook: str, state: Path) -> list[str]:
+    """No changing call reached the router twice; the export came first and holds
+    every peer."""
     calls = api_calls(state)
     problems = []
     if runbook == "migrate-vpc-router-v2":
         if reached(calls, "PUT", "/vpcrouter/version") > 1:
             problems.append("the migration call reached the router twice")
-        exported = list((state / "runs").glob("*-router-settings.json"))
         destructive = reached(calls, "PUT", "/vpcrouter/version") + reached(
             calls, "DELETE", "/power"
         )
-        if destructive and not exported:
-            problems.append("a destructive router call without an export on disk")
+        order = [
+            (e["step"], e["status"])
+            for e in run_record(state)
+            if e["event"] == "step" and e["step"] in ("export", "migrate", "power-off", "reimport")
+        ]
+        first_destructive = next(
+            (i for i, (step, _) in enumerate(order) if step != "export"), len(order)
+        )
+        if destructive and ("export", "ok") not in order[:first_destructive]:
+            problems.append("a destructive router call before the export was on disk")
+        exports = list((state / "runs").glob("*-router-settings.json"))
+        if destructive and not all(
+            json.loads(e.read_text())["Router"]["SiteToSiteIPsecVPN"]["Config"] for e in exports
+        ):
+            problems.append("an export without the router's peers")
     return problems
+
+
+def audit_problems(state: Path) -> list[str]:
+    """One audit record per apply attempt that changed or rolled back the device."""
+    kept = ("applied", "rolled_back")
+    attempts = [
+        (e.get("data") or {}).get("result")
+        for e in run_record(state)
+        if e["event"] == "step" and e["step"] == "device" and e["status"] != "started"
+    ]
+    audited = [r["result"] for r in audit_records(state)]
+    if [r for r in audited if r in kept] != [r for r in attempts if r in kept]:
+        return [f"audit {audited} does not match the run record's device attempts {attempts}"]
+    if len(audited) > len(attempts):
+        return [f"more audit records {audited} than device attempts {attempts}"]
+    return []
 
 
 def runbook_point(tmp: Path, runbook: str, clean: dict[str, str], point: Point) -> PointResult:
     outcome = PointResult(point)
-    problems = outcome.problems
-    scenario, variables = RUNBOOKS[runbook]
+    scenario, _ = RUNBOOKS[runbook]
     state = tmp / point.name.replace("/", "_").replace(":", "_").replace("@", "_")
     with lab(state, scenario, 1, point.faults) as running:
-        sweep_inventory(state)
-        before = running.sites["tokyo"].device.current_config()
-        peers = router_peers(running)
-        result = fitelctl(*run_args(state, runbook, *variables))
-        outcome.fired = fired(running, point)
-        if "Traceback" in result.stderr:
-            problems.append("traceback: " + result.stderr[-300:])
-        intended = intended_config(runbook, clean, state)
-        problems += device_problems("tokyo", DeviceState.of(running, "tokyo"), before, intended)
-        if router_peers(running) != peers:
-            problems.append("the router's peers were lost")
-        problems += record_problems(run_record(state), killed=False)
-        if result.returncode != 0:
-            resumed = fitelctl(*run_args(state, runbook, "--resume"))
-            if resumed.returncode != 0:
-                problems.append(f"resume: exit {resumed.returncode}: {resumed.stdout[-300:]}")
-        problems += resume_problems(run_record(state))
-        problems += changing_call_problems(runbook, state)
-        problems += final_problems(runbook, running, state, clean)
+        check_runbook(running, state, runbook, clean, outcome)
+        settle(running, outcome)
+    return outcome
+
+
+def check_runbook(
+    running: Any, state: Path, runbook: str, clean: dict[str, str], outcome: PointResult
+) -> None:
+    problems = outcome.problems
+    _, variables = RUNBOOKS[runbook]
+    sweep_inventory(state)
+    before = running.sites["tokyo"].device.current_config()
+    peers = router_peers(running)
+    result = fitelctl(*run_args(state, runbook, *variables))
+    if "Traceback" in result.stderr:
+        problems.append("traceback: " + result.stderr[-300:])
+    intended = intended_config(runbook, clean, state)
+    problems += device_problems("tokyo", DeviceState.of(running, "tokyo"), before, intended)
+    if router_peers(running) != peers:
+        problems.append("the router's peers were lost")
+    problems += record_problems(run_record(state), killed=False)
+    if result.returncode != 0:
+        resumed = fitelctl(*run_args(state, runbook, "--resume"))
+        if resumed.returncode != 0:
+            problems.append(f"resume: exit {resumed.returncode}: {resumed.stdout[-300:]}")
+    problems += resume_problems(run_record(state))
+    problems += changing_call_problems(runbook, state)
+    problems += audit_problems(state)
+    problems += final_problems(runbook, running, state, clean)
     return outcome
 
 
@@ -340,6 +393,7 @@ def kill_point(tmp: Path, runbook: str, clean: dict[str, str], point: Point) -> 
                 problems.append(f"resume: exit {resumed.returncode}: {resumed.stdout[-300:]}")
         problems += resume_problems(run_record(state))
         problems += changing_call_problems(runbook, state)
+        problems += audit_problems(state)
         if not same(process.saved_boot("tokyo"), intended_config(runbook, clean, state)):
             problems.append("the job did not end with the intended config saved")
         status = fitelctl("-i", str(state / "sweep.yaml"), "status", "--json", "--timeout", "30")
@@ -350,6 +404,7 @@ def kill_point(tmp: Path, runbook: str, clean: dict[str, str], point: Point) -> 
     return outcome
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("runbook", list(RUNBOOKS))
 def test_runbook_survives_a_fault_at_every_point(tmp_path: Path, runbook: str) -> None:
     clean, lines, calls, steps = clean_runbook(tmp_path, runbook)
@@ -414,3 +469,29 @@ def test_unsaved_changes_are_lost_in_a_power_cycle(tmp_path: Path) -> None:
         device = restarted.sites["tokyo"].device
         for text in (device.current_config(), device.working_config(), device.boot_config()):
             assert same(text, v2)
+
+
+def test_fault_specs() -> None:
+    from fitelctl.lab.faults import FaultError, parse_faults
+
+    faults = parse_faults(["site2/ssh-drop-after:4@2", "commit-fails", "api-reset-at:3"])
+    assert (faults.api_reset_at, faults.api_timeout_at, faults.api_503_at) == (3, None, None)
+    site2, tokyo = faults.for_device("site2"), faults.for_device("tokyo")
+    assert (site2.ssh_drop_after, site2.ssh_drop_session, site2.commit_fails) == (4, 2, True)
+    assert (tokyo.ssh_drop_after, tokyo.commit_fails) == (None, True)
+    for bad, says in [
+        ("api-timeout-at:0", "counted from 1"),
+        ("ssh-drop-after:2@0", "counted from 1"),
+        ("tokyo/api-503:1", "only device faults may name a site"),
+        ("api-reset-at:x", "non-negative number"),
+    ]:
+        with pytest.raises(FaultError, match=says):
+            parse_faults([bad])
+
+
+def test_unknown_site_in_a_fault_is_one_line(tmp_path: Path) -> None:
+    result = fitelctl(
+        "lab", "up", "--state-dir", str(tmp_path), "--fault", "osaka/commit-fails", timeout=60
+    )
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "unknown site 'osaka'" in result.stderr.strip().splitlines()[-1]
