@@ -25,7 +25,7 @@ def render(
     Pure generation: no SSH, no API. Same order and layout as a saved FITELnet
     config (blocks closed by `exit`, `!` between them).
     """
-    from fitelctl.fitelnet.render import render_text, render_tunnel
+    from fitelctl.fitelnet.config_render import render_text, render_tunnel
     from fitelctl.inventory import resolve_secret
 
     inventory = context.inventory()

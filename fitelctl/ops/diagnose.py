@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 from fitelctl.errors import FitelctlError
 from fitelctl.fitelnet import vocabulary as vocab
+from fitelctl.fitelnet.config_render import render_tunnel
 from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.fitelnet.crypto_config import BrokenTunnel, DeviceTunnel, read_tunnels
-from fitelctl.fitelnet.render import render_tunnel
 from fitelctl.ike import (
     CLOUD_AES_BITS,
     CLOUD_DH_GROUP,

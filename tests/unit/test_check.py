@@ -11,9 +11,9 @@ import pytest
 import yaml
 from conftest import ROOT
 
+from fitelctl.fitelnet.config_render import render_text, render_tunnel
 from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.fitelnet.crypto_config import DeviceTunnel, read_tunnels
-from fitelctl.fitelnet.render import render_text, render_tunnel
 from fitelctl.ike import CloudPeer, negotiate
 from fitelctl.inventory import Inventory, InventoryError
 from fitelctl.ops.check import (

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from fitelctl.fitelnet.config_render import render_tunnel
 from fitelctl.fitelnet.config_tree import ConfigTree, Entry
 from fitelctl.fitelnet.crypto_config import DeviceTunnel, read_tunnels
 from fitelctl.fitelnet.diff import DiffConflict, diff_config, equivalent, managed_scope, whole_scope
-from fitelctl.fitelnet.render import render_tunnel
 from fitelctl.inventory import load_inventory
 from fitelctl.lab.device.editing import ConfigEditor, clone, replay_config
 from fitelctl.lab.device.grammar import Failure

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from fitelctl.fitelnet.config_render import render_text, render_tunnel
 from fitelctl.fitelnet.config_tree import ConfigTree
-from fitelctl.fitelnet.render import render_text, render_tunnel
 from fitelctl.inventory import load_inventory
 from fitelctl.tunnel import CryptoOverrides
 
