@@ -20,7 +20,7 @@ from typing import Literal
 
 from fitelctl.fitelnet.crypto_config import DeviceTunnel
 
-Cause = Literal[
+NegotiationCause = Literal[
     "ok",
     "proposal_mismatch_main_mode",
     "proposal_mismatch_quick_mode",
@@ -80,7 +80,7 @@ def accepted_set(peer: CloudPeer) -> AcceptedSet:
 
 @dataclass(frozen=True)
 class Outcome:
-    cause: Cause
+    cause: NegotiationCause
     detail: str
     ike_aes_bits: int | None = None
     esp_aes_bits: int | None = None

@@ -52,11 +52,11 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from fitelctl.fitelnet import vocabulary as vocab
-from fitelctl.ike import Cause as NegotiationCause
+from fitelctl.ike import NegotiationCause
 from fitelctl.redact import SECRETS
 
 #: the negotiation model's causes, and "the log does not say"
-Cause = NegotiationCause | Literal["unknown"]
+DiagnosisCause = NegotiationCause | Literal["unknown"]
 Phase = Literal["main", "quick"]
 
 
@@ -64,7 +64,7 @@ Phase = Literal["main", "quick"]
 class Diagnosis:
     """A verdict: the cause, one line saying what to change, and the lines it rests on."""
 
-    cause: Cause
+    cause: DiagnosisCause
     detail: str
     evidence: list[str] = field(default_factory=list)
     #: the router drops the office's new negotiations (per-IP half-open IKE_SA limit)
