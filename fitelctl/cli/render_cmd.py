@@ -25,8 +25,8 @@ def render(
     Pure generation: no SSH, no API. Same order and layout as a saved FITELnet
     config (blocks closed by `exit`, `!` between them).
     """
-    from fitelctl.fitelnet.config_render import render_text, render_tunnel
     from fitelctl.inventory import resolve_secret
+    from fitelctl.inventory.fitelnet_config import render_text, render_tunnel
 
     inventory = context.inventory()
     config = inventory.site(site)

@@ -31,13 +31,13 @@ from typing import Any, Literal
 from fitelctl.deadline import Deadline, current
 from fitelctl.errors import FitelctlError
 from fitelctl.fitelnet import vocabulary as vocab
-from fitelctl.fitelnet.config_render import render_tunnel
 from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.fitelnet.crypto_config import DeviceTunnel, read_tunnels
 from fitelctl.fitelnet.diff import DiffConflict, diff_config, managed_scope, whole_scope
 from fitelctl.fitelnet.drivers import DeviceDriver, OtherSessionEdits
 from fitelctl.ike import negotiate
 from fitelctl.inventory import Inventory, Site, resolve_secret
+from fitelctl.inventory.fitelnet_config import render_tunnel
 from fitelctl.ops.audit import append_audit
 from fitelctl.ops.backups import Backup, save_backup
 from fitelctl.ops.check import check_site, has_errors

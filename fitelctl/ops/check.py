@@ -20,8 +20,8 @@ from typing import Literal
 from fitelctl.fitelnet import vocabulary as vocab
 from fitelctl.ike import AcceptedSet, accepted_set
 from fitelctl.inventory import EmptySecretError, Inventory, SecretError, resolve_secret
+from fitelctl.inventory.tunnel import Cloud, Crypto, Tunnel
 from fitelctl.parsing import IKE_CHILD_LAYOUT_FROM, KNOWN_MODELS, firmware_release
-from fitelctl.tunnel import Cloud, Crypto, Tunnel
 
 Severity = Literal["error", "warning", "info"]
 

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 from fitelctl.errors import FitelctlError
 from fitelctl.fitelnet import vocabulary as vocab
-from fitelctl.fitelnet.config_render import render_tunnel
 from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.fitelnet.crypto_config import BrokenTunnel, DeviceTunnel, read_tunnels
 from fitelctl.ike import (
@@ -38,6 +37,7 @@ from fitelctl.ike import (
     negotiate,
 )
 from fitelctl.inventory import Inventory, Site, resolve_secret
+from fitelctl.inventory.fitelnet_config import render_tunnel
 from fitelctl.ops.cloud import client_for, lifetime_notes, lifetimes, read_connection_details
 from fitelctl.ops.connect import ConnectOptions, connect_site
 from fitelctl.parsing import IpsecSa, parse_crypto_sa

@@ -37,6 +37,7 @@ from pydantic import SecretStr, ValidationError
 
 from fitelctl.errors import FitelctlError
 from fitelctl.inventory import Inventory
+from fitelctl.inventory.tunnel import Cloud
 from fitelctl.ops.check import psk_findings
 from fitelctl.ops.cloud import client_for
 from fitelctl.private_files import write_private_file
@@ -51,7 +52,6 @@ from fitelctl.sakura.models import (
     SiteToSiteVpn,
     VpcRouterSettings,
 )
-from fitelctl.tunnel import Cloud
 
 #: Availability values that, once a wait is over, mean the router needs the workaround.
 STUCK_AVAILABILITY = frozenset({"migrating", "failed"})

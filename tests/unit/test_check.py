@@ -11,11 +11,11 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from fitelctl.fitelnet.config_render import render_text, render_tunnel
 from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.fitelnet.crypto_config import DeviceTunnel, read_tunnels
 from fitelctl.ike import CloudPeer, negotiate
 from fitelctl.inventory import Inventory, InventoryError
+from fitelctl.inventory.fitelnet_config import render_text, render_tunnel
 from fitelctl.ops.check import (
     PSK_MAX_LENGTH,
     PSK_SYMBOLS,

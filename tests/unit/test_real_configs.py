@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from fitelctl.fitelnet.config_render import render_tunnel
 from fitelctl.fitelnet.config_tree import ConfigTree, Entry
 from fitelctl.fitelnet.crypto_config import DeviceTunnel, read_tunnels
 from fitelctl.fitelnet.diff import DiffConflict, diff_config, equivalent, managed_scope, whole_scope
 from fitelctl.inventory import load_inventory
+from fitelctl.inventory.fitelnet_config import render_tunnel
 from fitelctl.lab.device.editing import ConfigEditor, clone, replay_config
 from fitelctl.lab.device.grammar import Failure
 from fitelctl.lab.device.syntax import MODES

@@ -7,6 +7,9 @@
 Every failure is a ``DeviceError`` subclass whose ``str()`` is one redacted line.
 """
 
+from __future__ import annotations
+
+from fitelctl.errors import FitelctlError
 from fitelctl.fitelnet.drivers.base import (
     AuthenticationFailed,
     CommandRejected,
@@ -24,8 +27,25 @@ from fitelctl.fitelnet.drivers.base import (
     OtherSessionEdits,
     SessionDropped,
     UnexpectedPrompt,
-    open_driver,
 )
+
+
+def open_driver(target: DeviceTarget, kind: DriverKind) -> DeviceDriver:
+    """A driver for ``target`` (not yet connected: call ``connect()`` or use ``with``).
+
+    The implementation modules are imported here, lazily, so that a command using
+    one library never pays for loading the other.
+    """
+    if kind == "netmiko":
+        from fitelctl.fitelnet.drivers.netmiko_driver import NetmikoDriver
+
+        return NetmikoDriver(target)
+    if kind == "scrapli":
+        from fitelctl.fitelnet.drivers.scrapli_driver import ScrapliDriver
+
+        return ScrapliDriver(target)
+    raise FitelctlError(f"unknown device driver {kind!r}: expected 'netmiko' or 'scrapli'")
+
 
 __all__ = [
     "AuthenticationFailed",

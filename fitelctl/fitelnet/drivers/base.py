@@ -452,20 +452,3 @@ class DriverBase:
 
     def disconnect_ssh(self, number: int) -> str:
         return self._confirmed(f"disconnect ssh {number}")
-
-
-def open_driver(target: DeviceTarget, kind: DriverKind) -> DeviceDriver:
-    """A driver for ``target`` (not yet connected: call ``connect()`` or use ``with``).
-
-    The implementation modules are imported here, lazily, so that a command using
-    one library never pays for loading the other.
-    """
-    if kind == "netmiko":
-        from fitelctl.fitelnet.drivers.netmiko_driver import NetmikoDriver
-
-        return NetmikoDriver(target)
-    if kind == "scrapli":
-        from fitelctl.fitelnet.drivers.scrapli_driver import ScrapliDriver
-
-        return ScrapliDriver(target)
-    raise FitelctlError(f"unknown device driver {kind!r}: expected 'netmiko' or 'scrapli'")

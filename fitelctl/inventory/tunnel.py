@@ -11,14 +11,11 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from fitelctl.fitelnet import vocabulary as vocab
+from fitelctl.inventory.strict import StrictModel
 from fitelctl.secret_refs import SecretRef
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _ipv4(value: str) -> str:
@@ -58,12 +55,12 @@ KeySize = Annotated[list[int], AfterValidator(_key_size)]
 Lifetime = Annotated[int, Field(ge=60, le=604800)]
 
 
-class Selector(_Strict):
+class Selector(StrictModel):
     src: Annotated[str, AfterValidator(_selector)] = "any"
     dst: Annotated[str, AfterValidator(_selector)] = "any"
 
 
-class CryptoOverrides(_Strict):
+class CryptoOverrides(StrictModel):
     """Any crypto setting; what is left out comes from the preset."""
 
     ike_version: Literal[1, 2] | None = None
@@ -154,7 +151,7 @@ PRESETS: dict[str, Crypto] = {
 }
 
 
-class Cloud(_Strict):
+class Cloud(StrictModel):
     """The VPC router this site's tunnel ends on, and its peer entry for the site."""
 
     version: Literal[1, 2]
@@ -172,7 +169,7 @@ class Cloud(_Strict):
     dpd_timeout: int = Field(default=30, ge=1)
 
 
-class Tunnel(_Strict):
+class Tunnel(StrictModel):
     """The office side: the F220's tunnel to the VPC router."""
 
     name: str = Field(

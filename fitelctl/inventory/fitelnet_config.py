@@ -10,7 +10,7 @@ appear only when the inventory pins a key length.
 from __future__ import annotations
 
 from fitelctl.fitelnet.config_tree import ConfigTree, Entry
-from fitelctl.tunnel import Cloud, Crypto, Selector, Tunnel
+from fitelctl.inventory.tunnel import Cloud, Crypto, Selector, Tunnel
 
 
 def psk_placeholder(tunnel: Tunnel) -> str:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from fitelctl.fitelnet.config_render import render_text, render_tunnel
 from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.inventory import load_inventory
-from fitelctl.tunnel import CryptoOverrides
+from fitelctl.inventory.fitelnet_config import render_text, render_tunnel
+from fitelctl.inventory.tunnel import CryptoOverrides
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from fitelctl.errors import FitelctlError
 from fitelctl.ike import CloudPeer
+from fitelctl.inventory.strict import StrictModel
+from fitelctl.inventory.tunnel import Cloud, Tunnel
 from fitelctl.redact import SECRETS
 from fitelctl.secret_refs import SecretRef
-from fitelctl.tunnel import Cloud, Tunnel
 
 DEFAULT_INVENTORY = Path("inventory/inventory.yaml")
 #: libyaml's safe loader when PyYAML has it: 4x faster on a 200-site inventory
@@ -39,12 +40,7 @@ class EmptySecretError(SecretError):
     """A secret reference resolves, to nothing."""
 
 
-class _Strict(BaseModel):
-    # .inf/.nan are YAML floats, and no timeout a socket or timer can take
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class Device(_Strict):
+class Device(StrictModel):
     host: str
     port: int = Field(default=22, ge=1, le=65535)
     username: str
@@ -60,7 +56,7 @@ class Device(_Strict):
     firmware: str | None = None
 
 
-class Site(_Strict):
+class Site(StrictModel):
     device: Device
     tunnel: Tunnel
     cloud: Cloud
@@ -83,7 +79,7 @@ class Site(_Strict):
         )
 
 
-class Defaults(_Strict):
+class Defaults(StrictModel):
     driver: Literal["netmiko", "scrapli"] = "netmiko"
     known_hosts: Path = Path("known_hosts")
     connect_timeout: float = Field(default=10.0, gt=0)
@@ -94,7 +90,7 @@ class Defaults(_Strict):
     verify_timeout: float = Field(default=60.0, gt=0)
 
 
-class Api(_Strict):
+class Api(StrictModel):
     """How to reach the Sakura Cloud API; the ``SAKURACLOUD_*`` environment overrides it."""
 
     root_url: str | None = None
@@ -109,7 +105,7 @@ class Api(_Strict):
     )
 
 
-class Inventory(_Strict):
+class Inventory(StrictModel):
     version: Literal[1] = 1
     defaults: Defaults = Defaults()
     api: Api = Api()
