@@ -31,7 +31,6 @@ NegotiationCause = Literal[
 ]
 
 CLOUD_HASH_TO_DEVICE = {"sha1": "sha", "sha256": "sha-256"}
-CLOUD_ESP_AUTH = {"sha1": "esp-sha-hmac", "sha256": "esp-sha256-hmac"}
 CLOUD_DH_GROUP = {"modp1024": 2, "modp1536": 5, "modp2048": 14, "modp3072": 15, "modp4096": 16}
 CLOUD_AES_BITS = {"aes128": 128, "aes256": 256}
 

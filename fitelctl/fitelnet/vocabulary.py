@@ -14,7 +14,6 @@ AES_KEY_BITS = (128, 192, 256)
 ESP_ENCRYPTIONS = ("esp-aes", "esp-3des", "esp-des", "esp-null")
 ESP_AUTHS = ("esp-sha-hmac", "esp-sha256-hmac", "esp-sha512-hmac", "esp-md5-hmac")
 
-SELF_IDENTITY_KINDS = ("address", "fqdn", "user-fqdn")
 IKE_VERSIONS = (1, 2)
 
 #: Key lengths the F220 offers when no keysize line pins them (INFERRED from the

@@ -1,9 +1,8 @@
 """HTTP client for the VPC router subset of the Sakura Cloud IaaS API 1.1.
 
-``SakuraClient`` (sync) and ``AsyncSakuraClient`` (asyncio) share everything
-but the wait between attempts: each operation is described once as a ``Call``
-(method, path, body, how to read the answer), and ``_Core`` decides, for each
-answer, to return, retry or raise.
+Each operation is described once as a ``Call`` (method, path, body, how to
+read the answer), and ``_Core`` decides, for each answer, to return, retry or
+raise; ``SakuraClient`` sends the requests and waits between attempts.
 
 Behaviour follows the official SDK (``sacloud/iaas-api-go``): HTTP Basic auth
 with token:secret, ``X-Sakura-Bigint-As-Int: 1`` so IDs come back as integers,
@@ -29,7 +28,6 @@ serves, ``PUT appliance/{id}/vpcrouter/version`` with ``{"Version": N}``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import threading
@@ -214,7 +212,7 @@ def shared_throttle(settings: ApiSettings) -> _Throttle:
 
 
 class _Core:
-    """Request building and answer handling shared by the sync and async clients."""
+    """Request building and answer handling, apart from sending and waiting."""
 
     def __init__(self, settings: ApiSettings, deadline: Deadline | None = None) -> None:
         SECRETS.add(settings.secret)
@@ -487,89 +485,3 @@ class SakuraClient(_Core):
             if time.monotonic() >= ends:
                 raise self._not_reached(appliance, instance_status, availability, timeout)
             time.sleep(max(0.0, min(interval, ends - time.monotonic())))
-
-
-class AsyncSakuraClient(_Core):
-    """asyncio client; use as an async context manager or await ``aclose()``."""
-
-    def __init__(self, settings: ApiSettings, deadline: Deadline | None = None) -> None:
-        super().__init__(settings, deadline)
-        self._http = httpx.AsyncClient(**self._client_options())
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def run(self, call: Call[T]) -> T:
-        """Send ``call``, retrying as the policy allows; return its parsed answer."""
-        attempt = 0
-        while True:
-            await asyncio.sleep(min(self._throttle.reserve(), self.deadline.remaining()))
-            try:
-                response = await self._http.request(**self._attempt(call))
-                outcome = self._answer(call, response, attempt)
-            except httpx.TransportError as exc:
-                outcome = self._failure(call, exc, attempt)
-            if not isinstance(outcome, _Retry):
-                return outcome
-            attempt += 1
-            await asyncio.sleep(min(outcome.delay, self.deadline.remaining()))
-
-    async def read_appliance(self, appliance_id: int) -> Appliance:
-        return await self.run(self.calls.read_appliance(appliance_id))
-
-    async def update_settings(
-        self, appliance_id: int, settings: VpcRouterSettings, settings_hash: str
-    ) -> Appliance:
-        return await self.run(self.calls.update_settings(appliance_id, settings, settings_hash))
-
-    async def apply_config(self, appliance_id: int) -> None:
-        await self.run(self.calls.apply_config(appliance_id))
-
-    async def boot(self, appliance_id: int) -> None:
-        await self.run(self.calls.boot(appliance_id))
-
-    async def shutdown(self, appliance_id: int, *, force: bool = False) -> None:
-        await self.run(self.calls.shutdown(appliance_id, force=force))
-
-    async def reset(self, appliance_id: int) -> None:
-        await self.run(self.calls.reset(appliance_id))
-
-    async def status(self, appliance_id: int) -> RouterStatus:
-        return await self.run(self.calls.status(appliance_id))
-
-    async def vpn_log(self, appliance_id: int) -> VpnLog:
-        return await self.run(self.calls.vpn_log(appliance_id))
-
-    async def cpu_monitor(self, appliance_id: int) -> CpuMonitor:
-        return await self.run(self.calls.cpu_monitor(appliance_id))
-
-    async def migrate_version(self, appliance_id: int, version: int) -> None:
-        await self.run(self.calls.migrate_version(appliance_id, version))
-
-    async def wait_for_state(
-        self,
-        appliance_id: int,
-        *,
-        instance_status: str | None = None,
-        availability: str | None = None,
-        timeout: float = 600.0,
-        interval: float = 5.0,
-    ) -> Appliance:
-        """Poll until the appliance shows the given state, within ``timeout`` and the deadline."""
-        timeout = min(timeout, self.deadline.remaining())
-        ends = time.monotonic() + timeout
-        while True:
-            appliance = await self.read_appliance(appliance_id)
-            if self._reached(appliance, instance_status, availability):
-                return appliance
-            if time.monotonic() >= ends:
-                raise self._not_reached(appliance, instance_status, availability, timeout)
-            await asyncio.sleep(max(0.0, min(interval, ends - time.monotonic())))

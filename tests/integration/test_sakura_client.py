@@ -36,9 +36,8 @@ from fitelctl.lab.scenarios import (
 )
 from fitelctl.lab.world import LabWorld, PeerEntry, VpcRouter
 from fitelctl.sakura import errors
-from fitelctl.sakura.client import AsyncSakuraClient, SakuraClient
+from fitelctl.sakura.client import SakuraClient
 from fitelctl.sakura.config import ApiSettings, resolve_api_settings
-from fitelctl.sakura.models import SiteToSitePeer
 
 TOKYO = site_addresses(0)
 DATA = Path(__file__).resolve().parents[1] / "data" / "sakura"
@@ -456,47 +455,6 @@ def test_a_stuck_migration_recovers_by_the_articles_workaround(lab_api: StartLab
         assert client.status(lab.id).SiteToSiteIPsecVPNPeers[0].Status == "DOWN"
         lab.commit_device("v2")
         assert client.status(lab.id).SiteToSiteIPsecVPNPeers[0].up
-
-
-def test_the_async_client(lab_api: StartLabApi) -> None:
-    lab = lab_api(unavailable=2)
-
-    async def main() -> None:
-        async with AsyncSakuraClient(lab.settings()) as client:
-            appliance = await client.read_appliance(lab.id)
-            assert appliance.Settings is not None and appliance.site_to_site is not None
-            appliance.site_to_site.peers.append(
-                SiteToSitePeer(
-                    Peer="198.51.100.9",
-                    PreSharedSecret=SecretStr("second-psk-7"),
-                    RemoteID="10.0.0.9",
-                )
-            )
-            updated = await client.update_settings(
-                lab.id, appliance.Settings, appliance.SettingsHash
-            )
-            assert updated.site_to_site is not None and len(updated.site_to_site.peers) == 2
-            await client.apply_config(lab.id)
-            status = await client.status(lab.id)
-            assert [p.Status for p in status.SiteToSiteIPsecVPNPeers] == ["UP", "DOWN"]
-            await client.shutdown(lab.id, force=True)
-            await client.wait_for_state(lab.id, instance_status="down", timeout=5, interval=0.02)
-            with pytest.raises(errors.ConflictError):
-                await client.update_settings(lab.id, appliance.Settings, appliance.SettingsHash)
-
-    asyncio.run(main())
-    assert list(lab.server.requests)[:3] == [f"GET /tk1v/api/cloud/1.1/appliance/{lab.id}"] * 3
-
-
-def test_the_async_client_times_out_clearly(lab_api: StartLabApi) -> None:
-    lab = lab_api(delay=1.0)
-
-    async def main() -> None:
-        async with AsyncSakuraClient(lab.settings(timeout=0.2)) as client:
-            await client.status(lab.id)
-
-    with pytest.raises(errors.ApiTimeoutError, match=r"within 0\.2s"):
-        asyncio.run(main())
 
 
 def test_no_credential_or_psk_leaks_into_errors_or_logs(
