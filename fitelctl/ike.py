@@ -34,6 +34,28 @@ CLOUD_HASH_TO_DEVICE = {"sha1": "sha", "sha256": "sha-256"}
 CLOUD_DH_GROUP = {"modp1024": 2, "modp1536": 5, "modp2048": 14, "modp3072": 15, "modp4096": 16}
 CLOUD_AES_BITS = {"aes128": 128, "aes256": 256}
 
+#: strongSwan's proposal keywords (as charon logs them, e.g. ``IKE:AES_CBC_128/
+#: HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_1536``) for FITELnet's names; AES is
+#: ``AES_CBC_<bits>``.  Read one way to write the lab's log, the other to read a
+#: router's log.
+STRONGSWAN_CIPHERS = {"3des": "3DES_CBC", "des": "DES_CBC", "null": "NULL"}
+STRONGSWAN_INTEGRITY = {
+    "sha": "HMAC_SHA1_96",
+    "sha-256": "HMAC_SHA2_256_128",
+    "sha-512": "HMAC_SHA2_512_256",
+    "md5": "HMAC_MD5_96",
+}
+STRONGSWAN_GROUPS = {
+    1: "MODP_768",
+    2: "MODP_1024",
+    5: "MODP_1536",
+    14: "MODP_2048",
+    15: "MODP_3072",
+    16: "MODP_4096",
+    19: "ECP_256",
+    20: "ECP_384",
+}
+
 
 @dataclass(frozen=True)
 class CloudPeer:

@@ -52,7 +52,12 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from fitelctl.fitelnet import vocabulary as vocab
-from fitelctl.ike import NegotiationCause
+from fitelctl.ike import (
+    STRONGSWAN_CIPHERS,
+    STRONGSWAN_GROUPS,
+    STRONGSWAN_INTEGRITY,
+    NegotiationCause,
+)
 from fitelctl.redact import SECRETS
 
 #: the negotiation model's causes, and "the log does not say"
@@ -468,23 +473,9 @@ class Offer:
 
 _PROPOSALS = re.compile(r"(?P<side>received|configured) proposals: (?P<list>.*)$")
 _AES = re.compile(r"^AES_CBC_(?P<bits>\d+)$")
-_CIPHERS = {"3DES_CBC": "3des", "DES_CBC": "des", "NULL": "null"}
-_HASHES = {
-    "HMAC_SHA1_96": "sha",
-    "HMAC_SHA2_256_128": "sha-256",
-    "HMAC_SHA2_512_256": "sha-512",
-    "HMAC_MD5_96": "md5",
-}
-_GROUPS = {
-    "MODP_768": 1,
-    "MODP_1024": 2,
-    "MODP_1536": 5,
-    "MODP_2048": 14,
-    "MODP_3072": 15,
-    "MODP_4096": 16,
-    "ECP_256": 19,
-    "ECP_384": 20,
-}
+_CIPHERS = {name: cipher for cipher, name in STRONGSWAN_CIPHERS.items()}
+_HASHES = {name: hash_ for hash_, name in STRONGSWAN_INTEGRITY.items()}
+_GROUPS = {name: group for group, name in STRONGSWAN_GROUPS.items()}
 
 
 def _proposals(lines: Iterable[str], side: str, phase: Phase) -> Offer | None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fitelctl.fitelnet import vocabulary as vocab
-from fitelctl.ike import AcceptedSet, accepted_set
+from fitelctl.ike import CLOUD_DH_GROUP, STRONGSWAN_GROUPS, AcceptedSet, accepted_set
 from fitelctl.inventory import EmptySecretError, Inventory, SecretError, resolve_secret
 from fitelctl.inventory.tunnel import Cloud, Crypto, Tunnel
 from fitelctl.parsing import IKE_CHILD_LAYOUT_FROM, KNOWN_MODELS, firmware_release
@@ -111,6 +111,9 @@ class _Difference:
     change: str  # the inventory change on the device side that fixes it
 
 
+#: the router's DHGroup setting for each group it can select
+_CLOUD_GROUP_NAMES = {group: name for name, group in CLOUD_DH_GROUP.items()}
+
 #: The version-2 alternative: change the router's setting instead of the F220's.
 _CLOUD_ALTERNATIVE = {
     "encryption": "or change cloud.encryption_algo to match the F220",
@@ -192,7 +195,7 @@ def _differences(crypto: Crypto, want: AcceptedSet) -> list[_Difference]:
             _Difference(
                 "dh-group",
                 f"IKE DH group is {crypto.dh_group}, the VPC router selects group "
-                f"{want.dh_group} (modp{vocab.MODP_BITS[want.dh_group]})",
+                f"{want.dh_group} ({_CLOUD_GROUP_NAMES[want.dh_group]})",
                 f"set tunnel.crypto.dh_group: {want.dh_group}",
             )
         )
@@ -203,7 +206,7 @@ def _differences(crypto: Crypto, want: AcceptedSet) -> list[_Difference]:
                 "pfs-group",
                 f"PFS is {have}, but the VPC router's quick mode proposal carries its DH "
                 f"group {want.pfs_group} (strongSwan: "
-                f"ESP:.../MODP_{vocab.MODP_BITS[want.pfs_group]}/...)",
+                f"ESP:.../{STRONGSWAN_GROUPS[want.pfs_group]}/...)",
                 f"set tunnel.crypto.pfs_group: {want.pfs_group}",
             )
         )

@@ -6,9 +6,16 @@ from dataclasses import replace
 
 import pytest
 
+from fitelctl.fitelnet import vocabulary as vocab
 from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.fitelnet.crypto_config import BrokenTunnel, DeviceTunnel, read_tunnels
-from fitelctl.ike import CloudPeer, negotiate
+from fitelctl.ike import (
+    STRONGSWAN_CIPHERS,
+    STRONGSWAN_GROUPS,
+    STRONGSWAN_INTEGRITY,
+    CloudPeer,
+    negotiate,
+)
 from fitelctl.lab.scenarios import device_config, site_addresses
 
 TOKYO = site_addresses(0)
@@ -104,3 +111,12 @@ def test_broken_reference_chain_is_reported() -> None:
     text = device_config(TOKYO, "v1", "k").replace(" set isakmp-profile sakuratokyo\n", "")
     (broken,) = read_tunnels(ConfigTree.parse(text))
     assert isinstance(broken, BrokenTunnel) and "set isakmp-profile" in broken.reason
+
+
+def test_every_fitelnet_algorithm_has_one_strongswan_name_and_reads_back() -> None:
+    """One table serves both directions: no two FITELnet names share a strongSwan one."""
+    assert set(STRONGSWAN_INTEGRITY) == set(vocab.ISAKMP_HASHES)
+    assert set(STRONGSWAN_GROUPS) == set(vocab.DH_GROUPS)
+    assert set(STRONGSWAN_CIPHERS) | {"aes"} == set(vocab.ISAKMP_ENCRYPTIONS) | {"null"}
+    for table in (STRONGSWAN_CIPHERS, STRONGSWAN_INTEGRITY, STRONGSWAN_GROUPS):
+        assert len(set(table.values())) == len(table)
