@@ -84,14 +84,14 @@ def _register() -> None:
         logs,
         parse,
         reconnect,
-        render_cmd,
+        render,
         run,
         sessions,
         status,
     )
 
     app.command("status")(status.status)
-    app.command("render")(render_cmd.render)
+    app.command("render")(render.render)
     app.command("check")(check.check)
     app.command("diff")(change.diff)
     app.command("apply")(change.apply)

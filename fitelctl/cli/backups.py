@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
-from fitelctl.cli import change, context
+from fitelctl.cli import context
+from fitelctl.cli.options import AllSitesOption, JsonOption, dry_run_option, emit_json
 
 
 class _ListUnlessSubcommand(TyperGroup):
@@ -30,7 +30,27 @@ backups_app = typer.Typer(
         "`fitelctl backups SITE` lists them; `fitelctl backups prune` deletes old ones."
     ),
 )
-backups_app.command("list")(change.backups)
+
+
+@backups_app.command("list")
+def list_site_backups(
+    site: Annotated[str, typer.Argument(help="Site whose backups to list.")],
+    as_json: JsonOption = False,
+) -> None:
+    """List the config backups apply took of SITE, oldest first (contents are not printed)."""
+    from fitelctl.ops.backups import list_backups
+
+    found = list_backups(context.inventory(), site)
+    if as_json:
+        doc = [
+            {"path": str(b.path), "taken_at": b.taken_at.isoformat(), "size": b.size} for b in found
+        ]
+        emit_json({"site": site, "backups": doc})
+        return
+    if not found:
+        print(f"no backups for {site}", file=sys.stderr)
+    for backup in found:
+        print(f"{backup.taken_at:%Y-%m-%d %H:%M:%S}Z  {backup.size:>7} bytes  {backup.path}")
 
 
 @backups_app.command("prune")
@@ -43,11 +63,9 @@ def prune(
         list[str] | None,
         typer.Argument(help="Sites whose backups to prune.", metavar="SITE", show_default=False),
     ] = None,
-    all_sites: Annotated[bool, typer.Option("--all", help="Every site of the inventory.")] = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Say what would be deleted; delete nothing.")
-    ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    all_sites: AllSitesOption = False,
+    dry_run: Annotated[bool, dry_run_option("Say what would be deleted; delete nothing.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Delete all but the newest --keep backups of each site; the newest is never deleted."""
     from fitelctl.ops.backups import BackupError, prune_backups
@@ -74,8 +92,7 @@ def prune(
                 for r in results
             ],
         }
-        json.dump(doc, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        emit_json(doc)
         return
     verb = "would remove" if dry_run else "removed"
     for r in results:

@@ -1,27 +1,29 @@
-"""``diff``, ``apply`` and ``backups``: look at a change, make it safely, find its backups."""
+"""``diff`` and ``apply``: look at a change, then make it safely."""
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fitelctl.cli import context
+from fitelctl.cli.options import (
+    AllSitesOption,
+    ForceOption,
+    JsonOption,
+    TrustNewHostKeyOption,
+    YesOption,
+    deadline_help,
+    dry_run_option,
+    emit_json,
+    timeout_option,
+    workers_option,
+)
 
 if TYPE_CHECKING:
     from fitelctl.ops.apply import Plan, SiteOutcome
 
-ForceOption = Annotated[
-    bool,
-    typer.Option(
-        "--force",
-        help="Go on despite check errors, or take along another session's uncommitted "
-        "edits in working.cfg (recorded in the audit log).",
-    ),
-]
 #: ``apply``'s default deadline, seconds.  One site needs a minute or two at worst
 #: (sessions, the re-apply, and the wait for the tunnel: defaults.verify_timeout, 60 s);
 #: a fleet goes in waves of --workers sites, so 15 min covers about ten waves (160
@@ -34,29 +36,11 @@ APPLY_TIMEOUT = 900.0
 DIFF_TIMEOUT = 60.0
 
 
-def timeout_option(default: float) -> object:
-    return typer.Option(
-        "--timeout",
-        min=1,
-        metavar="SECONDS",
-        help=f"Overall deadline, retries and waits included (default {default:g}).",
-    )
-
-
-TrustOption = Annotated[
-    bool,
-    typer.Option(
-        "--trust-new-host-key",
-        help="Record a device host key that known_hosts does not have yet (never a changed one).",
-    ),
-]
-
-
 def diff(
     site: Annotated[str, typer.Argument(help="Site to compare.")],
     force: ForceOption = False,
-    trust_new_host_key: TrustOption = False,
-    timeout: Annotated[float, timeout_option(DIFF_TIMEOUT)] = DIFF_TIMEOUT,
+    trust_new_host_key: TrustNewHostKeyOption = False,
+    timeout: Annotated[float, timeout_option(deadline_help(DIFF_TIMEOUT))] = DIFF_TIMEOUT,
 ) -> None:
     """Print the commands that bring SITE's managed config sections to the generated state.
 
@@ -82,22 +66,18 @@ def diff(
 
 def apply(
     sites: Annotated[list[str] | None, typer.Argument(help="Sites to apply.")] = None,
-    all_sites: Annotated[bool, typer.Option("--all", help="Every site in the inventory.")] = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Check and show the diff; change nothing.")
-    ] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    all_sites: AllSitesOption = False,
+    dry_run: Annotated[bool, dry_run_option("Check and show the diff; change nothing.")] = False,
+    yes: YesOption = False,
+    as_json: JsonOption = False,
     force: ForceOption = False,
-    workers: Annotated[
-        int | None, typer.Option("--workers", min=1, help="Sites changed at once.")
-    ] = None,
+    workers: Annotated[int | None, workers_option("Sites changed at once.")] = None,
     verify_timeout: Annotated[
         float | None,
         typer.Option("--verify-timeout", min=1, help="Seconds to wait for the tunnel."),
     ] = None,
-    trust_new_host_key: TrustOption = False,
-    timeout: Annotated[float, timeout_option(APPLY_TIMEOUT)] = APPLY_TIMEOUT,
+    trust_new_host_key: TrustNewHostKeyOption = False,
+    timeout: Annotated[float, timeout_option(deadline_help(APPLY_TIMEOUT))] = APPLY_TIMEOUT,
 ) -> None:
     """Configure, commit, verify the tunnel, then save; roll back when it does not come up.
 
@@ -159,8 +139,7 @@ def apply(
             )
     outcomes = [plan.outcome for plan in plans]
     if as_json:
-        json.dump({"sites": [o.to_json() for o in outcomes]}, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        emit_json({"sites": [o.to_json() for o in outcomes]})
     else:
         _show_outcomes(outcomes)
     ok = all(o.result in ("applied", "unchanged", "dry_run") for o in outcomes)
@@ -172,8 +151,9 @@ def _plan_for(plans: list[Plan], site: str) -> Plan:
 
 
 def _show_plans(plans: list[Plan]) -> None:
-    from fitelctl.cli.render import stdout
+    from fitelctl.cli.console import console
 
+    stdout = console()
     for plan in plans:
         if plan.commands:
             stdout.print(f"[bold]{plan.site}[/]: {len(plan.commands)} command(s)")
@@ -192,32 +172,13 @@ def _confirm(count: int, as_json: bool) -> bool:
 
 
 def _show_outcomes(outcomes: list[SiteOutcome]) -> None:
-    from fitelctl.cli.render import RESULT_STYLE, stdout
+    from fitelctl.cli.console import console
+    from fitelctl.cli.tables import RESULT_STYLE
 
+    stdout = console()
     for outcome in outcomes:
         style = RESULT_STYLE.get(outcome.result, "")
         saved = " (saved)" if outcome.saved else ""
         stdout.print(f"[{style}]{outcome.result}[/]{saved}  {outcome.site}")
         for problem in outcome.problems:
             stdout.print(f"    {problem}", markup=False)
-
-
-def backups(
-    site: Annotated[str, typer.Argument(help="Site whose backups to list.")],
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
-) -> None:
-    """List the config backups apply took of SITE, oldest first (contents are not printed)."""
-    from fitelctl.ops.backups import list_backups
-
-    found = list_backups(context.inventory(), site)
-    if as_json:
-        doc = [
-            {"path": str(b.path), "taken_at": b.taken_at.isoformat(), "size": b.size} for b in found
-        ]
-        json.dump({"site": site, "backups": doc}, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return
-    if not found:
-        print(f"no backups for {site}", file=sys.stderr)
-    for backup in found:
-        print(f"{backup.taken_at:%Y-%m-%d %H:%M:%S}Z  {backup.size:>7} bytes  {Path(backup.path)}")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fitelctl.cli import context
+from fitelctl.cli.options import JsonOption, emit_json
 
 if TYPE_CHECKING:
     from fitelctl.ops.check import Finding
@@ -20,7 +19,7 @@ def check(
     sites: Annotated[
         list[str] | None, typer.Argument(help="Sites to check (default: all).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Check each site's inventory against what the VPC router accepts, before a push.
 
@@ -48,18 +47,18 @@ def check(
                 for name, findings in results.items()
             ]
         }
-        json.dump(document, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        emit_json(document)
     else:
         _print_report(results)
     raise typer.Exit(1 if any(has_errors(f) for f in results.values()) else 0)
 
 
 def _print_report(results: dict[str, list[Finding]]) -> None:
-    from rich.console import Console
     from rich.text import Text
 
-    out = Console(highlight=False, soft_wrap=True)
+    from fitelctl.cli.console import console
+
+    out = console(soft_wrap=True)
     for site, findings in results.items():
         out.print(Text.assemble((site, "bold"), ": ", _counts(findings) or ("ok", "green")))
         for finding in findings:

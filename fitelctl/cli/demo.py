@@ -4,8 +4,9 @@ The lab starts in the article's after-migration state (``seed-v2-pending``:
 the VPC router moved to version 2, the F220 still runs the version-1 config, so
 the tunnel is down).  Then, as an engineer would: status, check, diff, apply
 (configure, commit, reconnect from the cloud side, verify, save), status,
-reconnect, status.  Exit 0 when the tunnel ends up with the version-2
-algorithms.
+reconnect, status.  Each step is the real command, run in this process on the
+lab's inventory, so the demo prints exactly what the command prints.  Exit 0
+when the tunnel ends up with the version-2 algorithms.
 """
 
 from __future__ import annotations
@@ -18,70 +19,54 @@ import typer
 from fitelctl.cli import context
 
 EXPECTED = ("AES-CBC/256", "HMAC-SHA2-256-128/256", 14)
+STEPS = (
+    ["status"],
+    ["check", "tokyo"],
+    ["diff", "tokyo"],
+    ["apply", "tokyo", "--yes"],
+    ["status"],
+    ["reconnect", "tokyo"],
+    ["status"],
+)
 
 
 def demo() -> None:
     """Run the main job on a temporary lab: status, check, diff, apply, status, reconnect."""
-    from fitelctl.cli.render import RESULT_STYLE, print_status_table
-    from fitelctl.cli.render import stdout as out
+    from fitelctl.cli.console import console
     from fitelctl.inventory import load_inventory
     from fitelctl.lab.runner import BackgroundLab, LabOptions
-    from fitelctl.ops.apply import ApplyOptions, execute_plan, plan_site
-    from fitelctl.ops.check import check_site
-    from fitelctl.ops.reconnect import reconnect_site
     from fitelctl.ops.status import collect_status
 
+    out = console()
     with tempfile.TemporaryDirectory(prefix="fitelctl-demo-") as tmp:
         state_dir = Path(tmp)
         out.rule("fitelctl lab up --scenario seed-v2-pending")
         with BackgroundLab(LabOptions(state_dir=state_dir, scenario="seed-v2-pending")):
-            inventory = load_inventory(state_dir / "inventory.yaml")
+            inventory_file = state_dir / "inventory.yaml"
             out.print(
                 "The VPC router was migrated to version 2 (aes256/sha256/modp2048); "
                 "the F220 still runs the article's version-1 config."
             )
-
-            out.print("\n[bold]$ fitelctl status[/]")
-            print_status_table(collect_status(inventory, ["tokyo"], workers=1))
-
-            out.print("\n[bold]$ fitelctl check tokyo[/]")
-            for finding in check_site(inventory, "tokyo") or []:
-                out.print(f"  {finding.severity}: {finding.rule}: {finding.message}", markup=False)
-
-            out.print("\n[bold]$ fitelctl diff tokyo[/]")
-            options = ApplyOptions()
-            plan = plan_site(inventory, "tokyo", options)
-            for line in plan.outcome.diff:
-                out.print(f"  {line}", markup=False)
-
-            out.print("\n[bold]$ fitelctl apply tokyo --yes[/]")
-            outcome = execute_plan(inventory, plan, options) if plan.ready else plan.outcome
-            style = RESULT_STYLE.get(outcome.result, "")
-            saved = " (saved)" if outcome.saved else ""
-            out.print(f"  [{style}]{outcome.result}[/]{saved}")
-            for problem in outcome.problems:
-                out.print(f"    {problem}", markup=False)
-
-            out.print("\n[bold]$ fitelctl status[/]")
-            print_status_table(collect_status(inventory, ["tokyo"], workers=1))
-
-            out.print("\n[bold]$ fitelctl reconnect tokyo[/]")
-            again = reconnect_site(inventory, "tokyo")
-            out.print(f"  {again.result} (side: {again.side})")
-            if again.before and again.after:
-                out.print(f"  SPI {again.before.in_spi} -> {again.after.in_spi}")
-            for problem in again.problems:
-                out.print(f"    {problem}", markup=False)
-
-            out.print("\n[bold]$ fitelctl status[/]")
-            final = collect_status(inventory, ["tokyo"], workers=1)
-            print_status_table(final)
+            codes = {}
+            for step in STEPS:
+                out.print(f"\n[bold]$ fitelctl {' '.join(step)}[/]")
+                codes[step[0]] = _run_command(inventory_file, step)
+            final = collect_status(load_inventory(inventory_file), ["tokyo"], workers=1)
     sas = final[0].device.ipsec_sas
     got = [(sa.encryption, sa.authentication, sa.pfs_group) for sa in sas]
-    if final[0].state != "up" or EXPECTED not in got or again.result != "reconnected":
+    if final[0].state != "up" or EXPECTED not in got or codes["reconnect"] != 0:
         context.fail(f"demo: the tunnel did not end up with {' / '.join(map(str, EXPECTED))}", 1)
     out.print(
         "\n[green]demo ok[/]: the tunnel is back up with AES-CBC/256, HMAC-SHA2-256, "
         "PFS group 14 (the article's version-2 set)."
     )
     raise typer.Exit(0)
+
+
+def _run_command(inventory_file: Path, args: list[str]) -> int:
+    """Run ``fitelctl -i INVENTORY ARGS`` here, as the command line would; its exit code."""
+    from fitelctl.cli import app
+
+    debug = ["--debug"] if context.STATE.debug else []
+    code = app(["-i", str(inventory_file), *debug, *args], standalone_mode=False)
+    return code if isinstance(code, int) else 0

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fitelctl.cli import context
+from fitelctl.cli.options import JsonOption, emit_json, timeout_option
 
 if TYPE_CHECKING:
     from fitelctl.vpn_log import Diagnosis
@@ -45,14 +44,11 @@ def diagnose(
             "(as the router sees it). Default: the latest of any peer.",
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    as_json: JsonOption = False,
     timeout: Annotated[
         float,
-        typer.Option(
-            "--timeout",
-            min=0.1,
-            metavar="SECONDS",
-            help="Live: overall deadline, retries included (exit 3 when it runs out).",
+        timeout_option(
+            "Live: overall deadline, retries included (exit 3 when it runs out).", minimum=0.1
         ),
     ] = DIAGNOSE_TIMEOUT,
 ) -> None:
@@ -125,9 +121,9 @@ def _live(site: str) -> tuple[Diagnosis, int]:
 
 
 def _print(result: Diagnosis, subject: dict[str, str], *, as_json: bool) -> None:
-    from rich.console import Console
     from rich.text import Text
 
+    from fitelctl.cli.console import console
     from fitelctl.redact import SECRETS
 
     detail = SECRETS.redact(result.detail)
@@ -140,10 +136,9 @@ def _print(result: Diagnosis, subject: dict[str, str], *, as_json: bool) -> None
             "evidence": evidence,
             "rate_limited": result.rate_limited,
         }
-        json.dump(document, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        emit_json(document)
         return
-    out = Console(highlight=False, soft_wrap=True)
+    out = console(soft_wrap=True)
     style = "bold green" if result.cause == "ok" else "bold red"
     out.print(Text.assemble((result.cause, style), f": {detail}"))
     for line in evidence:

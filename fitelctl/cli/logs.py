@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from fitelctl.cli import context
+from fitelctl.cli.options import timeout_option
 
 #: ``logs``' default deadline, seconds: two API calls (the router's settings, then the
 #: log download, a few hundred kB at most) take seconds; 60 leaves a 503 burst its
@@ -29,12 +30,10 @@ def logs(
     ] = False,
     timeout: Annotated[
         float | None,
-        typer.Option(
-            "--timeout",
-            min=0.1,
-            metavar="SECONDS",
-            help=f"Overall deadline, retries included (default {LOGS_TIMEOUT:g}; with "
+        timeout_option(
+            f"Overall deadline, retries included (default {LOGS_TIMEOUT:g}; with "
             "--follow: none, and when given, following ends there with exit 0).",
+            minimum=0.1,
         ),
     ] = None,
 ) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from fitelctl.cli.options import emit_json
 
 
 def parse(
@@ -31,7 +32,6 @@ def parse(
     from fitelctl.ops.parse import parse_file
 
     parsed = parse_file(command, file, platform=platform, show_secrets=show_secrets)
-    json.dump(parsed.records, sys.stdout, indent=2)
-    sys.stdout.write("\n")
+    emit_json(parsed.records)
     for warning in parsed.warnings:
         sys.stderr.write(f"warning: {warning}\n")

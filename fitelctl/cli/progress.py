@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import sys
 from types import TracebackType
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
+
+if TYPE_CHECKING:
+    import rich.progress
 
 
 class Progress(Protocol):
@@ -44,6 +47,36 @@ def site_progress(description: str, *, total: int, enabled: bool) -> Progress:
     """A progress bar on stderr while sites finish; silent for --json or when not a TTY."""
     if not (enabled and sys.stderr.isatty()):
         return _Silent()
-    from fitelctl.cli.render import SiteProgress
-
     return SiteProgress(description, total=total)
+
+
+class SiteProgress:
+    """A rich progress bar on stderr, advanced as sites finish (on any worker thread)."""
+
+    def __init__(self, description: str, *, total: int) -> None:
+        from rich.progress import Progress as Bar
+
+        from fitelctl.cli.console import console
+
+        self._progress: rich.progress.Progress = Bar(console=console(stderr=True), transient=True)
+        self._description = description
+        self._task = self._progress.add_task(description, total=total)
+
+    def __enter__(self) -> Self:
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> None:
+        self._progress.stop()
+
+    def advance(self, site: str) -> None:
+        """One more site done; the bar names the latest, so a stuck run shows who answered."""
+        self._progress.update(
+            self._task, advance=1, description=f"{self._description} (last: {site})"
+        )

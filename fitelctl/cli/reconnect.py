@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from fitelctl.cli import context
+from fitelctl.cli.options import JsonOption, emit_json, timeout_option
 
 #: ``reconnect``'s default overall deadline, seconds: the wait for a new SA (the
 #: inventory's defaults.verify_timeout, 60 s unless set) plus an SSH login, a few
@@ -34,15 +33,12 @@ def reconnect(
             "Default: both when the site has a cloud side, else device.",
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    as_json: JsonOption = False,
     timeout: Annotated[
         float,
-        typer.Option(
-            "--timeout",
-            min=1,
-            metavar="SECONDS",
-            help="Overall deadline: login, the re-apply and its retries, and the wait for "
-            "the new SA (which is the inventory's defaults.verify_timeout within it).",
+        timeout_option(
+            "Overall deadline: login, the re-apply and its retries, and the wait for "
+            "the new SA (which is the inventory's defaults.verify_timeout within it)."
         ),
     ] = RECONNECT_TIMEOUT,
 ) -> None:
@@ -59,10 +55,12 @@ def reconnect(
         inventory.site(site)
         outcome = reconnect_site(inventory, site, side.value if side else None)
     if as_json:
-        json.dump(outcome.to_json(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        emit_json(outcome.to_json())
     else:
-        from fitelctl.cli.render import RESULT_STYLE, stdout
+        from fitelctl.cli.console import console
+        from fitelctl.cli.tables import RESULT_STYLE
+
+        stdout = console()
 
         style = "green" if outcome.result == "reconnected" else RESULT_STYLE["failed"]
         stdout.print(f"[{style}]{outcome.result}[/] {site} (side: {outcome.side})")

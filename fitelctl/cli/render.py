@@ -1,100 +1,38 @@
-"""Human output: rich tables and progress on stderr (colours off when not a TTY)."""
+"""``fitelctl render``: the site's generated FITELnet config (no device contact)."""
 
 from __future__ import annotations
 
-from types import TracebackType
+from typing import Annotated
 
-from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
+import typer
 
-from fitelctl.ops.status import SiteStatus
-
-STATE_STYLE = {"up": "green", "degraded": "yellow", "down": "red", "unknown": "magenta"}
-RESULT_STYLE = {
-    "applied": "green",
-    "unchanged": "green",
-    "dry_run": "cyan",
-    "rolled_back": "yellow",
-    "failed": "red",
-}
-
-stdout = Console(highlight=False)
-if not stdout.is_terminal:
-    # Piped output (logs, monitoring): keep one row per SA instead of folding at 80 columns.
-    stdout = Console(highlight=False, width=200)
-stderr = Console(stderr=True, highlight=False)
+from fitelctl.cli import context
 
 
-def print_status_table(results: list[SiteStatus]) -> None:
-    table = Table(title=None, show_lines=False)
-    for column in (
-        "site",
-        "state",
-        "device",
-        "cloud",
-        "peer",
-        "encryption",
-        "auth",
-        "PFS",
-        "life left",
-        "pkts in/out",
-        "errors",
-        "problems",
-    ):
-        table.add_column(column, no_wrap=column != "problems", overflow="fold")
-    for result in results:
-        state = f"[{STATE_STYLE[result.state]}]{result.state}[/]"
-        cloud = (
-            f"v{result.cloud['vpc_router_version']} {result.cloud['peer_status'] or '-'}"
-            if result.cloud
-            else "-"
-        )
-        device = " ".join(filter(None, (result.device.model, result.device.firmware))) or "-"
-        problems = "; ".join([*result.problems, *(f"warning: {w}" for w in result.device.warnings)])
-        sas = result.device.ipsec_sas
-        if not sas:
-            table.add_row(result.site, state, device, cloud, *([""] * 7), problems)
-        for index, sa in enumerate(sas):
-            table.add_row(
-                result.site if index == 0 else "",
-                state if index == 0 else "",
-                device if index == 0 else "",
-                cloud if index == 0 else "",
-                sa.peer_ip,
-                sa.encryption,
-                sa.authentication,
-                f"group {sa.pfs_group}" if sa.pfs_group else "off",
-                f"{sa.lifetime_remaining}/{sa.lifetime_total}s",
-                f"{sa.in_packets}/{sa.out_packets}",
-                str(sa.in_errors),
-                problems if index == 0 else "",
-            )
-    stdout.print(table)
+def render(
+    site: Annotated[str, typer.Argument(help="Site to render.")],
+    show_secrets: Annotated[
+        bool,
+        typer.Option(
+            "--show-secrets",
+            help="Resolve the PSK reference and print the key. Off: a placeholder naming "
+            "the reference, and the secret is not read.",
+        ),
+    ] = False,
+) -> None:
+    """Print the IPsec configuration the inventory asks of SITE's F220.
 
+    Pure generation: no SSH, no API. Same order and layout as a saved FITELnet
+    config (blocks closed by `exit`, `!` between them).
+    """
+    from fitelctl.inventory import resolve_secret
+    from fitelctl.inventory.fitelnet_config import render_text, render_tunnel
 
-class SiteProgress:
-    """A progress bar on stderr while sites finish (``progress.site_progress`` picks it)."""
-
-    def __init__(self, description: str, *, total: int) -> None:
-        self._progress = Progress(console=stderr, transient=True)
-        self._description = description
-        self._task = self._progress.add_task(description, total=total)
-
-    def __enter__(self) -> SiteProgress:
-        self._progress.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._progress.stop()
-
-    def advance(self, site: str) -> None:
-        """One more site done; the bar names the latest, so a stuck run shows who answered."""
-        self._progress.update(
-            self._task, advance=1, description=f"{self._description} (last: {site})"
-        )
+    inventory = context.inventory()
+    config = inventory.site(site)
+    psk = (
+        resolve_secret(config.tunnel.psk, inventory, what=f"sites.{site}.tunnel.psk")
+        if show_secrets
+        else None
+    )
+    print(render_text(render_tunnel(config.tunnel, config.cloud, psk)), end="")

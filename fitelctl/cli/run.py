@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated
 
 import typer
 
 from fitelctl.cli import context
+from fitelctl.cli.options import JsonOption, YesOption, dry_run_option, emit_json, timeout_option
 
 #: ``run``'s default deadline, seconds: the longest shipped runbook
 #: (migrate-vpc-router-v2) may wait 600 s for the migration, then verify (60 s) and
@@ -18,7 +18,7 @@ RUN_TIMEOUT = 3600.0
 
 
 def playbooks(
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """List the runbooks (./playbooks/ first, then the shipped ones) with their descriptions."""
     from fitelctl.runbook.library import available, load
@@ -39,8 +39,7 @@ def playbooks(
             }
         )
     if as_json:
-        json.dump({"playbooks": entries}, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        emit_json({"playbooks": entries})
         return
     for entry in entries:
         print(f"{entry['name']:<24} {entry['description']}")
@@ -56,11 +55,9 @@ def run(
         typer.Option("--var", help="Runbook parameter NAME=VALUE (repeatable)."),
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show the exact steps and arguments; run nothing.")
+        bool, dry_run_option("Show the exact steps and arguments; run nothing.")
     ] = False,
-    yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Answer yes to the runbook's questions.")
-    ] = False,
+    yes: YesOption = False,
     resume: Annotated[
         bool,
         typer.Option(
@@ -69,12 +66,9 @@ def run(
     ] = False,
     timeout: Annotated[
         float,
-        typer.Option(
-            "--timeout",
-            min=1,
-            metavar="SECONDS",
-            help="Deadline for the steps, waits and retries included; a step that fails "
-            "(out of time or not) still gets its recovery, with the same time again.",
+        timeout_option(
+            "Deadline for the steps, waits and retries included; a step that fails "
+            "(out of time or not) still gets its recovery, with the same time again."
         ),
     ] = RUN_TIMEOUT,
 ) -> None:
@@ -84,12 +78,13 @@ def run(
     inventory. When a step fails, its recovery steps run; then the state of both sides
     is shown and recorded. Exit 0 when every step succeeded.
     """
-    from fitelctl.cli.render import stderr
+    from fitelctl.cli.console import console
     from fitelctl.deadline import command_deadline
     from fitelctl.runbook.engine import RunError, RunOptions, run_runbook
     from fitelctl.runbook.library import load
     from fitelctl.runbook.steps import OPERATIONS, StepContext
 
+    stderr = console(stderr=True)
     if dry_run and resume:
         raise typer.BadParameter("--dry-run and --resume do not go together")
     runbook = load(playbook, OPERATIONS)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fitelctl.cli import context
-from fitelctl.cli.change import timeout_option
+from fitelctl.cli.options import (
+    JsonOption,
+    TrustNewHostKeyOption,
+    YesOption,
+    deadline_help,
+    emit_json,
+    timeout_option,
+)
 
 if TYPE_CHECKING:
     from fitelctl.ops.sessions import SessionList, SshSession
@@ -20,7 +26,7 @@ SESSIONS_TIMEOUT = 60.0
 
 def sessions(
     site: Annotated[str, typer.Argument(help="Site whose device to look at.")],
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    as_json: JsonOption = False,
     disconnect: Annotated[
         int | None,
         typer.Option(
@@ -30,18 +36,9 @@ def sessions(
             help="End SSH session N (the Connection number of the list), after confirmation.",
         ),
     ] = None,
-    yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Do not ask before ending the session.")
-    ] = False,
-    trust_new_host_key: Annotated[
-        bool,
-        typer.Option(
-            "--trust-new-host-key",
-            help="Record a device host key that known_hosts does not have yet (never a changed "
-            "one).",
-        ),
-    ] = False,
-    timeout: Annotated[float, timeout_option(SESSIONS_TIMEOUT)] = SESSIONS_TIMEOUT,
+    yes: YesOption = False,
+    trust_new_host_key: TrustNewHostKeyOption = False,
+    timeout: Annotated[float, timeout_option(deadline_help(SESSIONS_TIMEOUT))] = SESSIONS_TIMEOUT,
 ) -> None:
     """List the SSH sessions of SITE's device (`show ssh`), or end one with --disconnect N.
 
@@ -91,8 +88,7 @@ def sessions(
 
 def _show(listing: SessionList, as_json: bool) -> None:
     if as_json:
-        json.dump(listing.to_json(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        emit_json(listing.to_json())
         return
     print(f"{'ID':>3}  {'VERSION':<7}  {'ENCRYPTION':<12}  {'STATE':<18}  {'USER':<12}  LINE")
     for s in listing.sessions:

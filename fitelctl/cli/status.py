@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fitelctl.cli import context
+from fitelctl.cli.options import (
+    AllSitesOption,
+    DriverOption,
+    JsonOption,
+    SessionLogOption,
+    TrustNewHostKeyOption,
+    emit_json,
+    timeout_option,
+    workers_option,
+)
 
 if TYPE_CHECKING:
     from fitelctl.inventory import Inventory
@@ -32,58 +39,30 @@ STATUS_WORKERS = 64
 STATUS_TIMEOUT = 30.0
 
 
-class DriverChoice(StrEnum):
-    netmiko = "netmiko"
-    scrapli = "scrapli"
-
-
 def status(
     sites: Annotated[
         list[str] | None, typer.Argument(help="Sites to check (default: all).")
     ] = None,
-    all_sites: Annotated[
-        bool, typer.Option("--all", help="Every site in the inventory (the default).")
-    ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    all_sites: AllSitesOption = False,
+    as_json: JsonOption = False,
     workers: Annotated[
         int | None,
-        typer.Option(
-            "--workers",
-            min=1,
-            help=f"Sites queried at once (default: the inventory's defaults.workers if set, "
-            f"else {STATUS_WORKERS}).",
+        workers_option(
+            "Sites queried at once (default: the inventory's defaults.workers if set, "
+            f"else {STATUS_WORKERS})."
         ),
     ] = None,
-    driver: Annotated[
-        DriverChoice | None,
-        typer.Option("--driver", help="Override the inventory's driver."),
-    ] = None,
-    trust_new_host_key: Annotated[
-        bool,
-        typer.Option(
-            "--trust-new-host-key",
-            help="Accept and record a device's host key that known_hosts does not have yet. "
-            "A changed key is always refused.",
-        ),
-    ] = False,
+    driver: DriverOption = None,
+    trust_new_host_key: TrustNewHostKeyOption = False,
     timeout: Annotated[
         float,
-        typer.Option(
-            "--timeout",
-            min=0.1,
-            metavar="SECONDS",
-            help="Overall deadline, retries included; what has not answered by then is "
+        timeout_option(
+            "Overall deadline, retries included; what has not answered by then is "
             "reported as such (exit 3).",
+            minimum=0.1,
         ),
     ] = STATUS_TIMEOUT,
-    session_log: Annotated[
-        Path | None,
-        typer.Option(
-            "--session-log",
-            help="Write each site's SSH transcript to DIR/SITE.log (secrets redacted).",
-            metavar="DIR",
-        ),
-    ] = None,
+    session_log: SessionLogOption = None,
 ) -> None:
     """Report each site's tunnel: state, peer, algorithms, PFS, lifetime left, packets, errors.
 
@@ -117,10 +96,9 @@ def status(
                 on_result=lambda result: progress.advance(result.site),
             )
     if as_json:
-        json.dump({"sites": [r.to_json() for r in results]}, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        emit_json({"sites": [r.to_json() for r in results]})
     else:
-        from fitelctl.cli.render import print_status_table
+        from fitelctl.cli.tables import print_status_table
 
         print_status_table(results)
     if results.unanswered:

@@ -65,35 +65,97 @@ def client_for(inventory: Inventory, site: str) -> tuple[SakuraClient, int]:
 
 
 @dataclass(frozen=True)
-class RouterView:
-    """One read of a VPC router: its appliance record and, when running, its status."""
+class RouterRead:
+    """One read of a VPC router, shared by its sites: the appliance and, when running, status."""
 
     appliance: Appliance
     status: RouterStatus | None
 
 
-def read_router(inventory: Inventory, site: str) -> RouterView:
+@dataclass(frozen=True)
+class CloudView:
+    """What fitelctl knows about a VPC router and the peer entry of one site.
+
+    Built once from the API models (:meth:`of`); everything else asks it, not the
+    API's names (``Instance.Status``, ``Availability``).  ``peer_status`` is None
+    when the router was not running (status not read) or has no such peer.
+    """
+
+    appliance_id: int
+    version: int | None
+    #: the API's ``Availability``: available, migrating, failed, ...
+    availability: str
+    #: the API's ``Instance.Status``: up, cleaning, down (None when the record has none)
+    instance_status: str | None
+    peer: str | None = None
+    peer_status: str | None = None
+    lifetimes: tuple[Lifetime, ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        appliance: Appliance,
+        *,
+        peer: str | None = None,
+        status: RouterStatus | None = None,
+        details: ConnectionDetails | None = None,
+    ) -> CloudView:
+        """The view of ``appliance``; with ``status`` and ``peer``, that peer's entry too."""
+        entry = status.peer(peer) if status is not None and peer is not None else None
+        return cls(
+            appliance_id=appliance.ID,
+            version=appliance.vpc_router_version,
+            availability=appliance.Availability,
+            instance_status=appliance.instance_status,
+            peer=peer,
+            peer_status=entry.Status if entry else None,
+            lifetimes=tuple(lifetimes(appliance, details, peer)),
+        )
+
+    @property
+    def is_running(self) -> bool:
+        """Powered on and available: the only state in which it serves VPNs and has a status."""
+        return self.instance_status == "up" and self.availability == "available"
+
+    @property
+    def is_migrating(self) -> bool:
+        """In the version 1 to 2 migration, which serves no VPN while it lasts (or sticks)."""
+        return self.availability == "migrating"
+
+    @property
+    def peer_up(self) -> bool:
+        return (self.peer_status or "").upper() == "UP"
+
+    @property
+    def notes(self) -> list[str]:
+        return lifetime_notes(list(self.lifetimes))
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``cloud`` part of a site's status, in the output contract's keys."""
+        return {
+            "peer": self.peer,
+            "peer_status": self.peer_status,
+            "vpc_router_version": self.version,
+            "availability": self.availability,
+            "instance_status": self.instance_status,
+            "lifetimes": [reading.to_json() for reading in self.lifetimes],
+            "notes": self.notes,
+        }
+
+
+def read_router(inventory: Inventory, site: str) -> RouterRead:
     client, appliance_id = client_for(inventory, site)
     with client:
         appliance = client.read_appliance(appliance_id)
-        running = appliance.instance_status == "up" and appliance.Availability == "available"
-        return RouterView(appliance, client.status(appliance_id) if running else None)
+        running = CloudView.of(appliance).is_running
+        return RouterRead(appliance, client.status(appliance_id) if running else None)
 
 
-def cloud_json(inventory: Inventory, site: str, view: RouterView) -> dict[str, Any]:
-    """The ``cloud`` part of a site's status (CONTRACT.md)."""
+def cloud_view(inventory: Inventory, site: str, read: RouterRead) -> CloudView:
+    """The site's view of the router ``read``: its own peer entry among the router's."""
     config = inventory.site(site)
     peer = config.tunnel.cloud_peer_address(config.cloud)
-    entry = view.status.peer(peer) if view.status else None
-    return {
-        "peer": peer,
-        "peer_status": entry.Status if entry else None,
-        "vpc_router_version": view.appliance.vpc_router_version,
-        "availability": view.appliance.Availability,
-        "instance_status": view.appliance.instance_status,
-        "lifetimes": [reading.to_json() for reading in lifetimes(view.appliance)],
-        "notes": lifetime_notes(lifetimes(view.appliance)),
-    }
+    return CloudView.of(read.appliance, peer=peer, status=read.status)
 
 
 # -- lifetimes, and where they came from ------------------------------------------------------

@@ -38,12 +38,18 @@ from fitelctl.ike import (
 )
 from fitelctl.inventory import Inventory, Site, resolve_secret
 from fitelctl.inventory.fitelnet_config import render_tunnel
-from fitelctl.ops.cloud import client_for, lifetime_notes, lifetimes, read_connection_details
+from fitelctl.ops.cloud import (
+    CloudView,
+    client_for,
+    lifetime_notes,
+    lifetimes,
+    read_connection_details,
+)
 from fitelctl.ops.connect import ConnectOptions, connect_site
 from fitelctl.parsing import IpsecSa, parse_crypto_sa
 from fitelctl.redact import SECRETS
 from fitelctl.sakura.client import SakuraClient
-from fitelctl.sakura.models import Appliance, ConnectionDetails, RouterStatus, SiteToSiteVpn
+from fitelctl.sakura.models import Appliance, ConnectionDetails, SiteToSiteVpn
 from fitelctl.vpn_log import (
     IKEV2_DETAIL,
     PHASE_NAMES,
@@ -87,11 +93,11 @@ def diagnose_site(
 def _verdict(
     inventory: Inventory, site: str, config: Site, cloud: _Cloud, options: ConnectOptions
 ) -> Diagnosis:
-    down = _router_down(cloud.appliance)
+    down = _router_down(cloud.view)
     if down is not None:
         return down
     device = _read_device(inventory, site, config, options)
-    up = _tunnel_up(config, cloud, device)
+    up = _tunnel_up(cloud, device)
     if up is not None:
         return up
     vpn = cloud.appliance.site_to_site
@@ -118,26 +124,30 @@ def _verdict(
 @dataclass(frozen=True)
 class _Cloud:
     appliance: Appliance
-    status: RouterStatus | None  # None when the router is not running
+    #: the router and this site's peer entry (no entry when the router is not running)
+    view: CloudView
     log: list[str]
     #: lifetimes that look wrong, or why the connection details could not be read
     notes: list[str] = dataclasses.field(default_factory=list)
 
 
 def _read_cloud(inventory: Inventory, site: str, outside: str) -> _Cloud:
+    config = inventory.site(site)
+    peer = config.tunnel.cloud_peer_address(config.cloud)
     try:
         client, appliance_id = client_for(inventory, site)
         with client:
             appliance = client.read_appliance(appliance_id)
-            if appliance.instance_status != "up" or appliance.Availability != "available":
-                return _Cloud(appliance, None, [], lifetime_notes(lifetimes(appliance)))
-            status = client.status(appliance_id)
+            view = CloudView.of(appliance, peer=peer)
+            if not view.is_running:
+                return _Cloud(appliance, view, [], view.notes)
+            view = CloudView.of(appliance, peer=peer, status=client.status(appliance_id))
             log = client.vpn_log(appliance_id).lines
             details, problem = _connection_details(client, appliance_id)
     except FitelctlError as err:
         raise CloudUnreadable(f"cannot read the VPC router: {err}") from None
     notes = lifetime_notes(lifetimes(appliance, details, outside))
-    return _Cloud(appliance, status, log, [*notes, *problem])
+    return _Cloud(appliance, view, log, [*notes, *problem])
 
 
 def _connection_details(
@@ -150,14 +160,14 @@ def _connection_details(
         return None, [f"note: {err}"]
 
 
-def _router_down(appliance: Appliance) -> Diagnosis | None:
-    instance, availability = appliance.instance_status, appliance.Availability
-    if instance == "up" and availability == "available":
+def _router_down(router: CloudView) -> Diagnosis | None:
+    if router.is_running:
         return None
+    instance, availability = router.instance_status, router.availability
     evidence = [
-        f"VPC router {appliance.ID}: Instance.Status {instance}, Availability {availability}"
+        f"VPC router {router.appliance_id}: Instance.Status {instance}, Availability {availability}"
     ]
-    if availability == "migrating":
+    if router.is_migrating:
         detail = (
             "the VPC router is migrating and serves no VPN meanwhile; if it stays so (the "
             "article's stuck migration): power it off, import the settings exported before "
@@ -213,7 +223,7 @@ def _device_tunnel(current: ConfigTree, label: str) -> DeviceTunnel | str:
     return found
 
 
-def _tunnel_up(config: Site, cloud: _Cloud, device: _Device) -> Diagnosis | None:
+def _tunnel_up(cloud: _Cloud, device: _Device) -> Diagnosis | None:
     if device.sa is not None:
         sa = device.sa
         pfs = f"PFS group {sa.pfs_group}" if sa.pfs else "no PFS"
@@ -226,12 +236,10 @@ def _tunnel_up(config: Site, cloud: _Cloud, device: _Device) -> Diagnosis | None
                 f"SPI in {sa.in_spi} out {sa.out_spi}"
             ],
         )
-    peer = config.tunnel.cloud_peer_address(config.cloud)
-    entry = cloud.status.peer(peer) if cloud.status else None
-    if device.problem and entry is not None and entry.up:
+    if device.problem and cloud.view.peer_up:
         return Diagnosis(
             "ok",
-            f"the VPC router reports peer {peer} UP (the F220 could not be read)",
+            f"the VPC router reports peer {cloud.view.peer} UP (the F220 could not be read)",
             [device.problem],
         )
     return None

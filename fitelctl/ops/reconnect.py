@@ -21,7 +21,7 @@ from fitelctl.deadline import current
 from fitelctl.errors import FitelctlError
 from fitelctl.fitelnet.drivers import DeviceDriver
 from fitelctl.inventory import Inventory
-from fitelctl.ops.cloud import client_for, cloud_json, read_router, router_of
+from fitelctl.ops.cloud import CloudView, client_for, cloud_view, read_router, router_of
 from fitelctl.ops.connect import ConnectOptions, connect_site
 from fitelctl.ops.status import SaSummary
 from fitelctl.parsing import IpsecSa, parse_crypto_sa
@@ -138,7 +138,7 @@ class ReconnectOutcome:
     result: Literal["reconnected", "failed"] = "failed"
     before: SaSummary | None = None
     after: SaSummary | None = None
-    cloud: dict[str, Any] | None = None
+    cloud: CloudView | None = None
     problems: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -148,7 +148,7 @@ class ReconnectOutcome:
             "result": self.result,
             "before": vars(self.before) if self.before else None,
             "after": vars(self.after) if self.after else None,
-            "cloud": self.cloud,
+            "cloud": self.cloud.to_json() if self.cloud else None,
             "problems": self.problems,
         }
 
@@ -187,11 +187,11 @@ def reconnect_site(
             )
             outcome.after = SaSummary.from_sa(new)
         if has_cloud_side(inventory, site):
-            outcome.cloud = cloud_json(inventory, site, read_router(inventory, site))
-            if outcome.cloud["peer_status"] != "UP":
+            outcome.cloud = cloud_view(inventory, site, read_router(inventory, site))
+            if outcome.cloud.peer_status != "UP":
                 outcome.problems.append(
                     f"the device has a new SA but the VPC router reports peer "
-                    f"{outcome.cloud['peer']} {outcome.cloud['peer_status']}"
+                    f"{outcome.cloud.peer} {outcome.cloud.peer_status}"
                 )
                 return outcome
         outcome.result = "reconnected"

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from fitelctl.deadline import NO_DEADLINE, Deadline, current
 from fitelctl.errors import FitelctlError
 from fitelctl.inventory import Inventory
-from fitelctl.ops.cloud import RouterView, cloud_json, read_router
+from fitelctl.ops.cloud import CloudView, RouterRead, cloud_view, read_router
 from fitelctl.ops.connect import ConnectOptions, connect_site
 from fitelctl.ops.pool import run_until
 from fitelctl.parsing import (
@@ -129,7 +129,7 @@ class SiteStatus:
     site: str
     state: State
     device: DeviceStatus
-    cloud: dict[str, Any] | None = None
+    cloud: CloudView | None = None
     problems: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -146,13 +146,13 @@ class SiteStatus:
                 "firmware": self.device.firmware,
                 "warnings": self.device.warnings,
             },
-            "cloud": self.cloud,
+            "cloud": self.cloud.to_json() if self.cloud else None,
             "problems": self.problems,
         }
 
 
 #: what was learnt of a site's VPC router: a read, an error message, or nothing to read
-CloudRead = RouterView | str | None
+CloudRead = RouterRead | str | None
 
 
 def read_device(
@@ -229,7 +229,7 @@ def read_clouds(
         if cloud.vpc_router_id is not None:
             routers.setdefault((cloud.zone, cloud.vpc_router_id), []).append(site)
 
-    def read_one(first_site: str) -> tuple[RouterView | None, str | None]:
+    def read_one(first_site: str) -> tuple[RouterRead | None, str | None]:
         try:
             return read_router(inventory, first_site), None
         except FitelctlError as err:
@@ -264,8 +264,8 @@ def judge(
 ) -> SiteStatus:
     """One verdict from both sides (CONTRACT.md ``status``)."""
     config = inventory.site(site)
-    cloud_doc = cloud_json(inventory, site, cloud) if isinstance(cloud, RouterView) else None
-    result = SiteStatus(site, "unknown", device, cloud=cloud_doc)
+    view = cloud_view(inventory, site, cloud) if isinstance(cloud, RouterRead) else None
+    result = SiteStatus(site, "unknown", device, cloud=view)
     if device_problem is not None:
         result.problems.append(device_problem)
     if isinstance(cloud, str):
@@ -284,25 +284,25 @@ def judge(
             for sa in ours
             if sa.in_errors
         )
-    if cloud_doc is not None:
-        result.problems.extend(_cloud_problems(cloud_doc, config.cloud.version))
+    if view is not None:
+        result.problems.extend(_cloud_problems(view, config.cloud.version))
     if result.state == "up" and result.problems:
         result.state = "degraded"
     return result
 
 
-def _cloud_problems(cloud: dict[str, Any], expected_version: int) -> list[str]:
+def _cloud_problems(cloud: CloudView, expected_version: int) -> list[str]:
     problems = []
-    if cloud["instance_status"] != "up" or cloud["availability"] != "available":
+    if not cloud.is_running:
         problems.append(
-            f"the VPC router is {cloud['instance_status']} / {cloud['availability']} "
+            f"the VPC router is {cloud.instance_status} / {cloud.availability} "
             "(not running and available)"
         )
-    elif cloud["peer_status"] is None:
-        problems.append(f"the VPC router has no site-to-site peer {cloud['peer']}")
-    elif cloud["peer_status"] != "UP":
-        problems.append(f"the VPC router reports peer {cloud['peer']} {cloud['peer_status']}")
-    version = cloud["vpc_router_version"]
+    elif cloud.peer_status is None:
+        problems.append(f"the VPC router has no site-to-site peer {cloud.peer}")
+    elif cloud.peer_status != "UP":
+        problems.append(f"the VPC router reports peer {cloud.peer} {cloud.peer_status}")
+    version = cloud.version
     if version is not None and version != expected_version:
         problems.append(
             f"the VPC router is version {version} but the inventory says {expected_version}: "

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fitelctl.inventory import resolve_secret
-from fitelctl.ops.router import DH_GROUPS, ENCRYPTION_ALGOS, HASH_ALGOS
+from fitelctl.ops.router import DH_GROUPS, ENCRYPTION_ALGOS, HASH_ALGOS, RouterState
 from fitelctl.private_files import private_directory, write_private_file
 from fitelctl.runbook.base import Arg, StepArgumentError, StepContext, StepResult, operation
 
@@ -57,7 +57,7 @@ def router_state(ctx: StepContext, args: dict[str, Any]) -> StepResult:
     from fitelctl.ops.router import read_state
 
     state = read_state(ctx.inventory, ctx.site)
-    return StepResult(True, _describe(state.to_json()), state.to_json())
+    return StepResult(True, _describe(state), state.to_json())
 
 
 @operation("router-export", PATH)
@@ -117,7 +117,7 @@ def router_wait(ctx: StepContext, args: dict[str, Any]) -> StepResult:
         timeout=args["timeout"],
         interval=args["interval"],
     )
-    return StepResult(True, _describe(state.to_json()), state.to_json())
+    return StepResult(True, _describe(state), state.to_json())
 
 
 @operation("router-migrate", VERSION)
@@ -143,9 +143,9 @@ def router_wait_migration(ctx: StepContext, args: dict[str, Any]) -> StepResult:
         interval=args["interval"],
     )
     data = state.to_json()
-    if state.stuck or data["version"] != version or data["availability"] != "available":
-        return StepResult(False, f"stuck: {_describe(data)}", data)
-    return StepResult(True, _describe(data), data)
+    if state.stuck or state.version != version or state.availability != "available":
+        return StepResult(False, f"stuck: {_describe(state)}", data)
+    return StepResult(True, _describe(state), data)
 
 
 @operation(
@@ -226,12 +226,9 @@ def inventory_advice(ctx: StepContext, args: dict[str, Any]) -> StepResult:
     return StepResult(True, "update the inventory: " + "; ".join(lines), {"set": lines})
 
 
-def _describe(state: dict[str, Any]) -> str:
-    peer = f", peer {state.get('peer_status')}" if state.get("peer_status") else ""
-    return (
-        f"version {state.get('version')}, {state.get('instance_status')} / "
-        f"{state.get('availability')}{peer}"
-    )
+def _describe(state: RouterState) -> str:
+    peer = f", peer {state.peer_status}" if state.peer_status else ""
+    return f"version {state.version}, {state.instance_status} / {state.availability}{peer}"
 
 
 CLOUD_OPERATIONS = (

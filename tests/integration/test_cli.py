@@ -21,22 +21,33 @@ def test_version(cli: RunCli) -> None:
     assert result.returncode == 0 and result.stdout.strip() == f"fitelctl {__version__}"
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        [],
-        ["status"],
-        ["parse"],
-        ["demo"],
-        ["lab"],
-        ["lab", "up"],
-        ["render"],
-        ["check"],
-        ["diff"],
-        ["apply"],
-        ["backups"],
-    ],
-)
+def _command_paths() -> list[list[str]]:
+    """Every command and group of the real command line, found by walking it (so none is missed)."""
+    import typer
+
+    from fitelctl.cli import app
+
+    found: list[list[str]] = []
+
+    def walk(command: object, path: list[str]) -> None:
+        found.append(path)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
+COMMANDS = _command_paths()
+
+
+def test_the_help_test_sees_every_command() -> None:
+    names = {" ".join(path) for path in COMMANDS}
+    for expected in ("status", "sessions", "backups list", "backups prune", "lab up", "run"):
+        assert expected in names
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda path: " ".join(path) or "fitelctl")
 def test_every_command_has_help(cli: RunCli, command: list[str]) -> None:
     result = cli(*command, "--help")
     assert result.returncode == 0 and "Usage:" in result.stdout

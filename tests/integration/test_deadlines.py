@@ -207,7 +207,7 @@ def test_without_a_deadline_a_slow_api_is_waited_for(start_lab: StartLab) -> Non
     inventory = load_inventory(lab.options.state_dir / "inventory.yaml")
     results = collect_status(inventory, ["tokyo", "site2"], workers=2)
     assert [r.state for r in results] == ["up", "up"]
-    assert all(r.cloud is not None and r.cloud["peer_status"] == "UP" for r in results)
+    assert all(r.cloud is not None and r.cloud.peer_status == "UP" for r in results)
     assert results.unanswered == []
 
 

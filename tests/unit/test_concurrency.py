@@ -182,7 +182,7 @@ def test_every_thread_gets_the_same_throttle_for_one_account() -> None:
 
 
 def test_progress_counts_every_site_finished_on_any_thread() -> None:
-    from fitelctl.cli.render import SiteProgress
+    from fitelctl.cli.progress import SiteProgress
 
     progress = SiteProgress("querying sites", total=THREADS * 20)
     with progress:
