@@ -61,11 +61,6 @@ def has_errors(findings: list[Finding]) -> bool:
     return any(f.severity == "error" for f in findings)
 
 
-def check_sites(inventory: Inventory, sites: list[str]) -> list[Finding]:
-    """Findings for the named sites (all sites when none is named), site by site."""
-    return [f for name in inventory.select(sites) for f in check_site(inventory, name)]
-
-
 def check_site(inventory: Inventory, site: str) -> list[Finding]:
     """Every finding for one site, errors first; unknown site → ``InventoryError``."""
     config = inventory.site(site)

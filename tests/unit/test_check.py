@@ -21,7 +21,6 @@ from fitelctl.ops.check import (
     PSK_SYMBOLS,
     Finding,
     check_site,
-    check_sites,
     has_errors,
     offered_key_bits,
     psk_findings,
@@ -350,15 +349,16 @@ def test_ipsec_lifetime_under_300_warns_and_explains_the_trade_off() -> None:
 # -- several sites ------------------------------------------------------------------------
 
 
-def test_check_sites_all_by_default_and_unknown_site_is_bad_input() -> None:
+def test_all_sites_by_default_each_checked_on_its_own_and_unknown_is_bad_input() -> None:
     data = example_data("article-v1")
     data["sites"]["osaka"] = copy.deepcopy(data["sites"]["tokyo"])
     data["sites"]["osaka"]["tunnel"]["crypto"] = {"ike_version": 2}
     inv = Inventory.model_validate(data)
-    assert [(f.site, f.rule) for f in check_sites(inv, [])] == [("osaka", "ike-version")]
-    assert check_sites(inv, ["tokyo"]) == []
+    assert sorted(inv.select([])) == ["osaka", "tokyo"]
+    assert [(f.site, f.rule) for f in check_site(inv, "osaka")] == [("osaka", "ike-version")]
+    assert check_site(inv, "tokyo") == []
     with pytest.raises(InventoryError, match="unknown site 'nara'"):
-        check_sites(inv, ["nara"])
+        check_site(inv, "nara")
 
 
 # -- check agrees with the negotiation model ----------------------------------------------
