@@ -5,7 +5,7 @@ rotation updates what the site's ``tunnel.psk`` reference points at:
 
 - ``file:`` — the file is replaced atomically (a crash leaves the old or the new
   key, never half of one), mode 0600, and the key it held is kept in
-  ``<file>.previous`` (0600) so a rollback can put it back;
+  ``<file>.previous`` (0600), so it can still be put back;
 - ``keyring:`` — set with the ``keyring`` package; the old value is kept under
   ``USER.previous`` in the same service for the same reason;
 - ``env:`` — a process cannot change its caller's environment, so nothing is
@@ -92,43 +92,6 @@ def store_psk(inventory: Inventory, site: str, new_psk: str) -> str:
         f"{site}: tunnel.psk is {ref}, which fitelctl cannot change: set the environment "
         f"variable {target} to the new pre-shared key wherever it is defined (shell profile, "
         "CI secret, service unit) before fitelctl configures the device"
-    )
-
-
-def restore_previous_psk(inventory: Inventory, site: str) -> str:
-    """Put back the key a rotation replaced (rollback); a one-line message of what was done."""
-    scheme, target, ref = _reference(inventory, site)
-    if scheme == "file":
-        path = inventory.path(Path(target))
-        previous = _previous_path(path)
-        try:
-            old = previous.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise PskError(
-                f"{site}: no previous key kept at {previous}: nothing to roll back to"
-            ) from None
-        except OSError as err:
-            raise PskError(f"{site}: cannot read {previous}: {err.strerror}") from None
-        SECRETS.add(old.strip())
-        _write_key(path, site, old)
-        return f"{site}: restored the previous pre-shared key into {path} from {previous}"
-    if scheme == "keyring":
-        service, user = _keyring_names(target)
-        keyring = _keyring_module(site, target)
-        old = _keyring_call(
-            site, target, lambda: keyring.get_password(service, user + PREVIOUS_SUFFIX)
-        )
-        if old is None:
-            raise PskError(
-                f"{site}: no previous key kept in keyring service '{service}' user "
-                f"'{user}{PREVIOUS_SUFFIX}': nothing to roll back to"
-            )
-        SECRETS.add(str(old))
-        _keyring_call(site, target, lambda: keyring.set_password(service, user, str(old)))
-        return f"{site}: restored the previous pre-shared key into keyring:{target}"
-    return (
-        f"{site}: tunnel.psk is {ref}, which fitelctl cannot change: set the environment "
-        f"variable {target} back to the pre-shared key it held before the rotation"
     )
 
 

@@ -20,7 +20,7 @@ from conftest import RunCli, StartLab
 from fitelctl.inventory import Inventory, load_inventory
 from fitelctl.lab.runner import Lab
 from fitelctl.ops.cloud import client_for
-from fitelctl.ops.psk import generate_psk, restore_previous_psk, store_psk
+from fitelctl.ops.psk import generate_psk, store_psk
 from fitelctl.ops.router import (
     NoPeerEntry,
     RouterState,
@@ -357,8 +357,8 @@ def test_psk_rotation_and_rollback(start_lab: StartLab, cli: RunCli) -> None:
     apply_device(cli, lab)
     assert read_state(inventory, SITE).peer_status == "UP"
 
-    # rollback: the previous key on both sides
-    assert old not in restore_previous_psk(inventory, SITE)
+    # back to the previous key on both sides
+    assert old not in store_psk(inventory, SITE, old)
     assert lab_psk(lab) == old
     set_router_psk(inventory, SITE, old)
     assert read_state(inventory, SITE).peer_status == "DOWN"

@@ -15,7 +15,6 @@ from fitelctl.ops.check import PSK_ALLOWED_CHARACTERS, psk_findings
 from fitelctl.ops.psk import (
     PskError,
     generate_psk,
-    restore_previous_psk,
     store_psk,
     write_private_file,
 )
@@ -95,13 +94,7 @@ def test_file_reference_is_replaced_and_the_previous_key_kept(tmp_path: Path) ->
     # a resumed run stores the same key again: the previous key must survive
     assert "already holds the new pre-shared key" in store_psk(inv, "tokyo", NEW)
     assert previous.read_text() == OLD + "\n"
-
-    restored = restore_previous_psk(inv, "tokyo")
-    assert (
-        restored == f"tokyo: restored the previous pre-shared key into {key_file} from {previous}"
-    )
-    assert key_file.read_text() == OLD + "\n" and mode(key_file) == 0o600
-    assert no_keys(message + restored, OLD, NEW)
+    assert no_keys(message, OLD, NEW)
 
 
 def test_file_reference_without_a_file_yet(tmp_path: Path) -> None:
@@ -111,8 +104,6 @@ def test_file_reference_without_a_file_yet(tmp_path: Path) -> None:
     assert message == f"tokyo: stored the new pre-shared key in {key_file} (mode 0600)"
     assert key_file.read_text() == NEW + "\n" and mode(key_file) == 0o600
     assert mode(key_file.parent) == 0o700
-    with pytest.raises(PskError, match=r"no previous key kept at .*nothing to roll back to"):
-        restore_previous_psk(inv, "tokyo")
 
 
 def test_a_symlinked_key_file_is_written_through(tmp_path: Path) -> None:
@@ -168,9 +159,7 @@ def test_env_reference_gets_an_instruction_not_a_change(
     assert message.startswith("tokyo: tunnel.psk is env:TOKYO_PSK, which fitelctl cannot change")
     assert "set the environment variable TOKYO_PSK to the new pre-shared key" in message
     assert os.environ["TOKYO_PSK"] == OLD
-    rollback = restore_previous_psk(inv, "tokyo")
-    assert "TOKYO_PSK back to the pre-shared key it held before" in rollback
-    assert no_keys(message + rollback, OLD, NEW)
+    assert no_keys(message, OLD, NEW)
 
 
 # -- keyring: --------------------------------------------------------------------------------
@@ -212,10 +201,6 @@ def test_keyring_reference_is_set_with_the_previous_key_kept(
         "keyring:fitelctl/tokyo.previous"
     )
     assert fake.entries == {("fitelctl", "tokyo"): NEW, ("fitelctl", "tokyo.previous"): OLD}
-    assert restore_previous_psk(inv, "tokyo") == (
-        "tokyo: restored the previous pre-shared key into keyring:fitelctl/tokyo"
-    )
-    assert fake.entries[("fitelctl", "tokyo")] == OLD
 
 
 def test_keyring_failure_is_one_line_without_the_key(
