@@ -77,6 +77,11 @@ def dry_run_option(help: str) -> Any:
     return typer.Option("--dry-run", help=help)
 
 
+def show_secrets_option(help: str) -> Any:
+    """``--show-secrets``: the one way to see what is masked by default; ``help`` says what."""
+    return typer.Option("--show-secrets", help=help)
+
+
 def emit_json(document: Any) -> None:
     """The one JSON document of a ``--json`` run (or of ``parse``), on stdout."""
     json.dump(document, sys.stdout, indent=2)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from fitelctl.cli.options import emit_json
+from fitelctl.cli.options import emit_json, show_secrets_option
 
 
 def parse(
@@ -18,10 +18,7 @@ def parse(
     file: Annotated[Path, typer.Argument(help="A file holding the saved output.")],
     platform: Annotated[str, typer.Option(help="Template platform.")] = "furukawa_fitelnet",
     show_secrets: Annotated[
-        bool,
-        typer.Option(
-            "--show-secrets", help="Include key material (Cipher/Auth Key). Off by default."
-        ),
+        bool, show_secrets_option("Include key material (Cipher/Auth Key). Off by default.")
     ] = False,
 ) -> None:
     """Print the records the TextFSM template gives for FILE, as a JSON list.

@@ -7,16 +7,16 @@ from typing import Annotated
 import typer
 
 from fitelctl.cli import context
+from fitelctl.cli.options import show_secrets_option
 
 
 def render(
     site: Annotated[str, typer.Argument(help="Site to render.")],
     show_secrets: Annotated[
         bool,
-        typer.Option(
-            "--show-secrets",
-            help="Resolve the PSK reference and print the key. Off: a placeholder naming "
-            "the reference, and the secret is not read.",
+        show_secrets_option(
+            "Resolve the PSK reference and print the key. Off: a placeholder naming "
+            "the reference, and the secret is not read."
         ),
     ] = False,
 ) -> None:
