@@ -100,13 +100,13 @@ def _is_ipv4(text: str) -> bool:
 
 
 def _from_file(path: Path, peer: str | None) -> Diagnosis:
-    from fitelctl.vpn_log import diagnose_log
+    from fitelctl.ops.diagnose import diagnose_saved_log
 
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as err:
         context.fail(f"{path}: cannot read the log: {err.strerror or err}")
-    return diagnose_log(text, peer=peer)
+    return diagnose_saved_log(text, peer=peer)
 
 
 def _live(site: str) -> tuple[Diagnosis, int]:
@@ -124,22 +124,12 @@ def _print(result: Diagnosis, subject: dict[str, str], *, as_json: bool) -> None
     from rich.text import Text
 
     from fitelctl.cli.console import console
-    from fitelctl.redact import SECRETS
 
-    detail = SECRETS.redact(result.detail)
-    evidence = [SECRETS.redact(line) for line in result.evidence]
     if as_json:
-        document = {
-            **subject,
-            "cause": result.cause,
-            "detail": detail,
-            "evidence": evidence,
-            "rate_limited": result.rate_limited,
-        }
-        emit_json(document)
+        emit_json({**subject, **result.to_json()})
         return
     out = console(soft_wrap=True)
     style = "bold green" if result.cause == "ok" else "bold red"
-    out.print(Text.assemble((result.cause, style), f": {detail}"))
-    for line in evidence:
+    out.print(Text.assemble((result.cause, style), f": {result.detail}"))
+    for line in result.evidence:
         out.print(Text(f"  {line}", style="dim"))

@@ -81,13 +81,25 @@ def diagnose_site(
 
     Lifetimes that look wrong in the router's answers (``ops.cloud.lifetime_notes``)
     and connection details that could not be read are added to the evidence.
+    Secrets are masked in the detail and the evidence.
     """
     config = inventory.site(site)
     cloud = _read_cloud(inventory, site, config.tunnel.outside_address)
     verdict = _verdict(inventory, site, config, cloud, options or ConnectOptions())
-    if not cloud.notes:
-        return verdict
-    return dataclasses.replace(verdict, evidence=[*verdict.evidence, *cloud.notes])
+    return _masked(dataclasses.replace(verdict, evidence=[*verdict.evidence, *cloud.notes]))
+
+
+def diagnose_saved_log(text: str, *, peer: str | None = None) -> Diagnosis:
+    """The verdict of a saved VPC router VPN log (``peer``: the office's address), masked."""
+    return _masked(diagnose_log(text, peer=peer))
+
+
+def _masked(verdict: Diagnosis) -> Diagnosis:
+    return dataclasses.replace(
+        verdict,
+        detail=SECRETS.redact(verdict.detail),
+        evidence=[SECRETS.redact(line) for line in verdict.evidence],
+    )
 
 
 def _verdict(
@@ -145,7 +157,7 @@ def _read_cloud(inventory: Inventory, site: str, outside: str) -> _Cloud:
             log = client.vpn_log(appliance_id).lines
             details, problem = _connection_details(client, appliance_id)
     except FitelctlError as err:
-        raise CloudUnreadable(f"cannot read the VPC router: {err}") from None
+        raise CloudUnreadable(SECRETS.redact(f"cannot read the VPC router: {err}")) from None
     notes = lifetime_notes(lifetimes(appliance, details, outside))
     return _Cloud(appliance, view, log, [*notes, *problem])
 
