@@ -113,14 +113,32 @@ class CloudView:
         )
 
     @property
+    def is_up(self) -> bool:
+        """Powered on, whatever its availability (a migrating router is up too)."""
+        return self.instance_status == "up"
+
+    @property
+    def is_off(self) -> bool:
+        """Shut down, or shutting down (``cleaning``)."""
+        return self.instance_status in ("down", "cleaning")
+
+    @property
+    def is_available(self) -> bool:
+        return self.availability == "available"
+
+    @property
     def is_running(self) -> bool:
         """Powered on and available: the only state in which it serves VPNs and has a status."""
-        return self.instance_status == "up" and self.availability == "available"
+        return self.is_up and self.is_available
 
     @property
     def is_migrating(self) -> bool:
         """In the version 1 to 2 migration, which serves no VPN while it lasts (or sticks)."""
         return self.availability == "migrating"
+
+    @property
+    def is_failed(self) -> bool:
+        return self.availability == "failed"
 
     @property
     def peer_up(self) -> bool:

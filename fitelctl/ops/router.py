@@ -39,7 +39,7 @@ from fitelctl.errors import FitelctlError
 from fitelctl.inventory import Inventory
 from fitelctl.inventory.tunnel import Cloud
 from fitelctl.ops.check import psk_findings
-from fitelctl.ops.cloud import client_for
+from fitelctl.ops.cloud import CloudView, client_for
 from fitelctl.private_files import write_private_file
 from fitelctl.redact import SECRETS
 from fitelctl.sakura.client import SakuraClient
@@ -52,9 +52,6 @@ from fitelctl.sakura.models import (
     SiteToSiteVpn,
     VpcRouterSettings,
 )
-
-#: Availability values that, once a wait is over, mean the router needs the workaround.
-STUCK_AVAILABILITY = frozenset({"migrating", "failed"})
 
 #: What a version-2 router accepts (brief §2); the inventory's ``cloud`` model is the source.
 ENCRYPTION_ALGOS: tuple[str, ...] = get_args(Cloud.model_fields["encryption_algo"].annotation)
@@ -101,17 +98,30 @@ class RouterState:
     status_error: str | None = None
 
     @property
+    def cloud(self) -> CloudView:
+        """The same look as a :class:`CloudView`, which holds what its states mean."""
+        return CloudView(
+            appliance_id=self.appliance_id,
+            version=self.version,
+            availability=self.availability,
+            instance_status=self.instance_status,
+            peer=self.peer,
+            peer_status=self.peer_status,
+        )
+
+    @property
     def running(self) -> bool:
-        return self.instance_status == "up" and self.availability == "available"
+        return self.cloud.is_running
 
     @property
     def peer_up(self) -> bool:
-        return (self.peer_status or "").upper() == "UP"
+        return self.cloud.peer_up
 
     @property
     def stuck(self) -> bool:
         """After a wait: still migrating (or failed), or running with unreadable status."""
-        return self.availability in STUCK_AVAILABILITY or self.status_error is not None
+        cloud = self.cloud
+        return cloud.is_migrating or cloud.is_failed or self.status_error is not None
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "running": self.running, "stuck": self.stuck}
@@ -197,7 +207,7 @@ def wait_migration(
         while True:
             appliance = client.read_appliance(appliance_id)
             done = (
-                appliance.Availability == "available"
+                CloudView.of(appliance).is_available
                 and (appliance.vpc_router_version or 0) >= version
             )
             if done or time.monotonic() >= deadline:
@@ -212,7 +222,7 @@ def power_off(inventory: Inventory, site: str, *, force: bool = False) -> bool:
     """Shut the router down (``force``: power off at once); False when already off or going."""
     client, appliance_id = client_for(inventory, site)
     with client:
-        if client.read_appliance(appliance_id).instance_status in ("down", "cleaning"):
+        if CloudView.of(client.read_appliance(appliance_id)).is_off:
             return False
         client.shutdown(appliance_id, force=force)
         return True
@@ -222,7 +232,7 @@ def power_on(inventory: Inventory, site: str) -> bool:
     """Boot the router; False when it is already up."""
     client, appliance_id = client_for(inventory, site)
     with client:
-        if client.read_appliance(appliance_id).instance_status == "up":
+        if CloudView.of(client.read_appliance(appliance_id)).is_up:
             return False
         client.boot(appliance_id)
         return True

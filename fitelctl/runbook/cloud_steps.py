@@ -143,7 +143,7 @@ def router_wait_migration(ctx: StepContext, args: dict[str, Any]) -> StepResult:
         interval=args["interval"],
     )
     data = state.to_json()
-    if state.stuck or state.version != version or state.availability != "available":
+    if state.stuck or state.version != version or not state.cloud.is_available:
         return StepResult(False, f"stuck: {_describe(state)}", data)
     return StepResult(True, _describe(state), data)
 
