@@ -28,7 +28,7 @@ from typing import Any
 
 import asyncssh
 
-from fitelctl.lab.device.cli import CliSession, SessionDropped, SessionKind
+from fitelctl.lab.device.cli import CliSession, DropConnection, SessionKind
 from fitelctl.lab.device.model import LabDevice, SshSession
 from fitelctl.lab.device.terminal import Terminal
 
@@ -235,7 +235,7 @@ class _DeviceSession(asyncssh.SSHServerSession[str]):
                 status = 0
             else:
                 status = await self._terminal.run_exec(self._command)
-        except SessionDropped:
+        except DropConnection:
             self._connection.abort()
             return
         finally:

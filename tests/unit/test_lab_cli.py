@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fitelctl.lab.device import texts
-from fitelctl.lab.device.cli import CliSession, InputMode, SessionDropped, SessionKind
+from fitelctl.lab.device.cli import CliSession, DropConnection, InputMode, SessionKind
 from fitelctl.lab.device.editing import ConfigTextError, replay_config
 from fitelctl.lab.device.model import DeviceFaults, DeviceSpec, LabDevice
 from fitelctl.lab.device.terminal import Terminal
@@ -615,7 +615,7 @@ def test_the_first_session_over_the_line_limit_is_dropped_once() -> None:
     console.configure("configure terminal", "crypto isakmp policy sakuratokyo", "group 14")
     assert console.type("") == "tokyo(config-isakmp-policy)#"  # blank lines do not count
     console.type("hash sha-256")
-    with pytest.raises(SessionDropped):
+    with pytest.raises(DropConnection):
         console.type("lifetime 3600")
     assert console.session.closed
     assert "lifetime 3600" not in device.working_config()

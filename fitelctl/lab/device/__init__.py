@@ -2,7 +2,7 @@
 (``cli``, sans-IO) and the line discipline an SSH channel drives it through
 (``terminal``).  ``fitelctl.lab.ssh_server`` serves it over SSH."""
 
-from fitelctl.lab.device.cli import CliSession, InputMode, SessionDropped, SessionKind
+from fitelctl.lab.device.cli import CliSession, DropConnection, InputMode, SessionKind
 from fitelctl.lab.device.model import DeviceFaults, DeviceSpec, LabDevice
 from fitelctl.lab.device.world_api import CryptoWorld
 
@@ -11,8 +11,8 @@ __all__ = [
     "CryptoWorld",
     "DeviceFaults",
     "DeviceSpec",
+    "DropConnection",
     "InputMode",
     "LabDevice",
-    "SessionDropped",
     "SessionKind",
 ]

@@ -64,7 +64,7 @@ class SessionKind(Enum):
     EXEC = "exec"  # one SSH exec request: privileged, no prompts, never pages
 
 
-class SessionDropped(Exception):
+class DropConnection(Exception):
     """The drop fault fired: the transport must close the connection abruptly."""
 
 
@@ -414,7 +414,7 @@ class CliSession:
         if limit is not None and chosen and self._config_lines > limit:
             faults.drop_after_lines = None
             self._closed = True
-            raise SessionDropped(f"{self.device.spec.site}: dropped after {limit} config lines")
+            raise DropConnection(f"{self.device.spec.site}: dropped after {limit} config lines")
 
     def _fail(self, message: str) -> str:
         self._failed = True
