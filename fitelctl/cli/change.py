@@ -91,7 +91,7 @@ def apply(
     """
     from fitelctl.cli.progress import site_progress
     from fitelctl.deadline import command_deadline
-    from fitelctl.ops.apply import ApplyOptions, execute_plan, plan_site
+    from fitelctl.ops.apply import ApplyOptions, execute_plan, not_confirmed, plan_site
     from fitelctl.ops.connect import ConnectOptions
     from fitelctl.ops.pool import for_each_site
 
@@ -123,8 +123,7 @@ def apply(
         _show_plans(plans)
     if todo and not dry_run and not yes and not _confirm(len(todo), as_json):
         for plan in todo:
-            plan.outcome.result = "failed"
-            plan.outcome.problems.append("not confirmed; nothing was changed")
+            not_confirmed(plan)
         todo = []
     if todo and not dry_run:
         with (

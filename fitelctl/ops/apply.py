@@ -35,7 +35,7 @@ from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.fitelnet.crypto_config import DeviceTunnel, read_tunnels
 from fitelctl.fitelnet.diff import DiffConflict, diff_config, managed_scope, whole_scope
 from fitelctl.fitelnet.drivers import DeviceDriver, OtherSessionEdits
-from fitelctl.ike import negotiate
+from fitelctl.ike import CLOUD_AES_BITS, negotiate
 from fitelctl.inventory import Inventory, Site, resolve_secret
 from fitelctl.inventory.fitelnet_config import render_tunnel
 from fitelctl.ops.audit import append_audit
@@ -166,6 +166,14 @@ def plan_restore(inventory: Inventory, site: str, backup_text: str, options: App
 # --- phase 2 ------------------------------------------------------------------------
 
 
+def not_confirmed(plan: Plan) -> SiteOutcome:
+    """The outcome of a ready plan the operator declined to apply: failed, nothing sent."""
+    outcome = plan.outcome
+    outcome.result = "failed"
+    outcome.problems.append("not confirmed; nothing was changed")
+    return outcome
+
+
 def execute_plan(inventory: Inventory, plan: Plan, options: ApplyOptions) -> SiteOutcome:
     """Change the device; roll back on any failure.  Writes the audit record."""
     outcome = plan.outcome
@@ -263,7 +271,7 @@ def expected_sa(target: ConfigTree, config: Site) -> tuple[str, str, int | None]
     outcome = negotiate(
         tunnel, config.cloud_peer(), device_public_address=config.tunnel.outside_address
     )
-    bits = outcome.esp_aes_bits or (256 if cloud.encryption_algo == "aes256" else 128)
+    bits = outcome.esp_aes_bits or CLOUD_AES_BITS[cloud.encryption_algo]
     return (
         vocab.device_encryption_name(bits),
         vocab.device_authentication_name(tunnel.esp_auth),
