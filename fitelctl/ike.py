@@ -45,6 +45,13 @@ STRONGSWAN_INTEGRITY = {
     "sha-512": "HMAC_SHA2_512_256",
     "md5": "HMAC_MD5_96",
 }
+#: the PRF charon names next to each IKE integrity algorithm (written, never read back)
+STRONGSWAN_PRFS = {
+    "sha": "PRF_HMAC_SHA1",
+    "sha-256": "PRF_HMAC_SHA2_256",
+    "sha-512": "PRF_HMAC_SHA2_512",
+    "md5": "PRF_HMAC_MD5",
+}
 STRONGSWAN_GROUPS = {
     1: "MODP_768",
     2: "MODP_1024",

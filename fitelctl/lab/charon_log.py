@@ -39,31 +39,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fitelctl.fitelnet.crypto_config import DeviceTunnel
-from fitelctl.ike import CloudPeer, Outcome, accepted_set
-
-_IKE_INTEGRITY = {
-    "sha": ("HMAC_SHA1_96", "PRF_HMAC_SHA1"),
-    "sha-256": ("HMAC_SHA2_256_128", "PRF_HMAC_SHA2_256"),
-    "sha-512": ("HMAC_SHA2_512_256", "PRF_HMAC_SHA2_512"),
-    "md5": ("HMAC_MD5_96", "PRF_HMAC_MD5"),
-}
-_ESP_INTEGRITY = {
-    "esp-sha-hmac": "HMAC_SHA1_96",
-    "esp-sha256-hmac": "HMAC_SHA2_256_128",
-    "esp-sha512-hmac": "HMAC_SHA2_512_256",
-    "esp-md5-hmac": "HMAC_MD5_96",
-}
-_GROUPS = {
-    1: "MODP_768",
-    2: "MODP_1024",
-    5: "MODP_1536",
-    14: "MODP_2048",
-    15: "MODP_3072",
-    16: "MODP_4096",
-    19: "ECP_256",
-    20: "ECP_384",
-}
-_CIPHERS = {"3des": "3DES_CBC", "des": "DES_CBC", "esp-3des": "3DES_CBC", "esp-des": "DES_CBC"}
+from fitelctl.fitelnet.vocabulary import ESP_AUTH_TO_HASH
+from fitelctl.ike import (
+    STRONGSWAN_CIPHERS,
+    STRONGSWAN_GROUPS,
+    STRONGSWAN_INTEGRITY,
+    STRONGSWAN_PRFS,
+    CloudPeer,
+    Outcome,
+    accepted_set,
+)
 
 
 @dataclass(frozen=True)
@@ -204,8 +189,9 @@ def charon_log_lines(
 
 
 def _ike_offers(device: DeviceTunnel) -> str:
-    integrity, prf = _IKE_INTEGRITY.get(device.ike_hash, (device.ike_hash.upper(), ""))
-    group = _GROUPS.get(device.dh_group, f"GROUP_{device.dh_group}")
+    integrity = STRONGSWAN_INTEGRITY.get(device.ike_hash, device.ike_hash.upper())
+    prf = STRONGSWAN_PRFS.get(device.ike_hash, "")
+    group = STRONGSWAN_GROUPS.get(device.dh_group, f"GROUP_{device.dh_group}")
     tail = "/".join(part for part in (integrity, prf, group) if part)
     return ", ".join(
         f"IKE:{cipher}/{tail}" for cipher in _ciphers(device.ike_encryption, device.ike_key_bits)
@@ -213,8 +199,9 @@ def _ike_offers(device: DeviceTunnel) -> str:
 
 
 def _esp_offers(device: DeviceTunnel) -> str:
-    integrity = _ESP_INTEGRITY.get(device.esp_auth, device.esp_auth.upper())
-    group = f"/{_GROUPS.get(device.pfs_group, 'MODP_1024')}" if device.pfs_group else ""
+    hash_ = ESP_AUTH_TO_HASH.get(device.esp_auth, "")
+    integrity = STRONGSWAN_INTEGRITY.get(hash_, device.esp_auth.upper())
+    group = f"/{STRONGSWAN_GROUPS.get(device.pfs_group, 'MODP_1024')}" if device.pfs_group else ""
     return ", ".join(
         f"ESP:{cipher}/{integrity}{group}/NO_EXT_SEQ"
         for cipher in _ciphers(device.esp_encryption, device.esp_key_bits)
@@ -224,19 +211,20 @@ def _esp_offers(device: DeviceTunnel) -> str:
 def _ciphers(encryption: str, key_bits: tuple[int, ...]) -> list[str]:
     if encryption in ("aes", "esp-aes"):
         return [f"AES_CBC_{bits}" for bits in key_bits]
-    return [_CIPHERS.get(encryption, encryption.upper())]
+    return [STRONGSWAN_CIPHERS.get(encryption.removeprefix("esp-"), encryption.upper())]
 
 
 def _ike_wanted(cloud: CloudPeer) -> str:
     want = accepted_set(cloud)
-    integrity, prf = _IKE_INTEGRITY[want.hash]
-    return f"IKE:AES_CBC_{want.aes_bits}/{integrity}/{prf}/{_GROUPS[want.dh_group]}"
+    integrity, prf = STRONGSWAN_INTEGRITY[want.hash], STRONGSWAN_PRFS[want.hash]
+    return f"IKE:AES_CBC_{want.aes_bits}/{integrity}/{prf}/{STRONGSWAN_GROUPS[want.dh_group]}"
 
 
 def _esp_wanted(cloud: CloudPeer) -> str:
     want = accepted_set(cloud)
-    integrity = _IKE_INTEGRITY[want.hash][0]
-    return f"ESP:AES_CBC_{want.aes_bits}/{integrity}/{_GROUPS[want.pfs_group]}/NO_EXT_SEQ"
+    integrity = STRONGSWAN_INTEGRITY[want.hash]
+    group = STRONGSWAN_GROUPS[want.pfs_group]
+    return f"ESP:AES_CBC_{want.aes_bits}/{integrity}/{group}/NO_EXT_SEQ"
 
 
 class _Log:

@@ -124,6 +124,14 @@ def test_a_pfs_mismatch_fails_in_quick_mode() -> None:
     assert "CHILD_SA" not in text
 
 
+@pytest.mark.parametrize(("esp", "logged"), [("esp-3des", "3DES_CBC"), ("esp-null", "NULL")])
+def test_non_aes_esp_offers_carry_strongswans_cipher_names(esp: str, logged: str) -> None:
+    tunnel = dataclasses.replace(device("v2"), esp_encryption=esp)
+    text = "\n".join(log_for(tunnel, cloud()))
+    assert f"received proposals: ESP:{logged}/HMAC_SHA2_256_128/MODP_2048/NO_EXT_SEQ" in text
+    assert "no matching proposal found, sending NO_PROPOSAL_CHOSEN" in text
+
+
 def test_a_wrong_psk_breaks_decryption_of_the_third_message() -> None:
     text = "\n".join(log_for(device("v2"), cloud(psk="other")))
     assert "invalid ID_V1 payload length, decryption failed?" in text

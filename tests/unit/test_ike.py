@@ -13,6 +13,7 @@ from fitelctl.ike import (
     STRONGSWAN_CIPHERS,
     STRONGSWAN_GROUPS,
     STRONGSWAN_INTEGRITY,
+    STRONGSWAN_PRFS,
     CloudPeer,
     negotiate,
 )
@@ -117,6 +118,7 @@ def test_every_fitelnet_algorithm_has_one_strongswan_name_and_reads_back() -> No
     """One table serves both directions: no two FITELnet names share a strongSwan one."""
     assert set(STRONGSWAN_INTEGRITY) == set(vocab.ISAKMP_HASHES)
     assert set(STRONGSWAN_GROUPS) == set(vocab.DH_GROUPS)
+    assert set(STRONGSWAN_PRFS) == set(vocab.ISAKMP_HASHES)
     assert set(STRONGSWAN_CIPHERS) | {"aes"} == set(vocab.ISAKMP_ENCRYPTIONS) | {"null"}
-    for table in (STRONGSWAN_CIPHERS, STRONGSWAN_INTEGRITY, STRONGSWAN_GROUPS):
+    for table in (STRONGSWAN_CIPHERS, STRONGSWAN_INTEGRITY, STRONGSWAN_PRFS, STRONGSWAN_GROUPS):
         assert len(set(table.values())) == len(table)
