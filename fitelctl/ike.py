@@ -5,11 +5,11 @@ side accepts (``CloudPeer``), decide whether the tunnel comes up, with which
 algorithms, and if not, why.  The lab uses it to drive `show crypto sa`; the
 checks reuse it to warn before a push.
 
-The version-1 router's accepted set is the one *observed* with an F220 in the
-article (AES128/SHA1/MODP1536/PFS group 5), not the one its manual lists: the
-documented combinations did not link (brief §2).  A version-2 router accepts
-exactly its configured EncryptionAlgo / HashAlgo / DHGroup, with PFS in the
-same group (strongSwan's ESP proposal carries the DH group, see the article's
+The version-1 router's accepted set is the one *observed* with an F220 in the article
+(AES128/SHA1/MODP1536/PFS group 5), not the one its manual lists: the documented
+combinations did not link (docs/domain.md#vpc-router-versions-1-and-2).  A version-2 router
+accepts exactly its configured EncryptionAlgo / HashAlgo / DHGroup, with PFS in the same
+group (strongSwan's ESP proposal carries the DH group, see the article's
 ``ESP:AES_CBC_256/HMAC_SHA2_256_128/MODP_2048/NO_EXT_SEQ``).
 """
 

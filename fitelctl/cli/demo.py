@@ -1,6 +1,7 @@
 """``fitelctl demo``: the main job end to end on a temporary lab.
 
-The lab starts in the article's after-migration state (``seed-v2-pending``:
+The lab starts in the source article's after-migration state
+(docs/domain.md#incidents-in-the-article; scenario ``seed-v2-pending``:
 the VPC router moved to version 2, the F220 still runs the version-1 config, so
 the tunnel is down).  Then, as an engineer would: status, check, diff, apply
 (configure, commit, reconnect from the cloud side, verify, save), status,

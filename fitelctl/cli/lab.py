@@ -32,7 +32,8 @@ def up(
     scenario: Annotated[
         str,
         typer.Option(
-            help="seed-v1, seed-v2-pending, seed-v2, fresh or migration-stuck (see CONTRACT.md)."
+            help="seed-v1, seed-v2-pending, seed-v2, fresh or migration-stuck "
+            "(see docs/output-contract.md#lab-scenarios)."
         ),
     ] = "seed-v1",
     sites: Annotated[
@@ -53,7 +54,8 @@ def up(
         SaFormatChoice,
         typer.Option(
             "--sa-format",
-            help="`show crypto sa` format: ipsec (the article's firmware) or ike_child (newer).",
+            help="`show crypto sa` layout: ipsec (IPSEC SA blocks, as in the source article) or "
+            "ike_child (IKE_SA and CHILD_SA blocks, F220 V01.11; docs/domain.md#show-crypto-sa).",
         ),
     ] = SaFormatChoice.ipsec,
     device_config: Annotated[

@@ -6,7 +6,8 @@ indented by one space, and ``exit``.  ``fitelctl diff``/``apply`` use it with
 ``managed_scope`` (only the IPsec sections fitelctl generates); rollback uses it with
 ``whole_scope`` to put a device back to a backup.
 
-What it means to differ (the device model, brief §3): a child whose key (its leading
+What it means to differ (how the device edits, docs/domain.md#configs-and-commit): a
+child whose key (its leading
 words, ``config_keys``) is already in the block REPLACES that line in place, and ``no
 LINE`` removes a line or a block.  Hence:
 

@@ -1,4 +1,6 @@
-"""The FITELnet IPsec vocabulary (brief §3): the values the F220 CLI accepts.
+"""The FITELnet IPsec vocabulary: the values the F220 CLI accepts.
+
+The words and their sources: docs/domain.md#ipsec-configuration-vocabulary.
 
 One table shared by the lab device (which rejects anything else, as the real
 CLI does), the config renderer and the compatibility checks.
@@ -20,7 +22,8 @@ IKE_VERSIONS = (1, 2)
 #: article: the v1 router picked 128 and the v2 router 256 from the same config).
 DEFAULT_AES_KEY_BITS = (128, 192, 256)
 
-#: FITELnet's default IPsec SA lifetime (brief §2) and ISAKMP SA lifetime.
+#: FITELnet's default IPsec SA lifetime (600 s, docs/domain.md#incidents-in-the-article) and
+#: ISAKMP SA lifetime.
 DEFAULT_IPSEC_LIFETIME = 600
 DEFAULT_ISAKMP_LIFETIME = 86400
 

@@ -1,9 +1,11 @@
 """Generate a site's FITELnet IPsec configuration from the inventory (pure, no I/O).
 
-The layout and order follow the article's working config line for line (global
+The layout and order follow the source article's working config
+(docs/domain.md#the-source-article) line for line (global
 SA lifetime, ipsec policy, selector, isakmp policy, isakmp profile, crypto map),
 then what the article left out: the tunnel interface bound to the map and the
-routes into it.  Nothing outside the brief's vocabulary is emitted; keysize lines
+routes into it.  Nothing outside ``fitelnet.vocabulary`` is emitted
+(docs/domain.md#ipsec-configuration-vocabulary); keysize lines
 appear only when the inventory pins a key length.
 """
 

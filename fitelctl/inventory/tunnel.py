@@ -1,8 +1,8 @@
 """A site's tunnel as the inventory describes it: device side, cloud side, crypto.
 
 Crypto comes from a named preset (the sets known to link up with each VPC router
-version, brief §2) plus explicit overrides, so an inventory says what differs
-from a known-good set rather than repeating it.
+version, docs/domain.md#vpc-router-versions-1-and-2) plus explicit overrides, so an
+inventory says what differs from a known-good set rather than repeating it.
 """
 
 from __future__ import annotations

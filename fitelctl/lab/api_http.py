@@ -6,8 +6,8 @@ envelope otherwise), IDs as integers only when ``X-Sakura-Bigint-As-Int: 1``
 is sent.  Beside the router sits a load balancer that only answers reads
 (``ApiServer.other_appliance_id``).
 
-The API faults (CONTRACT.md) act here, before anything else: ``unavailable=N``
-(``api-503:N``: the next N calls answer 503), ``delay=S`` (``api-slow:S``:
+The API faults (docs/output-contract.md#lab-faults) act here, before anything
+else: ``unavailable=N`` (``api-503:N``: the next N calls answer 503), ``delay=S`` (``api-slow:S``:
 every answer waits S seconds) and ``fail_at`` (call index from 1 → ``503``,
 ``reset`` or ``timeout``: ``api-503-at:N``, ``api-reset-at:N``,
 ``api-timeout-at:N``).  A 503 or a reset call never reaches the router (the

@@ -2,14 +2,14 @@
 
 Pure: given the outcome ``fitelctl.ike.negotiate`` decided and both sides'
 settings, return the syslog lines the router would write, as the lab's API
-serves them in ``VPNLogs`` and the log download.  The wording is strongSwan
-5.9's for an IKEv1 main-mode responder, modelled on the article's log
-(``fixtures/sakura/vpnlog_v2_reconnect_seed.log``): ``selected proposal``,
-``IKE_SA ... established``, ``CHILD_SA ... established with SPIs``; on failure
-``no proposal found`` (main mode), ``no matching proposal found, sending
-NO_PROPOSAL_CHOSEN`` (quick mode), the decryption failure a wrong PSK causes,
-``no peer config found`` (identity) and ``no IKE config found`` (unknown peer
-address).  Packet sizes and message IDs are plausible, not significant.
+serves them in ``VPNLogs`` and the log download.  The wording is strongSwan 5.9's for an
+IKEv1 main-mode responder, modelled on the source article's log
+(``tests/data/sakura/vpnlog_v2_reconnect_seed.log``; docs/domain.md#strongswan-log-lines):
+``selected proposal``, ``IKE_SA ... established``, ``CHILD_SA ... established with SPIs``;
+on failure ``no proposal found`` (main mode), ``no matching proposal found, sending
+NO_PROPOSAL_CHOSEN`` (quick mode), the decryption failure a wrong PSK causes, ``no peer
+config found`` (identity) and ``no IKE config found`` (unknown peer address).  Packet sizes
+and message IDs are plausible, not significant.
 
 The router also initiates (``unanswered_initiation``): when an office never
 answers, charon logs its own Main Mode initiation, resends the first request

@@ -1,4 +1,4 @@
-"""Print `show crypto sa` the way an F220 does, in both firmware formats (brief §4).
+"""Print `show crypto sa` the way an F220 does, in both layouts (docs/domain.md#show-crypto-sa).
 
 The ``ipsec`` format is the article's capture, field for field, keys in clear.
 The ``ike_child`` format is the F220 V01.11 layout published on Cloudflare's

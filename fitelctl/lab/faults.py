@@ -1,9 +1,11 @@
-"""``--fault SPEC`` parsing (CONTRACT.md): what can go wrong in the lab, on purpose.
+"""``--fault SPEC`` parsing: what can go wrong in the lab, on purpose.
+
+The specs and their effects: docs/output-contract.md#lab-faults.
 
 Device faults may name one site (``SITE/commit-fails``, ``SITE/ssh-drop-after:N``);
 without it they act on every device.  ``ssh-drop-after:N@K`` drops only the K-th
 session (counted from 1, per device) that sends configuration lines, once it sends
-more than N; plain ``ssh-drop-after:N`` drops the first session that does (CONTRACT.md).
+more than N; plain ``ssh-drop-after:N`` drops the first session that does.
 
 API call indices (``api-503-at:N``, ``api-reset-at:N``, ``api-timeout-at:N``) count
 every request the lab's API receives, from 1, since the lab started (a restarted lab

@@ -1,6 +1,7 @@
-"""The lab's scenarios (CONTRACT.md): each site's starting config and the VPC router.
+"""The lab's scenarios (docs/output-contract.md#lab-scenarios): each site's start and the router.
 
-Site ``tokyo`` carries the article's addresses and config; ``site2``…``siteN``
+Site ``tokyo`` carries the source article's addresses and config
+(docs/domain.md#the-source-article); ``site2``…``siteN``
 get the same layout with their own addresses.  All addresses are data: the lab
 only ever listens on 127.0.0.1.
 """

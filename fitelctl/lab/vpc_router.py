@@ -9,8 +9,9 @@ boot, as on the real router.  Power changes and migration take
 ``charon_log`` for every negotiation that reached this router, collected
 whenever the API is called.
 
-The ``migration_stuck`` fault (CONTRACT.md) is the article's stuck migration,
-see ``LabVpcRouter.migrate``.
+The ``migration_stuck`` option (the ``migration-stuck`` scenario,
+docs/output-contract.md#lab-scenarios) is the source article's stuck migration
+(docs/domain.md#incidents-in-the-article), see ``LabVpcRouter.migrate``.
 
 The router initiates too: whenever it starts its VPN (lab start, boot, apply)
 it starts a Main Mode to every peer entry whose office has no tunnel to it

@@ -25,7 +25,7 @@ from fitelctl.parsing import IKE_CHILD_LAYOUT_FROM, KNOWN_MODELS, firmware_relea
 
 Severity = Literal["error", "warning", "info"]
 
-#: The VPC router accepts a PSK of 0 to 40 characters (Sakura API, brief §5).
+#: The VPC router accepts a PSK of 0 to 40 characters (docs/domain.md#vpc-router-versions-1-and-2).
 PSK_MAX_LENGTH = 40
 
 #: Characters a PSK may use.  INFERRED: which characters the VPC router rejects
@@ -137,7 +137,8 @@ def _algorithms(crypto: Crypto, cloud: Cloud, want: AcceptedSet) -> list[Hit]:
 def offered_key_bits(size: tuple[int, int, int] | None) -> tuple[int, ...]:
     """AES key lengths the F220 offers: all of them unless a keysize line pins a range.
 
-    INFERRED (brief §3): with no keysize line it offers 128 to 256 and the router picks.
+    INFERRED (docs/domain.md#ipsec-configuration-vocabulary): with no keysize line it
+    offers 128 to 256 and the router picks.
     """
     if size is None:
         return vocab.DEFAULT_AES_KEY_BITS

@@ -149,7 +149,7 @@ class CloudView:
         return lifetime_notes(list(self.lifetimes))
 
     def to_json(self) -> dict[str, Any]:
-        """The ``cloud`` part of a site's status, in the output contract's keys."""
+        """The ``cloud`` part of a site's status (keys: docs/output-contract.md#status)."""
         return {
             "peer": self.peer,
             "peer_status": self.peer_status,

@@ -1,11 +1,11 @@
 """``reconnect``: make the tunnel negotiate again, and wait until a new SA is up.
 
-Two levers exist (brief §2).  The control panel's "VPN reconnect" button has no
-public API call, so the cloud side uses the documented one that has the same
-effect: re-applying the router's config (``PUT /appliance/:id/config``).  From
-the device side, clearing the SAs makes the always-up initiator negotiate at
-once.  ``apply`` uses the same two levers after a commit; its cloud-side
-re-applies go through ``CloudReconnects`` so that sites sharing a router share them.
+Two levers exist (docs/domain.md#endpoints-fitelctl-calls).  The control panel's "VPN
+reconnect" button has no public API call, so the cloud side uses the documented one that has
+the same effect: re-applying the router's config (``PUT /appliance/:id/config``).  From the
+device side, clearing the SAs makes the always-up initiator negotiate at once.  ``apply``
+uses the same two levers after a commit; its cloud-side re-applies go through
+``CloudReconnects`` so that sites sharing a router share them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Operations on a site's VPC router that the runbooks chain: export/import, power, migration.
 
 Each function reads what it needs over the API, does one thing and returns a
-small result; none prints.  They exist for the article's incidents (brief §2):
+small result; none prints.  They exist for the source article's incidents
+(docs/domain.md#incidents-in-the-article):
 the version 1 → 2 migration, which can leave the router stuck (Availability
 ``migrating``, no VPN, logs unreadable) until it is powered off, the settings
 exported *before* the migration are imported and it is powered on again; and
@@ -10,7 +11,8 @@ the cloud half of a PSK rotation or an algorithm change.
 Choices made here:
 
 - An export is exactly ``Appliance.Settings`` as the API serialises it (what the
-  control panel's "export" gives, brief §5), pre-shared keys included, because an
+  control panel's "export" gives, docs/domain.md#endpoints-fitelctl-calls), pre-shared
+  keys included, because an
   import must restore exactly.  So the file is created 0600 and an existing file
   is never replaced unless asked.
 - Every settings change is the API's write sequence: read (for the current
@@ -53,7 +55,8 @@ from fitelctl.sakura.models import (
     VpcRouterSettings,
 )
 
-#: What a version-2 router accepts (brief §2); the inventory's ``cloud`` model is the source.
+#: What a version-2 router accepts (docs/domain.md#vpc-router-versions-1-and-2); the
+#: inventory's ``cloud`` model is the source.
 ENCRYPTION_ALGOS: tuple[str, ...] = get_args(Cloud.model_fields["encryption_algo"].annotation)
 HASH_ALGOS: tuple[str, ...] = get_args(Cloud.model_fields["hash_algo"].annotation)
 DH_GROUPS: tuple[str, ...] = get_args(Cloud.model_fields["dh_group"].annotation)

@@ -262,7 +262,7 @@ def judge(
     device_problem: str | None,
     cloud: CloudRead,
 ) -> SiteStatus:
-    """One verdict from both sides (CONTRACT.md ``status``)."""
+    """One verdict from both sides (docs/output-contract.md#status)."""
     config = inventory.site(site)
     view = cloud_view(inventory, site, cloud) if isinstance(cloud, RouterRead) else None
     result = SiteStatus(site, "unknown", device, cloud=view)

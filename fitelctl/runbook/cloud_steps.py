@@ -35,7 +35,7 @@ AVAILABILITIES = (
     "selectable",
     "charged",
 )
-#: The only migration the API offers (brief §2).
+#: The only migration the API offers: version 1 → 2 (docs/domain.md#vpc-router-versions-1-and-2).
 VERSION = Arg("version", "integer", default=2, choices=(2,))
 
 

@@ -21,7 +21,8 @@ not made, and each retry is logged (warning, stderr) with method, path, reason,
 retry number and wait, in the spirit of ``hashicorp/go-retryablehttp``'s
 ``[DEBUG] GET <url> (status: 503): retrying in 1s (9 left)``.
 
-The version migration call is UNKNOWN publicly (brief §2): ``migrate_version``
+The version migration call is UNKNOWN publicly
+(docs/domain.md#unknowns-and-what-fitelctl-assumes): ``migrate_version``
 sends whatever ``ApiSettings.migration_call`` says (default: what the lab
 serves, ``PUT appliance/{id}/vpcrouter/version`` with ``{"Version": N}``).
 """

@@ -2,8 +2,8 @@
 
 Lowest to highest precedence: built-in defaults → the usacloud profile, where
 one is present → values the inventory gives → the ``SAKURACLOUD_*`` environment
-(CONTRACT.md: the environment overrides the inventory, as for usacloud and
-terraform).  The profile only fills what the inventory leaves unset: an
+(docs/domain.md#connection-and-credentials: the environment overrides the inventory,
+as for usacloud and terraform).  The profile only fills what the inventory leaves unset: an
 operator's personal usacloud profile must not redirect an inventory that names
 its own API (the lab's, for one).  Empty values count as unset at every level:
 usacloud writes ``""`` and ``0`` for what it was never told.
@@ -18,7 +18,8 @@ profile that does not exist is an error; a missing ``default`` is not.
 
 Defaults follow the SDK family (terraform-provider-sakura: 10 retries, 300 s
 request timeout, 10 requests/s).  The VPC router version migration call is
-UNKNOWN in public sources (brief §2), so it is a setting: see ``MigrationCall``.
+UNKNOWN in public sources (docs/domain.md#unknowns-and-what-fitelctl-assumes), so it is
+a setting: see ``MigrationCall``.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ _METHODS = ("GET", "PUT", "POST", "DELETE")
 class MigrationCall:
     """The HTTP call that migrates a VPC router to another version: UNKNOWN publicly.
 
-    The control panel cannot do it and no SDK exposes it (brief §2), so method,
+    The control panel cannot do it and no SDK exposes it
+    (docs/domain.md#unknowns-and-what-fitelctl-assumes), so method,
     path and body field are configurable.  The default is what the embedded lab
     serves: ``PUT appliance/{id}/vpcrouter/version`` with ``{"Version": N}``.
     ``path`` is relative to the zone's API base and may use ``{id}`` and

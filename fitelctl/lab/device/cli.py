@@ -5,19 +5,18 @@ keystrokes (``handle_key``); every call returns exactly what the device prints i
 response, including the next prompt, with ``\\n`` line ends.  Echo of typed input
 is the transport's job (``input_mode`` says whether to echo).
 
-Behaviour follows brief §3 and the real captures: prompts ``HOST>``, ``HOST#``,
-``HOST(config)#``, ``HOST(config-xxx)#``; ``enable`` → blank line, ``password:``,
-the weak-password warning and three blank lines; ``no more`` → ``more : off``.
-From the FX201/F220 transcripts of takamitsu-iida/pyats-fitelnet: a wrong enable
-password prints ``<ERROR> Authentication failed`` and asks ``password:`` again (the
-lab asks again for ever: no limit is known, and a client must give up by itself);
-an empty enable password is still asked for (an empty answer is right) and draws
-``weak enable password: set the password``; an invalid word is answered by a blank
-line, the typed line again, carets under the whole offending word, the error line
-and the prompt with no blank line before it; ``configure terminal`` while another
-live session holds uncommitted edits warns in two lines; ``show ssh`` lists the SSH
-connections and ``disconnect ssh N`` asks ``Disconnect OK?[y/N]:``.
-Lab choices (INFERRED, the brief has no capture for them):
+Behaviour follows the real captures (docs/domain.md#fitelnet-f220-cli): prompts ``HOST>``,
+``HOST#``, ``HOST(config)#``, ``HOST(config-xxx)#``; ``enable`` → blank line, ``password:``,
+the weak-password warning and three blank lines; ``no more`` → ``more : off``. From the
+FX201/F220 transcripts of takamitsu-iida/pyats-fitelnet: a wrong enable password prints
+``<ERROR> Authentication failed`` and asks ``password:`` again (the lab asks again for ever:
+no limit is known, and a client must give up by itself); an empty enable password is still
+asked for (an empty answer is right) and draws ``weak enable password: set the password``;
+an invalid word is answered by a blank line, the typed line again, carets under the whole
+offending word, the error line and the prompt with no blank line before it; ``configure
+terminal`` while another live session holds uncommitted edits warns in two lines; ``show
+ssh`` lists the SSH connections and ``disconnect ssh N`` asks ``Disconnect OK?[y/N]:``.
+Lab choices (INFERRED: no public capture shows them):
 
 * keywords may be abbreviated to a unique prefix in any case (``conf t``, ``sh ver``);
   an abbreviation matching several keywords answers ``<ERROR> Ambiguous command``;

@@ -1,6 +1,6 @@
 """How configuration lines change a config tree, as the F220 edits working.cfg.
 
-Rules (brief §3 and the lab's choices):
+Rules (docs/domain.md#configs-and-commit, and the lab's choices):
 * a line whose key (its leading words, see ``Command.key_len``) already exists in
   the same place REPLACES that line in place (``group 14`` replaces ``group 5``);
   a new line is appended;

@@ -1,6 +1,6 @@
 """All state of one simulated FITELnet F220: its three configs, its files, its faults.
 
-The F220 keeps three configs (brief §3): ``working.cfg`` (what ``configure
+The F220 keeps three configs (docs/domain.md#configs-and-commit): ``working.cfg`` (what ``configure
 terminal`` edits, shared by every session), ``current.cfg`` (what runs) and the
 boot file (``/drive/boot.cfg`` unless ``boot configuration`` chose another).
 Sessions (``cli.CliSession``) hold only their own mode; everything they change

@@ -1,6 +1,7 @@
 """The commands the simulated F220 knows, mode by mode.
 
-The IPsec lines follow brief §3 (real configs and vendor templates) and take their
+The IPsec lines follow published configs (docs/domain.md#ipsec-configuration-vocabulary)
+and take their
 values from ``fitelnet.vocabulary``; anything else is an error, as on the device.
 The non-crypto lines are the small set a lab base config needs (the lab's choice):
 
@@ -32,7 +33,7 @@ Sub-mode prompt names are UNKNOWN publicly; the lab's choice is
 ``(config-isakmp-profile)``, ``(config-crypto-map)``, ``(config-if-tunnel N)`` and the
 real ``(config-if-ge 1/1)``; for the blocks it takes as they are, ``(config-WORD)``
 after the header's first word (``(config-router)``; the real ``(config-line)`` fits)
-and ``(config-if-KIND N)`` for interfaces.  Ranges the brief does not give are the
+and ``(config-if-KIND N)`` for interfaces.  Ranges no public source gives are the
 lab's choice: lifetimes 60 to 604800 s, keepalive and NAT-T keepalive interval 1 to
 3600 s, selector numbers 1 to 65535, tunnel numbers 1 to 255, ``set mtu`` 68 to 65535,
 ``set mss`` 1 to 65535, the always-up-params numbers 0 to 65535.

@@ -1,6 +1,7 @@
 """Every fixed string the simulated F220 prints, in one place.
 
-Strings marked OBSERVED come from real captures (`fixtures/fitelnet/`), the
+Strings marked OBSERVED come from a real F220 V01.12 session (copied into
+``tests/unit/test_lab_cli.py``), the
 FX201/F220 transcripts published in takamitsu-iida/pyats-fitelnet (README.md,
 unicon.plugins/README.md and its ``patterns.py``/``settings.py``) or the upstream
 netmiko driver written against real F220s; the rest are the lab's own
@@ -10,7 +11,7 @@ they report success, because netmiko's ``commit()`` treats those words as failur
 
 from __future__ import annotations
 
-# OBSERVED (brief §3, netmiko driver, pyats-fitelnet).
+# OBSERVED (netmiko driver, pyats-fitelnet; docs/domain.md#errors-warnings-and-questions).
 UNRECOGNIZED = "<ERROR> Unrecognized command"
 #: The form that names the word (pyats-fitelnet's error patterns); which situation
 #: prints which form is INFERRED: the named form for a first word the mode does not
