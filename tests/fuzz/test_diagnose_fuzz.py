@@ -1,4 +1,4 @@
-"""``diagnose --from-log`` on any log: always one of the CONTRACT's causes, a detail, no secret.
+"""``diagnose --from-log`` on any log: always a documented cause, a detail, no secret.
 
 The logs are the article's real VPC router log, logs the lab writes for each
 negotiation outcome, and charon-shaped lines built from the messages the
@@ -29,7 +29,7 @@ from fitelctl.lab.scenarios import VPC_ROUTER_ADDRESS, device_config, site_addre
 from fitelctl.redact import SECRETS
 from fitelctl.vpn_log import Diagnosis, diagnose_log
 
-#: `diagnose --from-log`'s causes, as /work/shared/CONTRACT.md lists them
+#: `diagnose --from-log`'s causes, as docs/output-contract.md#diagnose lists them
 CONTRACT_CAUSES = frozenset(
     {
         "ok",

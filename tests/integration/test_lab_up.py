@@ -1,4 +1,4 @@
-"""`fitelctl lab up` as a separate process, exactly as CONTRACT.md describes it."""
+"""`fitelctl lab up` as a separate process, exactly as docs/output-contract.md describes it."""
 
 from __future__ import annotations
 

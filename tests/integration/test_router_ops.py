@@ -1,6 +1,7 @@
 """The runbooks' router operations against the lab's API over real HTTP on 127.0.0.1.
 
-Each test drives the article's incidents end to end where the lab allows it:
+Each test drives the source article's incidents (docs/domain.md#incidents-in-the-article)
+end to end where the lab allows it:
 export/import, power, the v1 → v2 migration (fast, and the stuck one with its
 workaround), algorithm changes and a PSK rotation.  Waits poll with short
 intervals and a bound; nothing sleeps a fixed time.

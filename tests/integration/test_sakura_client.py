@@ -420,7 +420,7 @@ def test_migration_to_version_2(lab_api: StartLabApi) -> None:
         assert (
             appliance.site_to_site is not None and appliance.site_to_site.EncryptionAlgo == "aes256"
         )
-        # the v1 device config no longer links (brief §2)
+        # the v1 device config no longer links (docs/domain.md#incidents-in-the-article)
         assert lab.causes() == ["proposal_mismatch_main_mode"]
         lab.commit_device("v2")
         assert client.status(lab.id).SiteToSiteIPsecVPNPeers[0].up

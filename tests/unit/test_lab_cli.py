@@ -17,7 +17,8 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 V1_CONFIG = (DATA / "config_v1_sakura_tokyo.cfg").read_text()
 V2_CHANGES = (DATA / "config_v2_changes_sakura_tokyo.cfg").read_text()
 
-# fixtures/fitelnet/session_enable_nomore_f220_v01.12.txt (a real F220, V01.12).
+# A real F220 (V01.12) session: `enable` with a weak password, then `no more`
+# (docs/domain.md#prompts-and-modes), copied here as data.
 REAL_ENABLE_SESSION = (
     "TEST-HOST>\r\n"
     "TEST-HOST>enable\r\n"
@@ -33,7 +34,8 @@ REAL_ENABLE_SESSION = (
     "\r\n"
     "TEST-HOST#\r\n"
 )
-# fixtures/fitelnet/show_version_f220_v01.12.txt, without its echo line and prompt.
+# A real F220 V01.12 `show version` (tests/parsers/furukawa_fitelnet/show_version/
+# f220_v01_12.raw), without its echo line and prompt.
 REAL_SHOW_VERSION = (
     "  --------------------- present-side --------------------- \n"
     "F220   Version 01.12(00)[0]00.00.0 [2023/07/26 15:00]\n"
