@@ -15,7 +15,10 @@ class SaFormatChoice(StrEnum):
     ike_child = "ike_child"
 
 
-lab_app = typer.Typer(help="The embedded lab: simulated F220s on 127.0.0.1, no hardware needed.")
+lab_app = typer.Typer(
+    help="The embedded lab: simulated F220s on 127.0.0.1, no hardware needed. Its files, "
+    "scenarios and faults: docs/output-contract.md#the-embedded-lab."
+)
 
 
 @lab_app.command("up")
