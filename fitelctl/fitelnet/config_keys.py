@@ -18,8 +18,9 @@ The table is per block kind, because a word means something only where it is typ
   ``set ip df-bit``, ``set ip fragment`` each hold one value; ``set security-association
   always-up`` is a flag (the whole line is the key, its value empty).  The transform's
   value is an unordered pair: the CLI takes ``esp-aes esp-sha-hmac`` and ``esp-sha-hmac
-  esp-aes`` (the article typed the second order in v2), so the two compare equal; the
-  differ still emits the target's own spelling.
+  esp-aes`` (the source article typed the second order in v2,
+  docs/domain.md#ipsec-configuration-vocabulary), so the two compare equal; the differ
+  still emits the target's own spelling.
 * ``crypto ipsec selector``: ``src N`` / ``dst N`` — the selector number is part of the
   key (``*`` in the table: any word), since a selector may hold several numbered pairs.
 * ``crypto isakmp policy``: ``authentication``, ``encryption``, ``encryption-keysize``,

@@ -11,11 +11,12 @@ This is the entry point (``start_api_server``, ``ApiServer``); the pieces are:
 * ``json_http_server``: the minimal HTTP/1.1 server underneath;
 * ``api_errors``: the API's error envelope, shared by all of the above.
 
-Faults (docs/output-contract.md#lab-faults) are options of ``start_api_server``: ``unavailable=N``
-(``api-503:N``), ``delay=S`` (``api-slow:S``) and ``fail_at`` (``api-503-at:N``,
-``api-reset-at:N``, ``api-timeout-at:N``) act in ``api_http``,
-``migration_stuck`` (the article's stuck migration) and ``api_quirks``
-(``api-quirks``: the answers' published quirks) in ``vpc_router``.
+Faults (docs/output-contract.md#lab-faults) are options of ``start_api_server``:
+``unavailable=N`` (``api-503:N``), ``delay=S`` (``api-slow:S``) and ``fail_at``
+(``api-503-at:N``, ``api-reset-at:N``, ``api-timeout-at:N``) act in ``api_http``,
+``migration_stuck`` (the source article's stuck migration,
+docs/domain.md#incidents-in-the-article) and ``api_quirks`` (``api-quirks``: the answers'
+published quirks, docs/domain.md#quirks-of-the-answers) in ``vpc_router``.
 """
 
 from __future__ import annotations
