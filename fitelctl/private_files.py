@@ -62,7 +62,12 @@ def private_directory(directory: Path, *, root: Path | None = None) -> Path:
 
 
 def write_private_file(
-    path: Path, text: str, *, overwrite: bool = True, root: Path | None = None
+    path: Path,
+    text: str,
+    *,
+    overwrite: bool = True,
+    root: Path | None = None,
+    guard: bool = True,
 ) -> None:
     """Write ``text`` to ``path`` atomically, mode 0600.
 
@@ -70,9 +75,15 @@ def write_private_file(
     replaces ``path`` (``overwrite``) or is linked to it, which fails with
     FileExistsError when ``path`` exists.  A symbolic link at ``path`` is
     followed, so a key kept on a mounted secret store stays there.
+
+    ``guard=False`` skips the directory check, for the lab's own throwaway secrets
+    in a state directory the user chose (a lab must start under ``umask 002`` too).
     """
     target = path.resolve() if path.is_symlink() else path
-    private_directory(target.parent, root=root)
+    if guard:
+        private_directory(target.parent, root=root)
+    else:
+        _make_directories(target.parent)
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -55,6 +55,7 @@ from fitelctl.lab.scenarios import (
 )
 from fitelctl.lab.ssh_server import DeviceServer, load_or_create_host_key, start_device_server
 from fitelctl.lab.world import LabWorld, PeerEntry, VpcRouter
+from fitelctl.private_files import write_private_file
 
 LAB_HOST = "127.0.0.1"
 LAB_USERNAME = "admin"
@@ -422,9 +423,10 @@ def _call_faults(faults: Faults) -> dict[int, CallFault]:
 
 def _write(path: Path, text: str, *, private: bool = False) -> None:
     """Whole or not at all: a temporary file renamed over ``path``."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
     if private:
-        tmp.touch(mode=0o600)
+        write_private_file(path, text, guard=False)
+        return
+    tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
 
@@ -435,8 +437,7 @@ def _persistent_secret(state: Path, name: str) -> str:
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
     value = secrets.token_urlsafe(15)
-    path.touch(mode=0o600)
-    path.write_text(value + "\n", encoding="utf-8")
+    write_private_file(path, value + "\n", guard=False)
     return value
 
 
@@ -447,9 +448,8 @@ def _client_key(state: Path) -> str:
     private = state / "client_ed25519"
     if not private.exists():
         key = asyncssh.generate_private_key("ssh-ed25519", comment="fitelctl-lab")
-        key.write_private_key(str(private))
+        write_private_file(private, key.export_private_key().decode("ascii"), guard=False)
         key.write_public_key(str(private) + ".pub")
-        private.chmod(0o600)
     return (state / "client_ed25519.pub").read_text(encoding="utf-8").strip()
 
 

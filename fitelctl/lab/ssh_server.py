@@ -31,6 +31,7 @@ import asyncssh
 from fitelctl.lab.device.cli import CliSession, DropConnection, SessionKind
 from fitelctl.lab.device.model import LabDevice, SshSession
 from fitelctl.lab.device.terminal import Terminal
+from fitelctl.private_files import write_private_file
 
 HOST_KEY_ALGORITHM = "ssh-ed25519"
 
@@ -40,9 +41,7 @@ def load_or_create_host_key(path: Path) -> asyncssh.SSHKey:
     if path.exists():
         return asyncssh.read_private_key(path)
     key = asyncssh.generate_private_key(HOST_KEY_ALGORITHM)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    key.write_private_key(path)
+    write_private_file(path, key.export_private_key().decode("ascii"), guard=False)
     return key
 
 
