@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from fitelctl.fitelnet.config_tree import ConfigTree
+from fitelctl.lab.crypto_sa import SaFormat
 from fitelctl.lab.device.editing import replay_config
 from fitelctl.lab.device.model import DeviceSpec, LabDevice
-from fitelctl.lab.scenarios import VPC_ROUTER_ADDRESS, device_config, site_addresses
+from fitelctl.lab.scenarios import VPC_ROUTER_ADDRESS, DeviceCrypto, device_config, site_addresses
 from fitelctl.lab.world import LabWorld, PeerEntry, VpcRouter
 from fitelctl.parsing import parse_crypto_sa
 
@@ -25,8 +26,8 @@ class Clock:
 def make_world(
     *,
     version: int,
-    crypto: str,
-    sa_format: str = "ipsec",
+    crypto: DeviceCrypto,
+    sa_format: SaFormat = "ipsec",
     psk_cloud: str = "psk",
     boot_config: str | None = None,
 ) -> tuple[LabWorld, LabDevice, Clock]:
@@ -47,9 +48,9 @@ def make_world(
         username="u",
         password="p",
         enable_password="e",
-        sa_format=sa_format,  # type: ignore[arg-type]
+        sa_format=sa_format,
         boot_config=boot_config or device_config(TOKYO, crypto, "psk"),
-    )  # type: ignore[arg-type]
+    )
     device = LabDevice(spec)
     world.add_site(device, public_address=TOKYO.public)
     return world, device, clock

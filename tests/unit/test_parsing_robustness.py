@@ -14,6 +14,7 @@ of the block is still read; output with no SA structure stays a clear error.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -111,7 +112,7 @@ def _a_trailing_less_prompt(text: str) -> str:
     return text.rstrip("\n") + "\n:\n"
 
 
-REWRITES = {
+REWRITES: dict[str, Callable[[str], str]] = {
     "blank_lines": _blank_lines,
     "crlf": _crlf,
     "trailing_spaces": _trailing_spaces,

@@ -12,12 +12,8 @@ import pytest
 
 from fitelctl.inventory import Inventory, resolve_secret
 from fitelctl.ops.check import PSK_ALLOWED_CHARACTERS, psk_findings
-from fitelctl.ops.psk import (
-    PskError,
-    generate_psk,
-    store_psk,
-    write_private_file,
-)
+from fitelctl.ops.psk import PskError, generate_psk, store_psk
+from fitelctl.private_files import write_private_file
 from fitelctl.redact import MASK, SECRETS
 
 OLD = "old-Key-4711-abcdef"

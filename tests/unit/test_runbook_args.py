@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from fitelctl.runbook.base import StepArgumentError
+from fitelctl.inventory import Inventory
+from fitelctl.runbook.base import StepArgumentError, StepContext
 from fitelctl.runbook.engine import RunError, _call, check_arguments, resolve_parameters
 from fitelctl.runbook.format import RunbookError, load_runbook
 from fitelctl.runbook.library import available
@@ -148,11 +149,12 @@ def test_a_whole_value_from_an_earlier_step_loads_whatever_its_type(tmp_path: Pa
     )
 
 
-def test_values_from_earlier_steps_are_checked_when_the_step_runs() -> None:
+def test_values_from_earlier_steps_are_checked_when_the_step_runs(tmp_path: Path) -> None:
     router_wait = OPERATIONS["router-wait"]
     with pytest.raises(StepArgumentError, match="`timeout` of router-wait: expected a number"):
         router_wait.check({"instance_status": "down", "timeout": [1, 2]})
-    failed = _call(router_wait, object(), {"instance_status": "down", "timeout": "soon"})
+    ctx = StepContext(Inventory(sites={}), "tokyo", tmp_path)
+    failed = _call(router_wait, ctx, {"instance_status": "down", "timeout": "soon"})
     assert not failed.ok and "expected a number, not 'soon'" in failed.summary
 
 
