@@ -123,6 +123,11 @@ class CloudView:
         return self.instance_status in ("down", "cleaning")
 
     @property
+    def is_shutting_down(self) -> bool:
+        """On its way off (``cleaning``): booting it must wait until it is down."""
+        return self.instance_status == "cleaning"
+
+    @property
     def is_available(self) -> bool:
         return self.availability == "available"
 

@@ -185,10 +185,10 @@ def _router_down(router: CloudView) -> Diagnosis | None:
             "article's stuck migration): power it off, import the settings exported before "
             "the migration, apply them, then power it on"
         )
-    elif instance == "down":
-        detail = "the VPC router is powered off: boot it (control panel, or the API's power on)"
-    elif instance == "cleaning":
+    elif router.is_shutting_down:
         detail = "the VPC router is shutting down: wait until it is off, then boot it"
+    elif router.is_off:
+        detail = "the VPC router is powered off: boot it (control panel, or the API's power on)"
     else:
         detail = (
             f"the VPC router is not running and available ({instance} / {availability}): "

@@ -106,7 +106,7 @@ def test_a_router_powered_off_is_router_down(start_lab: StartLab, fitelctl: Run)
         client.shutdown(appliance_id)
     code, doc = diagnose_json(fitelctl, lab)
     assert (code, doc["cause"]) == (1, "router_down")
-    assert "boot it" in doc["detail"]
+    assert "powered off: boot it" in doc["detail"]
 
 
 def test_a_stuck_migration_says_the_articles_workaround(start_lab: StartLab, fitelctl: Run) -> None:

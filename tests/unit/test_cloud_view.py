@@ -87,3 +87,12 @@ def test_the_view_cannot_be_changed() -> None:
     view = CloudView.of(appliance("up", "available"))
     with pytest.raises(AttributeError):
         view.availability = "migrating"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("instance", "off", "shutting_down"),
+    [("up", False, False), ("cleaning", True, True), ("down", True, False), (None, False, False)],
+)
+def test_off_includes_shutting_down(instance: str | None, off: bool, shutting_down: bool) -> None:
+    view = CloudView.of(appliance(instance, "available"))
+    assert (view.is_off, view.is_shutting_down) == (off, shutting_down)
