@@ -19,6 +19,9 @@ the ratios are absent).  Target: ``status`` within 1.5x the floor.
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
 import _bench
 
 TARGET = 1.5
@@ -50,12 +53,10 @@ def main() -> None:
             cmd = _bench.fitelctl(
                 "-i", inventory, "status", device["site"], "--json", "--driver", driver
             )
-            contenders[f"fitelctl status ({driver})"] = lambda cmd=cmd: _bench.run_timed(
-                cmd, check=check
-            )
+            contenders[f"fitelctl status ({driver})"] = partial(_bench.run_timed, cmd, check=check)
         samples = _bench.interleaved(contenders, runs=args.runs, warmup=args.warmup)
     results = {name: s.summary() for name, s in samples.items()}
-    targets = {}
+    targets: dict[str, Any] = {}
     if not no_ssh:
         floor = samples["ssh exec (floor)"]
         for driver in ("scrapli", "netmiko"):

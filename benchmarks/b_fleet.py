@@ -22,6 +22,10 @@ Targets at 200 sites: >= 10x faster than the sequential loop, <= 1.5x the floor.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
 import _bench
 
 SPEEDUP_TARGET = 10.0
@@ -46,7 +50,7 @@ def main() -> None:
     if args.workers:
         extra += ["--workers", str(args.workers)]
     defaults = _bench.fitelctl_defaults()
-    by_size = {}
+    by_size: dict[str, dict[str, Any]] = {}
     with _bench.lab(max(args.sizes)) as lab:
         for size in args.sizes:
             print(f"{size} sites", flush=True)
@@ -58,20 +62,18 @@ def main() -> None:
                 _bench.PYTHON, str(_bench.REPO / "benchmarks/netmiko_loop.py"),
                 str(lab.state_dir / "lab.json"), "--sites", str(size),
             ]  # fmt: skip
-            contenders = {
-                "fitelctl status --all": lambda status=status, check=check: _bench.run_timed(
-                    status, check=check
-                ),
+            contenders: dict[str, Callable[[], float]] = {
+                "fitelctl status --all": partial(_bench.run_timed, status, check=check),
             }
             if not no_ssh:
-                contenders["parallel ssh (floor)"] = lambda devices=devices: _bench.parallel_ssh(
-                    devices, lab.state_dir
+                contenders["parallel ssh (floor)"] = partial(
+                    _bench.parallel_ssh, devices, lab.state_dir
                 )
-            contenders["netmiko loop, fixed close"] = lambda loop=loop: _bench.run_timed(
-                [*loop, "--close-fix"]
+            contenders["netmiko loop, fixed close"] = partial(
+                _bench.run_timed, [*loop, "--close-fix"]
             )
             if not args.skip_upstream:
-                contenders["netmiko loop, upstream"] = lambda loop=loop: _bench.run_timed(loop)
+                contenders["netmiko loop, upstream"] = partial(_bench.run_timed, loop)
             slow = {"netmiko loop, fixed close", "netmiko loop, upstream"}
             series = _bench.interleaved(
                 contenders,
@@ -83,7 +85,7 @@ def main() -> None:
             )
             results = {name: s.summary() for name, s in series.items()}
             ours = series["fitelctl status --all"]
-            ratios: dict[str, float] = {}
+            ratios: dict[str, float | None] = {}
             for name in slow & series.keys():
                 ratios[f"{name} / fitelctl"] = _bench.ratio(series[name], ours)
             if not no_ssh:
@@ -95,8 +97,8 @@ def main() -> None:
             print(f"  ratios: {ratios}")
         lab_rss = lab.rss_mb()
         ready = lab.ready_seconds
-    targets = {}
-    largest = by_size[str(max(args.sizes))]["ratios"]
+    targets: dict[str, dict[str, Any]] = {}
+    largest: dict[str, float | None] = by_size[str(max(args.sizes))]["ratios"]
     for key, target, better in (
         ("netmiko loop, upstream / fitelctl", SPEEDUP_TARGET, "higher"),
         ("netmiko loop, fixed close / fitelctl", SPEEDUP_TARGET, "higher"),

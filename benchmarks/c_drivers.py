@@ -22,6 +22,8 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -116,12 +118,14 @@ def main() -> None:
     defaults = _bench.fitelctl_defaults()
     largest = max(args.sizes)
 
-    def contender(inventory: str, size: int, driver: str, *more: str) -> tuple[str, object]:
+    def contender(
+        inventory: str, size: int, driver: str, *more: str
+    ) -> tuple[str, Callable[[], float]]:
         cmd = _bench.fitelctl(
             "-i", inventory, "status", "--all", "--json", "--driver", driver, *more
         )
         check = _bench.status_check(size)
-        return driver, lambda: _bench.run_timed(cmd, check=check)
+        return driver, partial(_bench.run_timed, cmd, check=check)
 
     sizes: dict[str, object] = {}
     sweep: dict[str, object] = {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from functools import partial
 
 import _bench
 
@@ -48,7 +49,7 @@ def main() -> None:
         "fitelctl parse": _bench.fitelctl("parse", "show crypto sa", str(SAMPLE)),
     }
     samples = _bench.interleaved(
-        {name: (lambda cmd=cmd: _bench.run_timed(cmd)) for name, cmd in commands.items()},
+        {name: partial(_bench.run_timed, cmd) for name, cmd in commands.items()},
         runs=args.runs,
         warmup=args.warmup,
     )

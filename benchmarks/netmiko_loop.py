@@ -25,7 +25,7 @@ from netmiko import ConnectHandler
 from netmiko.furukawa import FurukawaFitelnetSSH
 
 
-class ClosesFast(FurukawaFitelnetSSH):  # type: ignore[misc]
+class ClosesFast(FurukawaFitelnetSSH):
     """Upstream with the prompt pattern that ``check_config_mode`` lacks."""
 
     def check_config_mode(
