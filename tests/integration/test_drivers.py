@@ -29,6 +29,7 @@ from fitelctl.fitelnet.drivers import (
     DeviceError,
     DeviceTarget,
     DeviceUnreachable,
+    DriverKind,
     EnablePasswordRejected,
     HostKeyChanged,
     HostKeyUnknown,
@@ -40,7 +41,7 @@ from fitelctl.fitelnet.drivers.base import BUSY_MARKER, ERROR_MARKERS
 from fitelctl.lab.device.model import DeviceFaults, DeviceSpec, LabDevice
 from fitelctl.lab.ssh_server import DeviceServer, start_device_server
 
-KINDS = ["netmiko", "scrapli"]
+KINDS: list[DriverKind] = ["netmiko", "scrapli"]
 PASSWORD = "Lg1n-pw"  # short on purpose: the device prints its weak-password warnings
 ENABLE = "En4-pw"
 PSK = "Psk-Vz81-secret"
@@ -170,8 +171,9 @@ def lab(start_device: Callable[..., Lab]) -> Lab:
 
 
 @pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+def kind(request: pytest.FixtureRequest) -> DriverKind:
+    driver: DriverKind = request.param  # one of KINDS
+    return driver
 
 
 def lab_read(lab_loop: LabLoop, read: Callable[[], T]) -> T:
@@ -191,7 +193,7 @@ def assert_no_secrets(text: str) -> None:
 # --- sessions and commands -------------------------------------------------------------
 
 
-def test_connect_and_show_version(lab: Lab, kind: str) -> None:
+def test_connect_and_show_version(lab: Lab, kind: DriverKind) -> None:
     with open_driver(lab.target(), kind) as dev:
         output = dev.show("show version")
     assert output.startswith("  --------------------- present-side")
@@ -199,14 +201,14 @@ def test_connect_and_show_version(lab: Lab, kind: str) -> None:
     assert "tokyo#" not in output and "show version" not in output
 
 
-def test_bare_prompts_without_hostname(start_device: Callable[..., Lab], kind: str) -> None:
+def test_bare_prompts_without_hostname(start_device: Callable[..., Lab], kind: DriverKind) -> None:
     lab = start_device(hostname="")
     with open_driver(lab.target(), kind) as dev:
         dev.configure(["interface ge 1/1", "shutdown", "exit"])
         assert "F220" in dev.show("show version")
 
 
-def test_configure_valid_lines(lab: Lab, kind: str, lab_loop: LabLoop) -> None:
+def test_configure_valid_lines(lab: Lab, kind: DriverKind, lab_loop: LabLoop) -> None:
     with open_driver(lab.target(), kind) as dev:
         dev.configure([*POLICY_LINES, "interface ge 1/1", " shutdown", "exit"])
         working = dev.show("show working.cfg")
@@ -215,7 +217,7 @@ def test_configure_valid_lines(lab: Lab, kind: str, lab_loop: LabLoop) -> None:
     assert "sakuratokyo" not in lab_read(lab_loop, lab.device.current_config)
 
 
-def test_configure_invalid_line_is_rejected_by_name(lab: Lab, kind: str) -> None:
+def test_configure_invalid_line_is_rejected_by_name(lab: Lab, kind: DriverKind) -> None:
     bad = " hash sha-999"
     with open_driver(lab.target(), kind) as dev:
         with pytest.raises(CommandRejected) as caught:
@@ -228,7 +230,7 @@ def test_configure_invalid_line_is_rejected_by_name(lab: Lab, kind: str) -> None
     assert "crypto isakmp policy p1" in working and "group 5" not in working
 
 
-def test_commit_applies_working_to_current(lab: Lab, kind: str, lab_loop: LabLoop) -> None:
+def test_commit_applies_working_to_current(lab: Lab, kind: DriverKind, lab_loop: LabLoop) -> None:
     with open_driver(lab.target(), kind) as dev:
         dev.configure(POLICY_LINES)
         assert dev.commit() == ""
@@ -238,7 +240,7 @@ def test_commit_applies_working_to_current(lab: Lab, kind: str, lab_loop: LabLoo
 
 
 def test_commit_falls_back_to_refresh(
-    start_device: Callable[..., Lab], kind: str, lab_loop: LabLoop
+    start_device: Callable[..., Lab], kind: DriverKind, lab_loop: LabLoop
 ) -> None:
     lab = start_device(commit_command="refresh")
     with open_driver(lab.target(), kind) as dev:
@@ -247,7 +249,7 @@ def test_commit_falls_back_to_refresh(
     assert "crypto isakmp policy sakuratokyo" in lab_read(lab_loop, lab.device.current_config)
 
 
-def test_commit_refused_by_the_device(start_device: Callable[..., Lab], kind: str) -> None:
+def test_commit_refused_by_the_device(start_device: Callable[..., Lab], kind: DriverKind) -> None:
     lab = start_device(faults=DeviceFaults(commit_fails=True))
     with open_driver(lab.target(), kind) as dev:
         dev.configure(POLICY_LINES)
@@ -257,7 +259,7 @@ def test_commit_refused_by_the_device(start_device: Callable[..., Lab], kind: st
     assert "% Command failed." in caught.value.device_text
 
 
-def test_save_writes_the_boot_file(lab: Lab, kind: str, lab_loop: LabLoop) -> None:
+def test_save_writes_the_boot_file(lab: Lab, kind: DriverKind, lab_loop: LabLoop) -> None:
     with open_driver(lab.target(), kind) as dev:
         dev.configure(POLICY_LINES)
         dev.commit()
@@ -265,7 +267,7 @@ def test_save_writes_the_boot_file(lab: Lab, kind: str, lab_loop: LabLoop) -> No
     assert "crypto isakmp policy sakuratokyo" in lab_read(lab_loop, lab.device.boot_config)
 
 
-def test_restore_drops_working_edits(lab: Lab, kind: str, lab_loop: LabLoop) -> None:
+def test_restore_drops_working_edits(lab: Lab, kind: DriverKind, lab_loop: LabLoop) -> None:
     with open_driver(lab.target(), kind) as dev:
         dev.configure(POLICY_LINES)
         assert dev.restore() == ""
@@ -277,7 +279,7 @@ def test_restore_drops_working_edits(lab: Lab, kind: str, lab_loop: LabLoop) -> 
 
 
 def test_save_while_device_busy(
-    start_device: Callable[..., Lab], kind: str, lab_loop: LabLoop
+    start_device: Callable[..., Lab], kind: DriverKind, lab_loop: LabLoop
 ) -> None:
     lab = start_device()
 
@@ -295,7 +297,7 @@ def test_save_while_device_busy(
         lab_loop.loop.call_soon_threadsafe(lab.device.processing_lock.release)
 
 
-def test_session_dropped_mid_configure(start_device: Callable[..., Lab], kind: str) -> None:
+def test_session_dropped_mid_configure(start_device: Callable[..., Lab], kind: DriverKind) -> None:
     lab = start_device(faults=DeviceFaults(drop_after_lines=2))
     with open_driver(lab.target(), kind) as dev, pytest.raises(SessionDropped) as caught:
         dev.configure(POLICY_LINES)
@@ -305,7 +307,7 @@ def test_session_dropped_mid_configure(start_device: Callable[..., Lab], kind: s
 # --- login failures --------------------------------------------------------------------
 
 
-def test_wrong_ssh_password(lab: Lab, kind: str) -> None:
+def test_wrong_ssh_password(lab: Lab, kind: DriverKind) -> None:
     with pytest.raises(AuthenticationFailed) as caught:
         open_driver(lab.target(password="not-the-password"), kind).connect()
     message = str(caught.value)
@@ -313,7 +315,7 @@ def test_wrong_ssh_password(lab: Lab, kind: str) -> None:
     assert "not-the-password" not in message
 
 
-def test_wrong_enable_password(lab: Lab, kind: str) -> None:
+def test_wrong_enable_password(lab: Lab, kind: DriverKind) -> None:
     # The device answers "<ERROR> Authentication failed" and asks "password:" again,
     # for ever: the driver must give up at once, not wait for a "#".
     target = lab.target(enable_password="wrong-enable")
@@ -327,7 +329,7 @@ def test_wrong_enable_password(lab: Lab, kind: str) -> None:
     assert "refused the enable password" in str(caught.value)
 
 
-def test_no_enable_password_in_the_inventory_fails_at_once(lab: Lab, kind: str) -> None:
+def test_no_enable_password_in_the_inventory_fails_at_once(lab: Lab, kind: DriverKind) -> None:
     started = time.monotonic()
     with pytest.raises(EnablePasswordRejected, match="none is configured"):
         open_driver(lab.target(enable_password=None), kind).connect()
@@ -335,7 +337,7 @@ def test_no_enable_password_in_the_inventory_fails_at_once(lab: Lab, kind: str) 
 
 
 def test_unset_enable_password_and_its_weak_warning(
-    start_device: Callable[..., Lab], kind: str
+    start_device: Callable[..., Lab], kind: DriverKind
 ) -> None:
     # asked anyway; an empty answer draws "<WARNING> weak enable password: set the password"
     lab = start_device(enable_password="")
@@ -375,7 +377,7 @@ def upstream_session(lab: Lab) -> Any:
     ],
 )
 def test_error_lines_reject_the_line_and_name_the_word(
-    lab: Lab, kind: str, line: str, device_text: str
+    lab: Lab, kind: DriverKind, line: str, device_text: str
 ) -> None:
     with open_driver(lab.target(), kind) as dev:
         with pytest.raises(CommandRejected) as caught:
@@ -385,7 +387,7 @@ def test_error_lines_reject_the_line_and_name_the_word(
 
 
 def test_another_sessions_edits_stop_configure_before_any_line(
-    lab: Lab, kind: str, lab_loop: LabLoop
+    lab: Lab, kind: DriverKind, lab_loop: LabLoop
 ) -> None:
     other = upstream_session(lab)
     try:
@@ -406,7 +408,7 @@ def test_another_sessions_edits_stop_configure_before_any_line(
 
 
 def test_disconnect_ssh_is_confirmed_and_ends_that_session(
-    lab: Lab, kind: str, lab_loop: LabLoop
+    lab: Lab, kind: DriverKind, lab_loop: LabLoop
 ) -> None:
     other = upstream_session(lab)
     try:
@@ -422,7 +424,7 @@ def test_disconnect_ssh_is_confirmed_and_ends_that_session(
 # --- host keys -------------------------------------------------------------------------
 
 
-def test_unknown_host_key_is_refused_with_its_fingerprint(lab: Lab, kind: str) -> None:
+def test_unknown_host_key_is_refused_with_its_fingerprint(lab: Lab, kind: DriverKind) -> None:
     lab.known_hosts.write_text("")
     with pytest.raises(HostKeyUnknown) as caught:
         open_driver(lab.target(), kind).connect()
@@ -433,13 +435,13 @@ def test_unknown_host_key_is_refused_with_its_fingerprint(lab: Lab, kind: str) -
     assert lab.known_hosts.read_text() == ""
 
 
-def test_no_known_hosts_file_refuses(lab: Lab, kind: str) -> None:
+def test_no_known_hosts_file_refuses(lab: Lab, kind: DriverKind) -> None:
     with pytest.raises(HostKeyUnknown) as caught:
         open_driver(lab.target(known_hosts=None), kind).connect()
     assert "no known_hosts file" in str(caught.value)
 
 
-def test_changed_host_key_is_refused(lab: Lab, kind: str) -> None:
+def test_changed_host_key_is_refused(lab: Lab, kind: DriverKind) -> None:
     other = asyncssh.generate_private_key("ssh-ed25519")
     lab.known_hosts.write_text("# lab\n" + lab.known_hosts_line(other))
     with pytest.raises(HostKeyChanged) as caught:
@@ -451,7 +453,7 @@ def test_changed_host_key_is_refused(lab: Lab, kind: str) -> None:
     assert lab.known_hosts.read_text() == "# lab\n" + lab.known_hosts_line(other)
 
 
-def test_trust_new_host_key_records_it(lab: Lab, kind: str) -> None:
+def test_trust_new_host_key_records_it(lab: Lab, kind: DriverKind) -> None:
     lab.known_hosts.write_text("")
     with open_driver(lab.target(trust_new_host_key=True), kind) as dev:
         assert "F220" in dev.show("show version")
@@ -469,7 +471,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_closed_port_is_unreachable(lab: Lab, kind: str) -> None:
+def test_closed_port_is_unreachable(lab: Lab, kind: DriverKind) -> None:
     target = lab.target(port=free_port(), connect_timeout=2.0)
     started = time.monotonic()
     with pytest.raises(DeviceUnreachable) as caught:
@@ -478,7 +480,7 @@ def test_closed_port_is_unreachable(lab: Lab, kind: str) -> None:
     assert "refused" in str(caught.value)
 
 
-def test_silent_listener_times_out_within_connect_timeout(lab: Lab, kind: str) -> None:
+def test_silent_listener_times_out_within_connect_timeout(lab: Lab, kind: DriverKind) -> None:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)  # accepts (the kernel does) but never sends an SSH banner
@@ -493,7 +495,7 @@ def test_silent_listener_times_out_within_connect_timeout(lab: Lab, kind: str) -
 # --- session log -----------------------------------------------------------------------
 
 
-def test_session_log_is_written_redacted(lab: Lab, kind: str, tmp_path: Path) -> None:
+def test_session_log_is_written_redacted(lab: Lab, kind: DriverKind, tmp_path: Path) -> None:
     log = tmp_path / "session.log"
     with open_driver(lab.target(session_log=log), kind) as dev:
         dev.configure(
@@ -507,7 +509,7 @@ def test_session_log_is_written_redacted(lab: Lab, kind: str, tmp_path: Path) ->
 
 
 def test_library_debug_logs_are_redacted(
-    lab: Lab, kind: str, caplog: pytest.LogCaptureFixture
+    lab: Lab, kind: DriverKind, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     with open_driver(lab.target(), kind) as dev:
@@ -518,7 +520,7 @@ def test_library_debug_logs_are_redacted(
     assert_no_secrets("\n".join(record.getMessage() for record in caplog.records))
 
 
-def test_errors_never_show_secrets(lab: Lab, kind: str) -> None:
+def test_errors_never_show_secrets(lab: Lab, kind: DriverKind) -> None:
     with open_driver(lab.target(), kind) as dev, pytest.raises(DeviceError) as caught:
         dev.configure(["crypto isakmp profile p1", f" local-key ascii {PSK} extra-word"])
     assert_no_secrets(str(caught.value))
