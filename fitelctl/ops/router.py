@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, get_args
 
@@ -86,31 +86,17 @@ class UnsupportedSetting(RouterOpError):
 
 @dataclass(frozen=True)
 class RouterState:
-    """One look at the site's VPC router, as a runbook needs it."""
+    """One look at the site's VPC router, as a runbook needs it: the router's
+    :class:`CloudView` (with this site's peer), and why its status was unreadable."""
 
     site: str
-    appliance_id: int
-    version: int | None
-    availability: str
-    instance_status: str | None
-    #: the router's Peer for this site (the office's public address)
-    peer: str
-    #: "UP"/"DOWN" for ``peer``; None when status was not read or has no such peer
-    peer_status: str | None = None
+    cloud: CloudView
     #: why status could not be read although the router runs (one line), else None
     status_error: str | None = None
 
     @property
-    def cloud(self) -> CloudView:
-        """The same look as a :class:`CloudView`, which holds what its states mean."""
-        return CloudView(
-            appliance_id=self.appliance_id,
-            version=self.version,
-            availability=self.availability,
-            instance_status=self.instance_status,
-            peer=self.peer,
-            peer_status=self.peer_status,
-        )
+    def version(self) -> int | None:
+        return self.cloud.version
 
     @property
     def running(self) -> bool:
@@ -127,7 +113,19 @@ class RouterState:
         return cloud.is_migrating or cloud.is_failed or self.status_error is not None
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "running": self.running, "stuck": self.stuck}
+        cloud = self.cloud
+        return {
+            "site": self.site,
+            "appliance_id": cloud.appliance_id,
+            "version": cloud.version,
+            "availability": cloud.availability,
+            "instance_status": cloud.instance_status,
+            "peer": cloud.peer,
+            "peer_status": cloud.peer_status,
+            "status_error": self.status_error,
+            "running": self.running,
+            "stuck": self.stuck,
+        }
 
 
 def _peer_address(inventory: Inventory, site: str) -> str:
@@ -140,21 +138,14 @@ def _state(
 ) -> RouterState:
     """``appliance`` plus, when the router runs, its status (an error there is recorded)."""
     peer = _peer_address(inventory, site)
-    state = RouterState(
-        site=site,
-        appliance_id=appliance.ID,
-        version=appliance.vpc_router_version,
-        availability=appliance.Availability,
-        instance_status=appliance.instance_status,
-        peer=peer,
-    )
+    state = RouterState(site, CloudView.of(appliance, peer=peer))
     if not state.running:
         return state
     try:
-        entry = client.status(appliance.ID).peer(peer)
+        status = client.status(appliance.ID)
     except SakuraError as err:
         return replace(state, status_error=str(err))
-    return replace(state, peer_status=entry.Status if entry else None)
+    return replace(state, cloud=CloudView.of(appliance, peer=peer, status=status))
 
 
 def read_state(inventory: Inventory, site: str) -> RouterState:

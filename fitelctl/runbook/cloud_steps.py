@@ -227,8 +227,9 @@ def inventory_advice(ctx: StepContext, args: dict[str, Any]) -> StepResult:
 
 
 def _describe(state: RouterState) -> str:
-    peer = f", peer {state.peer_status}" if state.peer_status else ""
-    return f"version {state.version}, {state.instance_status} / {state.availability}{peer}"
+    cloud = state.cloud
+    peer = f", peer {cloud.peer_status}" if cloud.peer_status else ""
+    return f"version {cloud.version}, {cloud.instance_status} / {cloud.availability}{peer}"
 
 
 CLOUD_OPERATIONS = (

@@ -126,7 +126,7 @@ def test_export_then_import_restores_the_settings(start_lab: StartLab, tmp_path:
     set_router_psk(inventory, SITE, generate_psk())
     _, changed_hash = router_vpn(inventory)
     assert changed_hash != hash_at_export
-    assert read_state(inventory, SITE).peer_status == "DOWN"
+    assert read_state(inventory, SITE).cloud.peer_status == "DOWN"
 
     before = len(api_requests(lab))
     import_settings(inventory, SITE, exported)
@@ -138,7 +138,7 @@ def test_export_then_import_restores_the_settings(start_lab: StartLab, tmp_path:
     assert settings_json(inventory) == data
     _, imported_hash = router_vpn(inventory)
     assert imported_hash not in ("", changed_hash)
-    assert read_state(inventory, SITE).peer_status == "UP"
+    assert read_state(inventory, SITE).cloud.peer_status == "UP"
 
 
 def test_an_export_is_never_overwritten_unless_asked(start_lab: StartLab, tmp_path: Path) -> None:
@@ -196,7 +196,7 @@ def test_power_off_and_on_with_waits(start_lab: StartLab) -> None:
     inventory = inventory_of(lab)
     assert power_off(inventory, SITE) is True
     down = wait_router(inventory, SITE, instance_status="down", timeout=TIMEOUT, interval=INTERVAL)
-    assert (down.instance_status, down.running, down.peer_status, down.stuck) == (
+    assert (down.cloud.instance_status, down.running, down.cloud.peer_status, down.stuck) == (
         "down",
         False,
         None,
@@ -205,15 +205,18 @@ def test_power_off_and_on_with_waits(start_lab: StartLab) -> None:
     assert power_off(inventory, SITE, force=True) is False  # already off: nothing sent
     assert power_on(inventory, SITE) is True
     up = wait_up(inventory)
-    assert up == RouterState(
-        site=SITE,
-        appliance_id=up.appliance_id,
-        version=1,
-        availability="available",
-        instance_status="up",
-        peer=PEER,
-        peer_status="UP",
-    )
+    assert up.to_json() == {
+        "site": SITE,
+        "appliance_id": up.cloud.appliance_id,
+        "version": 1,
+        "availability": "available",
+        "instance_status": "up",
+        "peer": PEER,
+        "peer_status": "UP",
+        "status_error": None,
+        "running": True,
+        "stuck": False,
+    }
     assert up.running and up.peer_up and not up.stuck
     assert up.to_json()["running"] is True
     assert power_on(inventory, SITE) is False
@@ -224,14 +227,14 @@ def test_migration_to_version_2(start_lab: StartLab) -> None:
     inventory = inventory_of(lab)
     assert migrate_router(inventory, SITE) is True
     state = wait_migration(inventory, SITE, timeout=TIMEOUT, interval=INTERVAL)
-    assert (state.version, state.availability, state.running, state.stuck) == (
+    assert (state.version, state.cloud.availability, state.running, state.stuck) == (
         2,
         "available",
         True,
         False,
     )
     # the article: after the migration the F220's version-1 config no longer links
-    assert state.peer_status == "DOWN"
+    assert state.cloud.peer_status == "DOWN"
     assert migrate_router(inventory, SITE) is False  # already version 2: nothing sent
     assert not is_stuck(inventory, SITE)
 
@@ -245,7 +248,7 @@ def test_stuck_migration_and_the_articles_workaround(
     assert migrate_router(inventory, SITE) is True
 
     stuck = wait_migration(inventory, SITE, timeout=1.0, interval=INTERVAL)
-    assert (stuck.availability, stuck.stuck, stuck.running, stuck.peer_status) == (
+    assert (stuck.cloud.availability, stuck.stuck, stuck.running, stuck.cloud.peer_status) == (
         "migrating",
         True,
         False,
@@ -262,7 +265,7 @@ def test_stuck_migration_and_the_articles_workaround(
     assert power_on(inventory, SITE) is True
     state = wait_up(inventory)
     assert (state.version, state.running, state.stuck) == (2, True, False)
-    assert state.peer_status == "DOWN"  # the F220 still runs its version-1 config
+    assert state.cloud.peer_status == "DOWN"  # the F220 still runs its version-1 config
 
     # the device gets the version-2 parameters: the tunnel comes up
     edit_inventory(
@@ -276,7 +279,7 @@ def test_stuck_migration_and_the_articles_workaround(
         },
     )
     apply_device(cli, lab)
-    assert read_state(inventory_of(lab), SITE).peer_status == "UP"
+    assert read_state(inventory_of(lab), SITE).cloud.peer_status == "UP"
 
 
 # -- algorithms ----------------------------------------------------------------------------------
@@ -285,7 +288,7 @@ def test_stuck_migration_and_the_articles_workaround(
 def test_router_algorithms_decide_what_links(start_lab: StartLab) -> None:
     lab = start_lab(scenario="seed-v2")
     inventory = inventory_of(lab)
-    assert read_state(inventory, SITE).peer_status == "UP"
+    assert read_state(inventory, SITE).cloud.peer_status == "UP"
 
     set_router_algorithms(
         inventory,
@@ -301,12 +304,14 @@ def test_router_algorithms_decide_what_links(start_lab: StartLab) -> None:
     assert vpn.IKE is not None and vpn.IKE.Lifetime == 3600
     assert vpn.IKE.DPD is not None and (vpn.IKE.DPD.Interval, vpn.IKE.DPD.Timeout) == (15, 30)
     assert vpn.ESP is not None and vpn.ESP.Lifetime == 900
-    assert read_state(inventory, SITE).peer_status == "DOWN"  # the F220 offers aes256/sha256/14
+    assert (
+        read_state(inventory, SITE).cloud.peer_status == "DOWN"
+    )  # the F220 offers aes256/sha256/14
 
     set_router_algorithms(
         inventory, SITE, encryption_algo="aes256", hash_algo="sha256", dh_group="modp2048"
     )
-    assert read_state(inventory, SITE).peer_status == "UP"
+    assert read_state(inventory, SITE).cloud.peer_status == "UP"
 
 
 def test_no_version_2_setting_links_the_version_1_config(start_lab: StartLab) -> None:
@@ -316,7 +321,7 @@ def test_no_version_2_setting_links_the_version_1_config(start_lab: StartLab) ->
     set_router_algorithms(
         inventory, SITE, encryption_algo="aes128", hash_algo="sha1", dh_group="modp1024"
     )
-    assert read_state(inventory, SITE).peer_status == "DOWN"
+    assert read_state(inventory, SITE).cloud.peer_status == "DOWN"
     client, appliance_id = client_for(inventory, SITE)
     with client:
         assert any(
@@ -350,21 +355,23 @@ def test_psk_rotation_and_rollback(start_lab: StartLab, cli: RunCli) -> None:
     set_router_psk(inventory, SITE, new)
     (entry,) = router_vpn(inventory)[0].peers
     assert entry.PreSharedSecret.get_secret_value() == new
-    assert read_state(inventory, SITE).peer_status == "DOWN"  # the device still has the old key
+    assert (
+        read_state(inventory, SITE).cloud.peer_status == "DOWN"
+    )  # the device still has the old key
 
     message = store_psk(inventory, SITE, new)
     assert "previous key kept" in message and new not in message and old not in message
     assert lab_psk(lab) == new
     apply_device(cli, lab)
-    assert read_state(inventory, SITE).peer_status == "UP"
+    assert read_state(inventory, SITE).cloud.peer_status == "UP"
 
     # back to the previous key on both sides
     assert old not in store_psk(inventory, SITE, old)
     assert lab_psk(lab) == old
     set_router_psk(inventory, SITE, old)
-    assert read_state(inventory, SITE).peer_status == "DOWN"
+    assert read_state(inventory, SITE).cloud.peer_status == "DOWN"
     apply_device(cli, lab)
-    assert read_state(inventory, SITE).peer_status == "UP"
+    assert read_state(inventory, SITE).cloud.peer_status == "UP"
 
 
 def test_psk_errors_never_show_the_key(start_lab: StartLab) -> None:
