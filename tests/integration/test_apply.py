@@ -49,10 +49,12 @@ def referee(lab: Lab, site: str = "tokyo") -> dict[str, str]:
         ssh_strict=False,
         system_host_keys=False,
     ) as conn:
-        return {
-            name: conn.send_command(f"show {name}")
-            for name in ("current.cfg", "working.cfg", "config /drive/boot.cfg")
-        }
+        shown = {}
+        for name in ("current.cfg", "working.cfg", "config /drive/boot.cfg"):
+            output = conn.send_command(f"show {name}")
+            assert isinstance(output, str)  # netmiko gives a list or dict only when asked to parse
+            shown[name] = output
+        return shown
 
 
 def same(a: str, b: str) -> bool:

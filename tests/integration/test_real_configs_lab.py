@@ -42,7 +42,9 @@ def running(lab: Lab, site: str = "tokyo") -> ConfigTree:
         ssh_strict=False,
         system_host_keys=False,
     ) as conn:
-        return ConfigTree.parse(conn.send_command("show running-config"))
+        output = conn.send_command("show running-config")
+    assert isinstance(output, str)  # netmiko gives a list or dict only when asked to parse
+    return ConfigTree.parse(output)
 
 
 def not_ours(tree: ConfigTree, name: str, interface: str) -> ConfigTree:
