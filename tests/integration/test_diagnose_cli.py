@@ -27,6 +27,7 @@ from fitelctl.ops.cloud import client_for
 from fitelctl.ops.connect import connect_site
 from fitelctl.ops.diagnose import diagnose_site
 from fitelctl.ops.logs import follow, follow_router_log, new_lines
+from fitelctl.sakura.client import SakuraClient
 
 ARTICLE_LOG = ROOT / "tests/data/sakura/vpnlog_v2_reconnect_seed.log"
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -60,7 +61,7 @@ def one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) ->
         assert fragment in line, line
 
 
-def router_client(lab: Lab) -> Any:
+def router_client(lab: Lab) -> tuple[SakuraClient, int]:
     return client_for(load_inventory(inventory_of(lab)), "tokyo")
 
 
