@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import RunCli, StartLab
-from netmiko import ConnectHandler
+from operator_session import configure_terminal, operator_session
 
 from fitelctl.lab.device import texts
 from fitelctl.lab.runner import BackgroundLab, Lab, LabOptions
@@ -25,24 +25,12 @@ OTHER_LINE = "ip route 10.9.9.0/24 172.30.128.1"
 def other_session(lab: Lab, *config_lines: str) -> Iterator[Any]:
     """An operator's SSH session (upstream netmiko), left in config mode after its lines."""
     device = json.loads((lab.options.state_dir / "lab.json").read_text())["devices"][0]
-    conn = ConnectHandler(
-        device_type="furukawa_fitelnet",
-        host="127.0.0.1",
-        port=device["port"],
-        username=device["username"],
-        password=device["password"],
-        secret=device["enable_password"],
-        ssh_strict=False,
-        system_host_keys=False,
-    )
-    try:
+    with operator_session(device) as conn:
         if config_lines:
-            conn.config_mode()
+            configure_terminal(conn)
             for line in config_lines:
                 conn.send_command(line, expect_string=r"\)#")
         yield conn
-    finally:
-        conn.disconnect()
 
 
 def fitelctl(cli: RunCli, lab: Lab, *args: str) -> Any:
