@@ -14,11 +14,12 @@ import difflib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from fitelctl.errors import FitelctlError
 from fitelctl.inventory import Inventory
 from fitelctl.ops.connect import ConnectOptions
+from fitelctl.runbook.arguments import Arg
 
 
 class StepArgumentError(FitelctlError):
@@ -39,71 +40,6 @@ class StepResult:
     summary: str
     data: dict[str, Any] = field(default_factory=dict)
     changed: bool = False
-
-
-ArgType = Literal["string", "number", "integer", "boolean", "mapping"]
-_TRUE, _FALSE = ("true", "yes"), ("false", "no")
-
-
-@dataclass(frozen=True)
-class Arg:
-    """One argument of an operation: its name, type, and what values it accepts."""
-
-    name: str
-    type: ArgType = "string"
-    required: bool = False
-    default: Any = None
-    minimum: float | None = None
-    maximum: float | None = None
-    choices: tuple[Any, ...] = ()
-
-    def convert(self, value: Any) -> Any:
-        """``value`` as this argument's type; ValueError with what is wrong otherwise."""
-        hint = (
-            " (YAML reads on/off/yes/no as booleans: quote it)" if isinstance(value, bool) else ""
-        )
-        try:
-            converted = _as_type(self.type, value)
-        except ValueError as err:
-            raise ValueError(f"{err}{hint if self.type == 'string' else ''}") from None
-        if self.minimum is not None and converted < self.minimum:
-            raise ValueError(f"must be at least {self.minimum:g}, not {value!r}")
-        if self.maximum is not None and converted > self.maximum:
-            raise ValueError(f"must be at most {self.maximum:g}, not {value!r}")
-        if self.choices and converted not in self.choices:
-            choices = ", ".join(map(str, self.choices))
-            raise ValueError(f"must be one of {choices}, not {value!r}{hint}")
-        return converted
-
-
-def _as_type(kind: ArgType, value: Any) -> Any:
-    expected = {"string": "a text", "mapping": "a mapping"}.get(kind, f"a {kind}")
-    wrong = ValueError(f"expected {expected}, not {value!r}")
-    if kind == "string":
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise wrong
-        return str(value)
-    if kind == "mapping":
-        if not isinstance(value, dict):
-            raise wrong
-        return value
-    if kind == "boolean":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in _TRUE + _FALSE:
-            return value.lower() in _TRUE
-        raise wrong
-    if isinstance(value, bool):
-        raise wrong
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise wrong from None
-    if kind == "integer":
-        if not number.is_integer():
-            raise wrong
-        return int(number)
-    return number
 
 
 StepFunction = Callable[[StepContext, dict[str, Any]], StepResult]

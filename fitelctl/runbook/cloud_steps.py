@@ -13,7 +13,8 @@ from typing import Any
 from fitelctl.inventory import resolve_secret
 from fitelctl.ops.router import DH_GROUPS, ENCRYPTION_ALGOS, HASH_ALGOS, RouterState
 from fitelctl.private_files import private_directory, write_private_file
-from fitelctl.runbook.base import Arg, StepArgumentError, StepContext, StepResult, operation
+from fitelctl.runbook.arguments import Arg
+from fitelctl.runbook.base import StepArgumentError, StepContext, StepResult, operation
 
 #: A file the step writes or reads, relative to the inventory's directory.
 PATH = Arg("path", required=True)

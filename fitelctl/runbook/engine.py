@@ -75,26 +75,10 @@ def resolve_parameters(runbook: Runbook, given: dict[str, str]) -> dict[str, Any
 
 
 def _convert(runbook: str, spec: Parameter, raw: str) -> Any:
-    where = f"{runbook}: --var {spec.name}={raw}"
-    value: Any = raw
     try:
-        if spec.type == "number":
-            value = float(raw)
-        elif spec.type == "integer":
-            value = int(raw)
-        elif spec.type == "boolean":
-            if raw.lower() not in ("true", "false", "yes", "no"):
-                raise ValueError
-            value = raw.lower() in ("true", "yes")
-    except ValueError:
-        raise RunError(f"{where}: expected a {spec.type}") from None
-    if spec.minimum is not None and value < spec.minimum:
-        raise RunError(f"{where}: must be at least {spec.minimum}")
-    if spec.maximum is not None and value > spec.maximum:
-        raise RunError(f"{where}: must be at most {spec.maximum}")
-    if spec.choices and value not in spec.choices:
-        raise RunError(f"{where}: must be one of {', '.join(map(str, spec.choices))}")
-    return value
+        return spec.convert(raw)
+    except ValueError as err:
+        raise RunError(f"{runbook}: --var {spec.name}={raw}: {err}") from None
 
 
 def check_arguments(runbook: Runbook, scope: dict[str, Any]) -> None:

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from fitelctl.errors import FitelctlError
+from fitelctl.runbook.arguments import Arg
 
 if TYPE_CHECKING:
     from fitelctl.runbook.base import Operation
@@ -57,14 +58,9 @@ class RunbookError(FitelctlError):
 
 
 @dataclass(frozen=True)
-class Parameter:
-    name: str
-    type: str = "string"
-    default: Any = None
-    required: bool = False
-    minimum: float | None = None
-    maximum: float | None = None
-    choices: tuple[Any, ...] = ()
+class Parameter(Arg):
+    """A runbook's own parameter (``--var NAME=VALUE``): an argument with a help text."""
+
     help: str = ""
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from fitelctl.inventory import Inventory
+from fitelctl.runbook.arguments import Arg
 from fitelctl.runbook.base import (
-    Arg,
     Operation,
     StepArgumentError,
     StepContext,

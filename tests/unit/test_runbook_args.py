@@ -7,6 +7,7 @@ before anything runs, with the file, the line and the closest valid name.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +176,25 @@ def test_every_shipped_runbook_passes_every_check_with_its_defaults() -> None:
         runbook = load_runbook(path, OPERATIONS)
         scope = {**resolve_parameters(runbook, {}), "site": "tokyo", "run_dir": "r", "run_id": "i"}
         check_arguments(runbook, scope)
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("timeout=soon", "--var timeout=soon: expected a number, not 'soon'"),
+        ("timeout=-1", "--var timeout=-1: must be at least 0, not '-1'"),
+    ],
+)
+def test_a_var_is_judged_by_the_same_rules_as_a_step_argument(
+    tmp_path: Path, given: str, message: str
+) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        "name: t\ndescription: t\nparameters:\n  timeout: {type: number, min: 0, default: 5}\n"
+        "steps:\n  - {id: s, op: router-wait, args: {timeout: '${timeout}'}}\n"
+    )
+    runbook = load_runbook(path, OPERATIONS)
+    name, value = given.split("=")
+    with pytest.raises(RunError, match="t: " + re.escape(message)):
+        resolve_parameters(runbook, {name: value})
+    assert resolve_parameters(runbook, {"timeout": "2.5"}) == {"timeout": 2.5}
