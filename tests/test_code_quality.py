@@ -15,11 +15,20 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+LINTED = ("fitelctl", "tests", "benchmarks")
+
+
 def test_ruff_is_clean() -> None:
-    result = run("ruff", "check", "fitelctl", "tests")
+    result = run("ruff", "check", *LINTED)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format_is_clean() -> None:
+    result = run("ruff", "format", "--check", *LINTED)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_mypy_strict_is_clean() -> None:
+    # the paths are pyproject.toml's [tool.mypy] files: fitelctl, tests and benchmarks
     result = run("mypy")
     assert result.returncode == 0, result.stdout + result.stderr
