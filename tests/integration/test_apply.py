@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import RunCli, StartLab
-from netmiko import ConnectHandler
+from operator_session import configure_terminal, operator_session
 
 from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.fitelnet.diff import equivalent
@@ -39,16 +39,7 @@ def referee(lab: Lab, site: str = "tokyo") -> dict[str, str]:
         for d in json.loads((lab.options.state_dir / "lab.json").read_text())["devices"]
         if d["site"] == site
     )
-    with ConnectHandler(
-        device_type="furukawa_fitelnet",
-        host=device["host"],
-        port=device["port"],
-        username=device["username"],
-        password=device["password"],
-        secret=device["enable_password"],
-        ssh_strict=False,
-        system_host_keys=False,
-    ) as conn:
+    with operator_session(device) as conn:
         shown = {}
         for name in ("current.cfg", "working.cfg", "config /drive/boot.cfg"):
             output = conn.send_command(f"show {name}")
@@ -206,17 +197,9 @@ def test_uncommitted_edits_of_another_session_are_not_applied_over(
 ) -> None:
     lab = start_lab(scenario="seed-v2-pending")
     lab_json = json.loads((lab.options.state_dir / "lab.json").read_text())["devices"][0]
-    with ConnectHandler(
-        device_type="furukawa_fitelnet",
-        host="127.0.0.1",
-        port=lab_json["port"],
-        username=lab_json["username"],
-        password=lab_json["password"],
-        secret=lab_json["enable_password"],
-        ssh_strict=False,
-        system_host_keys=False,
-    ) as other:
-        other.send_config_set(["ip route 10.9.9.0/24 172.30.128.1"])
+    with operator_session(lab_json) as other:  # types the line, then `end` and `exit`
+        configure_terminal(other)
+        other.send_command("ip route 10.9.9.0/24 172.30.128.1", expect_string=r"\)#")
     code, doc = apply_json(cli, lab, "tokyo", "--yes")
     site = doc["sites"][0]
     assert code == 1 and site["result"] == "failed"
