@@ -104,7 +104,8 @@ def test_each_fault_ends_in_a_clean_rollback(start_lab: StartLab, cli: RunCli, f
     lab = start_lab(scenario="seed-v2-pending", faults=(fault,))
     before = referee(lab)
     saves = count_calls(lab, "save")
-    code, doc = apply_json(cli, lab, "tokyo", "--yes", "--verify-timeout", "2")
+    # wrong-psk waits out the verify timeout: the smallest one allowed
+    code, doc = apply_json(cli, lab, "tokyo", "--yes", "--verify-timeout", "1")
     (site,) = doc["sites"]
     assert code == 1 and site["result"] == "rolled_back" and site["saved"] is False
     assert saves[0] == 0
