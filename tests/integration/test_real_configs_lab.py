@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import ROOT, RunCli, StartLab
-from netmiko import ConnectHandler
+from operator_session import operator_session
 
 from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.fitelnet.diff import equivalent
@@ -32,16 +32,7 @@ def running(lab: Lab, site: str = "tokyo") -> ConfigTree:
         for d in json.loads((lab.options.state_dir / "lab.json").read_text())["devices"]
         if d["site"] == site
     )
-    with ConnectHandler(
-        device_type="furukawa_fitelnet",
-        host=device["host"],
-        port=device["port"],
-        username=device["username"],
-        password=device["password"],
-        secret=device["enable_password"],
-        ssh_strict=False,
-        system_host_keys=False,
-    ) as conn:
+    with operator_session(device) as conn:
         output = conn.send_command("show running-config")
     assert isinstance(output, str)  # netmiko gives a list or dict only when asked to parse
     return ConfigTree.parse(output)
