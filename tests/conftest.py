@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from helpers import ROOT, run_in_child, run_in_process
 
 from fitelctl.lab.runner import BackgroundLab, Lab, LabOptions
 
-ROOT = Path(__file__).resolve().parents[1]
+__all__ = ["ROOT", "RunCli", "StartLab"]
 
 StartLab = Callable[..., Lab]
 
@@ -38,18 +39,22 @@ RunCli = Callable[..., subprocess.CompletedProcess[str]]
 
 @pytest.fixture
 def cli() -> RunCli:
-    """Run the real command line in a child process (exit codes and stderr as users see them)."""
+    """``cli(*args, env=None, timeout=120)``: the command line in this process, exit codes
+    and stdout/stderr as a child process gives them (``helpers.run_in_process``)."""
+    return run_in_process
 
-    def run(
-        *args: str, env: dict[str, str] | None = None, timeout: float = 120
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "fitelctl", *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=ROOT,
-            env=env,
-        )
 
-    return run
+@pytest.fixture
+def cli_process() -> RunCli:
+    """The same in a real child process, for what only a process shows (see ``helpers``)."""
+    return run_in_child
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A 127.0.0.1 port whose kernel accepts connections but where nothing ever answers
+    (a hung device: no SSH banner)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield int(listener.getsockname()[1])

@@ -9,14 +9,9 @@ two lines swapped, a number changed, bytes of garbage, a file cut short.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-
-ROOT = Path(__file__).resolve().parents[2]
 
 _FUZZ = settings(
     max_examples=100,
@@ -125,27 +120,3 @@ def mutated_lines(draw: st.DrawFn, lines: list[str], max_mutations: int = 4) -> 
         mutate = draw(st.sampled_from(LINE_MUTATIONS))
         lines = mutate(draw, lines)
     return lines
-
-
-def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """The real command line in a child process, as a user runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "fitelctl", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> str:
-    """Non-zero exit, nothing on stdout, one ``fitelctl: error:`` line naming ``fragments``."""
-    assert result.returncode not in (0, None), result
-    assert "Traceback" not in result.stderr, result.stderr
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("fitelctl: error: "), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    return lines[0]

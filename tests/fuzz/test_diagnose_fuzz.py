@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fuzz_helpers import GARBAGE, ROOT, assert_one_line_error, fuzz, mutated_lines, run_cli
+from fuzz_helpers import GARBAGE, fuzz, mutated_lines
+from helpers import ROOT, one_line_error, run_in_process
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -288,7 +289,7 @@ def test_diagnose_from_log_command(lines: list[str], tail: bytes) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "vpn.log"
         path.write_bytes("\n".join(lines).encode("utf-8", errors="surrogateescape") + tail)
-        result = run_cli("diagnose", "--from-log", str(path), "--json")
+        result = run_in_process("diagnose", "--from-log", str(path), "--json")
     assert "Traceback" not in result.stderr and result.stderr == ""
     document = json.loads(result.stdout)
     assert document["cause"] in CONTRACT_CAUSES and document["detail"].strip()
@@ -299,8 +300,8 @@ def test_diagnose_from_log_command(lines: list[str], tail: bytes) -> None:
 @pytest.mark.parametrize("name", ["missing.log", "."])
 def test_a_log_that_cannot_be_read_is_one_line(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
-    result = run_cli("diagnose", "--from-log", str(path), "--json")
-    assert_one_line_error(result, f"{path}: cannot read the log")
+    result = run_in_process("diagnose", "--from-log", str(path), "--json")
+    one_line_error(result, f"{path}: cannot read the log")
     assert result.returncode == 2
 
 
@@ -308,6 +309,6 @@ def test_a_log_that_cannot_be_read_is_one_line(tmp_path: Path, name: str) -> Non
 def test_a_peer_that_is_not_an_address_is_refused(peer: str) -> None:
     """Found by the fuzzing above: `--peer` was echoed into the detail, line breaks and all,
     and a name (`--peer tokyo`) gave a misleading no_response."""
-    result = run_cli("diagnose", "--from-log", str(ARTICLE_LOG), "--peer", peer)
-    assert_one_line_error(result, f"--peer {peer!r} is not an IPv4 address")
+    result = run_in_process("diagnose", "--from-log", str(ARTICLE_LOG), "--peer", peer)
+    one_line_error(result, f"--peer {peer!r} is not an IPv4 address")
     assert result.returncode == 2

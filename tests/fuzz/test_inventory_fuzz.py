@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 import yaml
-from fuzz_helpers import GARBAGE, ROOT, assert_one_line_error, fuzz, mutated_lines, run_cli
+from fuzz_helpers import GARBAGE, fuzz, mutated_lines
+from helpers import ROOT, one_line_error, run_in_process
 from hypothesis import event, given
 from hypothesis import strategies as st
 
@@ -384,7 +385,7 @@ def test_a_missing_secret_through_the_command_line(tmp_path: Path) -> None:
     data["sites"]["tokyo"]["tunnel"]["psk"] = "env:FITELCTL_FUZZ_NOT_SET"
     path = tmp_path / "inventory.yaml"
     path.write_text(yaml.safe_dump(data))
-    result = run_cli("-i", str(path), "check", "--json")
+    result = run_in_process("-i", str(path), "check", "--json")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "sites.tokyo.tunnel.psk: environment variable FITELCTL_FUZZ_NOT_SET is not set" in (
         result.stdout
@@ -405,8 +406,8 @@ def test_a_damaged_inventory_through_the_command_line(
         try:
             load_inventory(path)
         except InventoryError as err:
-            result = run_cli("-i", str(path), "check")
-            line = assert_one_line_error(result, str(path))
+            result = run_in_process("-i", str(path), "check")
+            line = one_line_error(result, str(path))
             assert result.returncode == 2 and line == f"fitelctl: error: {err}"
 
 

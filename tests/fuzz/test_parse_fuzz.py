@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from fuzz_helpers import GARBAGE, ROOT, assert_one_line_error, fuzz, mutated_lines, run_cli
+from fuzz_helpers import GARBAGE, fuzz, mutated_lines
+from helpers import ROOT, one_line_error, run_in_process
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -192,7 +193,7 @@ def test_parse_command_on_damaged_file(raw: Path, data: st.DataObject, tail: byt
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "saved output.txt"
         path.write_bytes(content)
-        result = run_cli("parse", _command(raw), str(path))
+        result = run_in_process("parse", _command(raw), str(path))
     assert "Traceback" not in result.stderr
     assert_no_key(keys, result.stdout + result.stderr)
     if result.returncode == 0:
@@ -200,12 +201,12 @@ def test_parse_command_on_damaged_file(raw: Path, data: st.DataObject, tail: byt
         records = json.loads(result.stdout)
         assert isinstance(records, list) and records
     else:
-        assert_one_line_error(result, str(path), repr(_command(raw)))
+        one_line_error(result, str(path), repr(_command(raw)))
 
 
 @pytest.mark.parametrize("name", ["missing.txt", "."])
 def test_a_file_that_cannot_be_read_is_one_line(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
-    result = run_cli("parse", "show crypto sa", str(path))
-    assert_one_line_error(result, f"cannot read {path}")
+    result = run_in_process("parse", "show crypto sa", str(path))
+    one_line_error(result, f"cannot read {path}")
     assert result.returncode == 2

@@ -4,38 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import asyncssh
 import pytest
-import yaml
 from conftest import RunCli, StartLab
-
-from fitelctl.lab.runner import Lab
-
-
-def clone_inventory(lab: Lab, dest: Path, **device: object) -> Path:
-    """A copy of the lab's inventory (own secrets and known_hosts) with device fields changed."""
-    shutil.copytree(lab.options.state_dir / "secrets", dest / "secrets")
-    shutil.copy(lab.options.state_dir / "known_hosts", dest / "known_hosts")
-    data = yaml.safe_load((lab.options.state_dir / "inventory.yaml").read_text())
-    data["sites"]["tokyo"]["device"].update(device)
-    path = dest / "inventory.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
-def one_line_error(result: object, *fragments: str) -> None:
-    stderr = result.stderr  # type: ignore[attr-defined]
-    assert "Traceback" not in stderr
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
+from helpers import closed_port, copy_lab_inventory, lab_inventory_path, one_line_error
 
 
 def site_problem(cli: RunCli, inventory: Path) -> tuple[int, str]:
@@ -68,20 +44,20 @@ def test_invalid_inventory_names_the_key(cli: RunCli, tmp_path: Path) -> None:
 
 def test_unknown_site(start_lab: StartLab, cli: RunCli) -> None:
     lab = start_lab()
-    result = cli("-i", str(lab.options.state_dir / "inventory.yaml"), "status", "osaka")
+    result = cli("-i", str(lab_inventory_path(lab)), "status", "osaka")
     assert result.returncode == 2
     one_line_error(result, "unknown site 'osaka'", "tokyo")
 
 
 def test_unresolvable_secret_reference(start_lab: StartLab, cli: RunCli, tmp_path: Path) -> None:
-    inventory = clone_inventory(start_lab(), tmp_path, password="env:FITELCTL_NOT_SET")
+    inventory = copy_lab_inventory(start_lab(), tmp_path, password="env:FITELCTL_NOT_SET")
     code, problem = site_problem(cli, inventory)
     assert code == 3 and "FITELCTL_NOT_SET is not set" in problem
 
 
 @pytest.mark.parametrize("driver", ["netmiko", "scrapli"])
 def test_wrong_ssh_password(start_lab: StartLab, cli: RunCli, tmp_path: Path, driver: str) -> None:
-    inventory = clone_inventory(start_lab(), tmp_path, driver=driver)
+    inventory = copy_lab_inventory(start_lab(), tmp_path, driver=driver)
     (tmp_path / "secrets" / "tokyo.password").write_text("not-the-password\n")
     code, problem = site_problem(cli, inventory)
     assert code == 3 and "tokyo (127.0.0.1:" in problem and "login" in problem
@@ -92,7 +68,7 @@ def test_wrong_ssh_password(start_lab: StartLab, cli: RunCli, tmp_path: Path, dr
 def test_wrong_enable_password(
     start_lab: StartLab, cli: RunCli, tmp_path: Path, driver: str
 ) -> None:
-    inventory = clone_inventory(start_lab(), tmp_path, driver=driver)
+    inventory = copy_lab_inventory(start_lab(), tmp_path, driver=driver)
     (tmp_path / "secrets" / "tokyo.enable").write_text("not-the-enable\n")
     code, problem = site_problem(cli, inventory)
     assert code == 3 and "enable password" in problem
@@ -101,10 +77,10 @@ def test_wrong_enable_password(
 
 @pytest.mark.parametrize("driver", ["netmiko", "scrapli"])
 def test_unreachable_host(start_lab: StartLab, cli: RunCli, tmp_path: Path, driver: str) -> None:
-    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    inventory = clone_inventory(start_lab(), tmp_path, driver=driver, port=port, connect_timeout=3)
+    port = closed_port()
+    inventory = copy_lab_inventory(
+        start_lab(), tmp_path, driver=driver, port=port, connect_timeout=3
+    )
     code, problem = site_problem(cli, inventory)
     assert code == 3 and f"127.0.0.1:{port}" in problem
 
@@ -112,7 +88,7 @@ def test_unreachable_host(start_lab: StartLab, cli: RunCli, tmp_path: Path, driv
 @pytest.mark.parametrize("driver", ["netmiko", "scrapli"])
 def test_changed_host_key(start_lab: StartLab, cli: RunCli, tmp_path: Path, driver: str) -> None:
     lab = start_lab()
-    inventory = clone_inventory(lab, tmp_path, driver=driver)
+    inventory = copy_lab_inventory(lab, tmp_path, driver=driver)
     other = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().split()
     port = lab.sites["tokyo"].server.port
     (tmp_path / "known_hosts").write_text(f"[127.0.0.1]:{port} {other[0]} {other[1]}\n")
@@ -124,7 +100,7 @@ def test_changed_host_key(start_lab: StartLab, cli: RunCli, tmp_path: Path, driv
 def test_unknown_host_key_then_explicit_trust(
     start_lab: StartLab, cli: RunCli, tmp_path: Path, driver: str
 ) -> None:
-    inventory = clone_inventory(start_lab(), tmp_path, driver=driver)
+    inventory = copy_lab_inventory(start_lab(), tmp_path, driver=driver)
     (tmp_path / "known_hosts").write_text("")
     code, problem = site_problem(cli, inventory)
     assert code == 3 and "unknown SSH host key" in problem and "SHA256:" in problem
@@ -138,7 +114,7 @@ def test_unknown_host_key_then_explicit_trust(
 def test_output_no_template_matches(start_lab: StartLab, cli: RunCli) -> None:
     lab = start_lab()
     lab.world.show_crypto_sa = lambda site: "\n  Crypto engine busy, try later\n"  # type: ignore[method-assign]
-    code, problem = site_problem(cli, lab.options.state_dir / "inventory.yaml")
+    code, problem = site_problem(cli, lab_inventory_path(lab))
     assert code == 3 and "show crypto sa" in problem
 
 
@@ -181,7 +157,7 @@ def not_a_fitelnet(tmp_path: Path) -> Iterator[int]:
 def test_unexpected_prompt(
     start_lab: StartLab, cli: RunCli, tmp_path: Path, not_a_fitelnet: int, driver: str
 ) -> None:
-    inventory = clone_inventory(
+    inventory = copy_lab_inventory(
         start_lab(),
         tmp_path,
         port=not_a_fitelnet,

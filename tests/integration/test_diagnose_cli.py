@@ -1,15 +1,13 @@
 """`fitelctl diagnose` and `fitelctl logs` against the lab (SSH device + Sakura API), and bad input.
 
-The commands run in a child process through the real command line (one-line
-errors, exit codes).
+The commands run through the real command line's entry point (one-line errors,
+exit codes), in the test process (tests/helpers.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -17,8 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from conftest import ROOT, StartLab
+from helpers import (
+    closed_port,
+    copy_lab_inventory,
+    lab_inventory,
+    lab_inventory_path,
+    one_line_error,
+)
 
 from fitelctl.inventory import Inventory, load_inventory
 from fitelctl.lab.charon_log import Retransmit
@@ -38,31 +42,21 @@ def fitelctl(cli: Run) -> Run:
     return cli
 
 
-def inventory_of(lab: Lab) -> Path:
-    return lab.options.state_dir / "inventory.yaml"
-
-
 def lab_secrets(lab: Lab) -> list[str]:
     return [p.read_text().strip() for p in (lab.options.state_dir / "secrets").iterdir()]
 
 
 def diagnose_json(fitelctl: Run, lab: Lab, *args: str, **kw: Any) -> tuple[int, dict[str, Any]]:
-    result = fitelctl("-i", str(inventory_of(lab)), "diagnose", "tokyo", "--json", *args, **kw)
+    result = fitelctl(
+        "-i", str(lab_inventory_path(lab)), "diagnose", "tokyo", "--json", *args, **kw
+    )
     assert "Traceback" not in result.stderr
     assert not any(secret in result.stdout + result.stderr for secret in lab_secrets(lab))
     return result.returncode, json.loads(result.stdout)
 
 
-def one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    assert result.returncode != 0 and result.stdout == ""
-    assert "Traceback" not in result.stderr
-    (line,) = [line for line in result.stderr.splitlines() if line.strip()]
-    for fragment in fragments:
-        assert fragment in line, line
-
-
 def router_client(lab: Lab) -> tuple[SakuraClient, int]:
-    return client_for(load_inventory(inventory_of(lab)), "tokyo")
+    return client_for(lab_inventory(lab), "tokyo")
 
 
 # --- diagnose SITE ----------------------------------------------------------------------------
@@ -93,7 +87,7 @@ def test_wrong_psk_is_a_psk_mismatch_without_the_key(start_lab: StartLab, fitelc
 
 def test_an_established_tunnel_is_ok(start_lab: StartLab, fitelctl: Run) -> None:
     lab = start_lab(scenario="seed-v2")
-    result = fitelctl("-i", str(inventory_of(lab)), "diagnose", "tokyo")
+    result = fitelctl("-i", str(lab_inventory_path(lab)), "diagnose", "tokyo")
     assert result.returncode == 0, result.stderr
     first, *evidence = result.stdout.splitlines()
     assert first.startswith("ok: the tunnel is up: AES-CBC/256, HMAC-SHA2-256-128/256")
@@ -215,7 +209,7 @@ def test_a_reset_lifts_the_half_open_limit(start_lab: StartLab, fitelctl: Run) -
 
 def test_a_device_without_crypto_never_contacts_the_router(start_lab: StartLab) -> None:
     lab = start_lab(scenario="fresh")
-    result = diagnose_site(load_inventory(inventory_of(lab)), "tokyo")
+    result = diagnose_site(lab_inventory(lab), "tokyo")
     assert result.cause == "no_response"
     assert "no IPsec tunnel on tunnel 1" in result.detail and "fitelctl apply" in result.detail
 
@@ -231,7 +225,7 @@ def test_settings_decide_when_the_log_is_silent(start_lab: StartLab) -> None:
         client.update_settings(appliance_id, appliance.Settings, appliance.SettingsHash)
         client.apply_config(appliance_id)
     lab.api.router.log.clear()  # the negotiation it caused has rotated out of the log
-    result = diagnose_site(load_inventory(inventory_of(lab)), "tokyo")
+    result = diagnose_site(lab_inventory(lab), "tokyo")
     assert (result.cause, result.evidence) == ("id_mismatch", [])
     assert "presents identity 172.30.128.254" in result.detail and "10.9.9.9" in result.detail
 
@@ -252,15 +246,7 @@ def test_an_unreachable_device_falls_back_on_the_router_and_the_inventory(
 
 def unreachable_device(lab: Lab, dest: Path) -> Path:
     """A copy of the lab's inventory whose device port has nothing listening."""
-    shutil.copytree(lab.options.state_dir / "secrets", dest / "secrets")
-    shutil.copy(lab.options.state_dir / "known_hosts", dest / "known_hosts")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    data = yaml.safe_load(inventory_of(lab).read_text())
-    data["sites"]["tokyo"]["device"].update(port=closed_port, connect_timeout=5)
-    (dest / "inventory.yaml").write_text(yaml.safe_dump(data))
-    return dest / "inventory.yaml"
+    return copy_lab_inventory(lab, dest, port=closed_port(), connect_timeout=5)
 
 
 def test_an_unreadable_router_exits_3(start_lab: StartLab, fitelctl: Run) -> None:
@@ -298,7 +284,7 @@ def test_logs_prints_the_last_lines_redacted(start_lab: StartLab, fitelctl: Run)
     psk = (lab.options.state_dir / "secrets" / "tokyo.psk").read_text().strip()
     lab.api.router.log.append(f"Jul 18 13:22:00 rt charon: 05[CFG] <2> debug: key {psk} here")
     expected = list(lab.api.router.log)[-4:]
-    result = fitelctl("-i", str(inventory_of(lab)), "logs", "tokyo", "--lines", "4")
+    result = fitelctl("-i", str(lab_inventory_path(lab)), "logs", "tokyo", "--lines", "4")
     assert result.returncode == 0, result.stderr
     printed = result.stdout.splitlines()
     assert printed[:3] == expected[:3]
@@ -325,7 +311,7 @@ def test_follow_prints_the_tail_then_only_new_lines(start_lab: StartLab) -> None
     lab = start_lab(scenario="seed-v2")
     assert lab.api is not None
     before = list(lab.api.router.log)
-    inventory = load_inventory(inventory_of(lab))
+    inventory = lab_inventory(lab)
     stop = RenegotiateThenStop(inventory)
     lines = list(follow_router_log(inventory, "tokyo", lines=2, interval=2.0, stop=stop))
     assert stop.waits == [2.0, 2.0]
@@ -341,7 +327,7 @@ def test_follow_prints_the_tail_then_only_new_lines(start_lab: StartLab) -> None
 def test_unknown_site(start_lab: StartLab, fitelctl: Run) -> None:
     lab = start_lab(scenario="seed-v2")
     for command in (["diagnose", "osaka"], ["logs", "osaka"]):
-        result = fitelctl("-i", str(inventory_of(lab)), *command)
+        result = fitelctl("-i", str(lab_inventory_path(lab)), *command)
         assert result.returncode == 2
         one_line_error(result, "unknown site 'osaka'", "tokyo")
 

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 import yaml
 from conftest import RunCli, StartLab
+from helpers import lab_inventory, lab_inventory_path
 
-from fitelctl.inventory import Inventory, load_inventory
+from fitelctl.inventory import Inventory
 from fitelctl.lab.runner import Lab
 from fitelctl.ops.cloud import client_for
 from fitelctl.ops.psk import generate_psk, store_psk
@@ -46,14 +47,6 @@ from fitelctl.sakura.models import SiteToSiteVpn
 TIMEOUT, INTERVAL = 15.0, 0.05
 SITE = "tokyo"
 PEER = "126.169.118.242"
-
-
-def inventory_path(lab: Lab) -> Path:
-    return lab.options.state_dir / "inventory.yaml"
-
-
-def inventory_of(lab: Lab) -> Inventory:
-    return load_inventory(inventory_path(lab))
 
 
 def lab_psk(lab: Lab) -> str:
@@ -97,12 +90,12 @@ def wait_up(inventory: Inventory) -> RouterState:
 
 
 def apply_device(cli: RunCli, lab: Lab) -> None:
-    result = cli("-i", str(inventory_path(lab)), "apply", SITE, "--yes")
+    result = cli("-i", str(lab_inventory_path(lab)), "apply", SITE, "--yes")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def edit_inventory(lab: Lab, **tunnel_and_cloud: dict[str, Any]) -> None:
-    path = inventory_path(lab)
+    path = lab_inventory_path(lab)
     data = yaml.safe_load(path.read_text())
     for section, changes in tunnel_and_cloud.items():
         data["sites"][SITE][section].update(changes)
@@ -114,7 +107,7 @@ def edit_inventory(lab: Lab, **tunnel_and_cloud: dict[str, Any]) -> None:
 
 def test_export_then_import_restores_the_settings(start_lab: StartLab, tmp_path: Path) -> None:
     lab = start_lab(scenario="seed-v1")
-    inventory = inventory_of(lab)
+    inventory = lab_inventory(lab)
     exported = export_settings(inventory, SITE, tmp_path / "exports" / "before.json")
     assert stat.S_IMODE(exported.stat().st_mode) == 0o600
     data = json.loads(exported.read_text())
@@ -143,7 +136,7 @@ def test_export_then_import_restores_the_settings(start_lab: StartLab, tmp_path:
 
 def test_an_export_is_never_overwritten_unless_asked(start_lab: StartLab, tmp_path: Path) -> None:
     lab = start_lab(scenario="seed-v1")
-    inventory = inventory_of(lab)
+    inventory = lab_inventory(lab)
     path = tmp_path / "exports" / "settings.json"
     path.parent.mkdir()
     path.write_text("keep me\n")
@@ -181,7 +174,7 @@ def test_import_refuses_what_is_not_an_export(
         path.write_text(content)
     before = len(api_requests(lab))
     with pytest.raises(SettingsFileError) as err:
-        import_settings(inventory_of(lab), SITE, path)
+        import_settings(lab_inventory(lab), SITE, path)
     message = str(err.value)
     assert message.startswith(f"{path}: ") and expected in message
     assert "file-secret-Zq81" not in message and "\n" not in message
@@ -193,7 +186,7 @@ def test_import_refuses_what_is_not_an_export(
 
 def test_power_off_and_on_with_waits(start_lab: StartLab) -> None:
     lab = start_lab(scenario="seed-v1")
-    inventory = inventory_of(lab)
+    inventory = lab_inventory(lab)
     assert power_off(inventory, SITE) is True
     down = wait_router(inventory, SITE, instance_status="down", timeout=TIMEOUT, interval=INTERVAL)
     assert (down.cloud.instance_status, down.running, down.cloud.peer_status, down.stuck) == (
@@ -224,7 +217,7 @@ def test_power_off_and_on_with_waits(start_lab: StartLab) -> None:
 
 def test_migration_to_version_2(start_lab: StartLab) -> None:
     lab = start_lab(scenario="seed-v1")
-    inventory = inventory_of(lab)
+    inventory = lab_inventory(lab)
     assert migrate_router(inventory, SITE) is True
     state = wait_migration(inventory, SITE, timeout=TIMEOUT, interval=INTERVAL)
     assert (state.version, state.cloud.availability, state.running, state.stuck) == (
@@ -243,7 +236,7 @@ def test_stuck_migration_and_the_articles_workaround(
     start_lab: StartLab, cli: RunCli, tmp_path: Path
 ) -> None:
     lab = start_lab(scenario="migration-stuck")
-    inventory = inventory_of(lab)
+    inventory = lab_inventory(lab)
     exported = export_settings(inventory, SITE, tmp_path / "before-migration.json")
     assert migrate_router(inventory, SITE) is True
 
@@ -279,7 +272,7 @@ def test_stuck_migration_and_the_articles_workaround(
         },
     )
     apply_device(cli, lab)
-    assert read_state(inventory_of(lab), SITE).cloud.peer_status == "UP"
+    assert read_state(lab_inventory(lab), SITE).cloud.peer_status == "UP"
 
 
 # -- algorithms ----------------------------------------------------------------------------------
@@ -287,7 +280,7 @@ def test_stuck_migration_and_the_articles_workaround(
 
 def test_router_algorithms_decide_what_links(start_lab: StartLab) -> None:
     lab = start_lab(scenario="seed-v2")
-    inventory = inventory_of(lab)
+    inventory = lab_inventory(lab)
     assert read_state(inventory, SITE).cloud.peer_status == "UP"
 
     set_router_algorithms(
@@ -317,7 +310,7 @@ def test_router_algorithms_decide_what_links(start_lab: StartLab) -> None:
 def test_no_version_2_setting_links_the_version_1_config(start_lab: StartLab) -> None:
     """The closest a v2 router gets to the F220's v1 set (group 5 is not offered) stays down."""
     lab = start_lab(scenario="seed-v2-pending")
-    inventory = inventory_of(lab)
+    inventory = lab_inventory(lab)
     set_router_algorithms(
         inventory, SITE, encryption_algo="aes128", hash_algo="sha1", dh_group="modp1024"
     )
@@ -331,7 +324,7 @@ def test_no_version_2_setting_links_the_version_1_config(start_lab: StartLab) ->
 
 def test_algorithm_changes_that_cannot_apply(start_lab: StartLab) -> None:
     lab = start_lab(scenario="seed-v1")
-    inventory = inventory_of(lab)
+    inventory = lab_inventory(lab)
     before = len(api_requests(lab))
     with pytest.raises(UnsupportedSetting, match=r"DHGroup 'modp1536'.*modp1024, modp2048"):
         set_router_algorithms(
@@ -349,7 +342,7 @@ def test_algorithm_changes_that_cannot_apply(start_lab: StartLab) -> None:
 
 def test_psk_rotation_and_rollback(start_lab: StartLab, cli: RunCli) -> None:
     lab = start_lab(scenario="seed-v1")
-    inventory = inventory_of(lab)
+    inventory = lab_inventory(lab)
     old, new = lab_psk(lab), generate_psk()
 
     set_router_psk(inventory, SITE, new)
@@ -376,7 +369,7 @@ def test_psk_rotation_and_rollback(start_lab: StartLab, cli: RunCli) -> None:
 
 def test_psk_errors_never_show_the_key(start_lab: StartLab) -> None:
     lab = start_lab(scenario="seed-v1")
-    inventory = inventory_of(lab)
+    inventory = lab_inventory(lab)
     before = len(api_requests(lab))
 
     too_long = "L0ng" * 11
@@ -393,7 +386,7 @@ def test_psk_errors_never_show_the_key(start_lab: StartLab) -> None:
     edit_inventory(lab, cloud={"peer": "198.51.100.7"})
     key = generate_psk()
     with pytest.raises(NoPeerEntry) as missing:
-        set_router_psk(inventory_of(lab), SITE, key)
+        set_router_psk(lab_inventory(lab), SITE, key)
     message = str(missing.value)
     assert "no site-to-site peer entry for 198.51.100.7 (it has: 126.169.118.242)" in message
     assert key not in message and lab_psk(lab) not in message
