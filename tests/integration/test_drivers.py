@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncssh
+import operator_session
 import pytest
 import yaml
+from helpers import closed_port
 
 from fitelctl.fitelnet.drivers import (
     AuthenticationFailed,
@@ -350,20 +352,7 @@ def test_unset_enable_password_and_its_weak_warning(
 
 def upstream_session(lab: Lab) -> Any:
     """An operator's session: the upstream netmiko driver, unmodified."""
-    from netmiko import ConnectHandler
-
-    return ConnectHandler(
-        device_type="furukawa_fitelnet",
-        host="127.0.0.1",
-        port=lab.port,
-        username="admin",
-        password=PASSWORD,
-        secret=ENABLE,
-        ssh_strict=False,
-        system_host_keys=False,
-        alt_host_keys=False,
-        allow_agent=False,
-    )
+    return operator_session.connect(lab.port, "admin", PASSWORD, ENABLE)
 
 
 @pytest.mark.parametrize(
@@ -391,7 +380,7 @@ def test_another_sessions_edits_stop_configure_before_any_line(
 ) -> None:
     other = upstream_session(lab)
     try:
-        other.config_mode()
+        operator_session.configure_terminal(other)
         other.send_command("hostname edited-by-other", expect_string=r"\)#")
         with open_driver(lab.target(), kind) as dev:
             with pytest.raises(OtherSessionEdits) as caught:
@@ -404,7 +393,7 @@ def test_another_sessions_edits_stop_configure_before_any_line(
         working = lab_read(lab_loop, lab.device.working_config)
         assert "shutdown" in working and "edited-by-other" in working
     finally:
-        other.disconnect()
+        operator_session.log_out(other)
 
 
 def test_disconnect_ssh_is_confirmed_and_ends_that_session(
@@ -465,14 +454,8 @@ def test_trust_new_host_key_records_it(lab: Lab, kind: DriverKind) -> None:
 # --- unreachable -----------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_closed_port_is_unreachable(lab: Lab, kind: DriverKind) -> None:
-    target = lab.target(port=free_port(), connect_timeout=2.0)
+    target = lab.target(port=closed_port(), connect_timeout=2.0)
     started = time.monotonic()
     with pytest.raises(DeviceUnreachable) as caught:
         open_driver(target, kind).connect()
