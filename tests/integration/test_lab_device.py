@@ -16,7 +16,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Coroutine, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,6 +24,7 @@ import paramiko
 import pytest
 from netmiko import ConnectHandler
 from netmiko.exceptions import NetmikoAuthenticationException
+from operator_session import configure_terminal, end, log_out
 
 from fitelctl.lab.device.editing import replay_config
 from fitelctl.lab.device.model import DeviceFaults, DeviceSpec, LabDevice
@@ -159,18 +159,6 @@ def v1_flow(server: DeviceServer, key_file: Path) -> dict[str, Any]:
     return seen
 
 
-@pytest.fixture(scope="module", autouse=True)
-def background_v1_flow(loop_thread: LoopThread, keys: dict[str, Any]) -> Iterator[Future[Any]]:
-    """Starts ``v1_flow`` as the module starts: netmiko's own timing reads make it take
-    ~16 s, so it runs in a thread while the other tests run (the file stays under 20 s)."""
-    server = start_server(loop_thread, keys)
-    with ThreadPoolExecutor(max_workers=1) as executor:
-        flow = executor.submit(v1_flow, server, keys["client_path"])
-        yield flow
-        flow.exception(timeout=120)
-    loop_thread.run(server.close())
-
-
 def test_netmiko_raises_on_a_wrong_enable_password(serve: Any) -> None:
     with pytest.raises(ValueError, match="enable password"):
         netmiko(serve(), secret="wrong")
@@ -192,7 +180,7 @@ def test_netmikos_commit_sees_the_busy_device(serve: Any, loop_thread: LoopThrea
             connection.commit()
     finally:
         loop_thread.loop.call_soon_threadsafe(lock.release)
-        connection.disconnect()
+        log_out(connection)
 
 
 # --- published texts, as the referee meets them -------------------------------------------
@@ -205,7 +193,7 @@ def test_netmiko_logs_in_past_the_unset_enable_password_warning(serve: Any) -> N
     try:
         assert connection.find_prompt() == "tokyo#"
     finally:
-        connection.disconnect()
+        log_out(connection)
 
 
 def test_netmiko_sees_rejected_config_lines_as_errors(serve: Any) -> None:
@@ -214,27 +202,32 @@ def test_netmiko_sees_rejected_config_lines_as_errors(serve: Any) -> None:
     server = serve()
     connection = netmiko(server)
     try:
+        # config_mode() and exit_config_mode() wait 2 s each check (see operator_session):
+        # v1_flow and the other-editor test call them; here the lines are the point
+        configure_terminal(connection)
         for bad in ("frobnicate now", "ip route 10.0.0.0/33 10.0.0.1"):
             with pytest.raises(ConfigInvalidException) as caught:
-                connection.send_config_set([bad], error_pattern=r"<ERROR>")
+                connection.send_config_set(
+                    [bad], error_pattern=r"<ERROR>", enter_config_mode=False, exit_config_mode=False
+                )
             assert "<ERROR>" in str(caught.value)
-            connection.exit_config_mode()
+        end(connection)
         output = connection.send_command("sh ssh ssh")
         assert "sh ssh ssh\n       ^^^\n<ERROR> Invalid input detected at '^' marker." in output
     finally:
-        connection.disconnect()
+        log_out(connection)
 
 
 def test_netmiko_meets_the_other_editor_warning_and_show_ssh(serve: Any) -> None:
     server = serve()
     alice, bob = netmiko(server), netmiko(server)
     try:
-        alice.config_mode()
+        configure_terminal(alice)
         alice.send_command("hostname edited", expect_string=r"\)#")
         entered = bob.config_mode()
         assert "WARNING: Another users has already edited working.cfg.\n" in entered
         assert "         Please check working.cfg." in entered
-        bob.exit_config_mode()
+        end(bob)
         listing = bob.send_command("show ssh")
         assert listing.splitlines()[1] == (
             "Connection  Version  Encryption   State              Username         Line"
@@ -248,8 +241,8 @@ def test_netmiko_meets_the_other_editor_warning_and_show_ssh(serve: Any) -> None
         bob.send_command("y", expect_string=r"#", cmd_verify=False)
         assert [line.split()[0] for line in bob.send_command("show ssh").splitlines()[2:]] == ["1"]
     finally:
-        bob.disconnect()
-        alice.disconnect()
+        log_out(bob)
+        log_out(alice)
 
 
 # --- the drop fault and server shutdown -------------------------------------------------------
@@ -411,9 +404,11 @@ def test_openssh_interactive_pty_session(serve: Any, keys: dict[str, Any], tmp_p
 
 # Last in the module, so that the flow ran while the tests above did.
 def test_netmiko_configures_commits_and_saves_the_articles_v1_config(
-    background_v1_flow: Future[dict[str, Any]],
+    serve: Any, keys: dict[str, Any]
 ) -> None:
-    seen = background_v1_flow.result(timeout=120)
+    # ~16 s, nearly all netmiko's own timing reads (2 s of silence per config-mode check,
+    # per save step and on disconnect), as against a real F220; the steps take ~0.5 s
+    seen = v1_flow(serve(), keys["client_path"])
     assert seen["base_prompt"] == "tokyo"
     assert seen["show version"].rstrip() == REAL_SHOW_VERSION.rstrip()
     assert "<ERROR>" not in seen["config output"]
