@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 from fuzz_helpers import GARBAGE, fuzz, mutated_lines
-from helpers import ROOT, one_line_error, run_in_process
+from helpers import ROOT, lab_inventory_path, one_line_error, run_in_process
 from hypothesis import event, given
 from hypothesis import strategies as st
 
@@ -79,7 +79,7 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]
     found["every key"] = yaml.safe_load(EVERY_KEY)
     state = tmp_path_factory.mktemp("lab")
     with BackgroundLab(LabOptions(state_dir=state, sites=2)):
-        found["lab inventory.yaml"] = yaml.safe_load((state / "inventory.yaml").read_text())
+        found["lab inventory.yaml"] = yaml.safe_load(lab_inventory_path(state).read_text())
     return found
 
 

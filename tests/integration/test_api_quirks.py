@@ -12,6 +12,7 @@ import subprocess
 from typing import Any
 
 from conftest import RunCli, StartLab
+from helpers import lab_inventory_path
 
 from fitelctl.lab.runner import Lab
 
@@ -20,7 +21,7 @@ DETAILS = "vpcrouter/sitetosite/connectiondetails Details.Config[0]"
 
 
 def run(cli: RunCli, lab: Lab, *args: str) -> subprocess.CompletedProcess[str]:
-    result = cli("-i", str(lab.options.state_dir / "inventory.yaml"), *args)
+    result = cli("-i", str(lab_inventory_path(lab)), *args)
     assert "Traceback" not in result.stdout + result.stderr
     return result
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import RunCli, StartLab
+from helpers import lab_inventory_path
 from operator_session import configure_terminal, operator_session
 
 from fitelctl.fitelnet.config_tree import ConfigTree
@@ -53,7 +54,7 @@ def same(a: str, b: str) -> bool:
 
 
 def apply_json(cli: RunCli, lab: Lab, *args: str) -> tuple[int, dict[str, Any]]:
-    result = cli("-i", str(lab.options.state_dir / "inventory.yaml"), "apply", "--json", *args)
+    result = cli("-i", str(lab_inventory_path(lab)), "apply", "--json", *args)
     assert "Traceback" not in result.stderr
     return result.returncode, json.loads(result.stdout)
 
@@ -84,9 +85,7 @@ def test_pending_v2_is_fixed_by_one_apply_then_unchanged(start_lab: StartLab, cl
     assert same(after["current.cfg"], after["config /drive/boot.cfg"])
     assert not same(after["current.cfg"], before["current.cfg"])
     assert " group 14" in after["current.cfg"] and " hash sha-256" in after["current.cfg"]
-    status = json.loads(
-        cli("-i", str(lab.options.state_dir / "inventory.yaml"), "status", "--json").stdout
-    )
+    status = json.loads(cli("-i", str(lab_inventory_path(lab)), "status", "--json").stdout)
     sa = status["sites"][0]["device"]["ipsec_sas"][0]
     assert (sa["encryption"], sa["pfs_group"]) == ("AES-CBC/256", 14)
 
@@ -95,7 +94,7 @@ def test_pending_v2_is_fixed_by_one_apply_then_unchanged(start_lab: StartLab, cl
     assert (code, doc["sites"][0]["result"], doc["sites"][0]["saved"]) == (0, "unchanged", False)
     assert doc["sites"][0]["diff"] == []
     assert (commits[0], saves[0]) == (0, 0)
-    backups = cli("-i", str(lab.options.state_dir / "inventory.yaml"), "backups", "tokyo", "--json")
+    backups = cli("-i", str(lab_inventory_path(lab)), "backups", "tokyo", "--json")
     assert len(json.loads(backups.stdout)["backups"]) == 1
 
 
@@ -160,7 +159,7 @@ def test_no_secret_in_json_diff_or_audit(start_lab: StartLab, cli: RunCli) -> No
     lab = start_lab(scenario="fresh")
     state = lab.options.state_dir
     psk = (state / "secrets" / "tokyo.psk").read_text().strip()
-    result = cli("-i", str(state / "inventory.yaml"), "apply", "tokyo", "--yes", "--json")
+    result = cli("-i", str(lab_inventory_path(state)), "apply", "tokyo", "--yes", "--json")
     doc = json.loads(result.stdout)
     site = doc["sites"][0]
     assert site["result"] == "applied"
@@ -181,7 +180,7 @@ def test_check_errors_refuse_before_touching_the_device(
     import yaml
 
     lab = start_lab(scenario="seed-v2-pending")
-    inventory = yaml.safe_load((lab.options.state_dir / "inventory.yaml").read_text())
+    inventory = yaml.safe_load(lab_inventory_path(lab).read_text())
     inventory["sites"]["tokyo"]["cloud"]["version"] = 1  # v2 crypto against a v1 router
     path = lab.options.state_dir / "broken.yaml"
     path.write_text(yaml.safe_dump(inventory))
@@ -209,13 +208,13 @@ def test_uncommitted_edits_of_another_session_are_not_applied_over(
 
 def test_apply_without_yes_outside_a_terminal_asks_for_it(start_lab: StartLab, cli: RunCli) -> None:
     lab = start_lab(scenario="seed-v2-pending")
-    result = cli("-i", str(lab.options.state_dir / "inventory.yaml"), "apply", "tokyo")
+    result = cli("-i", str(lab_inventory_path(lab)), "apply", "tokyo")
     assert result.returncode == 1 and "--yes" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_diff_command(start_lab: StartLab, cli: RunCli) -> None:
     lab = start_lab(scenario="seed-v2-pending")
-    result = cli("-i", str(lab.options.state_dir / "inventory.yaml"), "diff", "tokyo")
+    result = cli("-i", str(lab_inventory_path(lab)), "diff", "tokyo")
     assert result.returncode == 1
     assert result.stdout.splitlines() == ARTICLE_V2_CHANGES

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import RunCli, StartLab
+from helpers import closed_port, lab_inventory, lab_inventory_path
 
 from fitelctl.deadline import command_deadline
 from fitelctl.fitelnet.drivers import DriverKind
@@ -26,23 +25,6 @@ from fitelctl.ops.status import collect_status
 SLACK = 4.0  # what a slow, busy machine adds to a deadline: interpreter start, imports
 
 
-@pytest.fixture
-def closed_port() -> int:
-    """A 127.0.0.1 port nothing listens on: connecting is refused at once."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def silent_port() -> Iterator[int]:
-    """A device that hangs: the kernel accepts the connection, nothing ever answers."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
-        yield int(listener.getsockname()[1])
-
-
 def timed(cli: RunCli, *args: str, env: dict[str, str] | None = None) -> tuple[float, object]:
     started = time.monotonic()
     result = cli(*args, env=env, timeout=90)
@@ -50,11 +32,12 @@ def timed(cli: RunCli, *args: str, env: dict[str, str] | None = None) -> tuple[f
 
 
 def test_status_with_the_api_refused_answers_at_once_with_the_device_side(
-    start_lab: StartLab, cli: RunCli, closed_port: int
+    start_lab: StartLab, cli: RunCli
 ) -> None:
     lab = start_lab(scenario="seed-v1")
-    inventory = str(lab.options.state_dir / "inventory.yaml")
-    env = {**os.environ, "SAKURACLOUD_API_ROOT_URL": f"http://127.0.0.1:{closed_port}/"}
+    inventory = str(lab_inventory_path(lab))
+    port = closed_port()
+    env = {**os.environ, "SAKURACLOUD_API_ROOT_URL": f"http://127.0.0.1:{port}/"}
     started = time.monotonic()
     result = cli("-i", inventory, "status", "--json", env=env)
     elapsed = time.monotonic() - started
@@ -66,7 +49,7 @@ def test_status_with_the_api_refused_answers_at_once_with_the_device_side(
     assert site["device"]["reachable"] is True and site["device"]["ipsec_sa_count"] == 1
     assert site["device"]["ipsec_sas"][0]["peer_ip"] == "27.133.132.134"
     (problem,) = site["problems"]
-    assert f"cannot reach 127.0.0.1:{closed_port}" in problem and "after 3 attempts" in problem
+    assert f"cannot reach 127.0.0.1:{port}" in problem and "after 3 attempts" in problem
     retries = [line for line in result.stderr.splitlines() if line.startswith("retrying GET")]
     assert len(retries) == 2 and all("Connection refused" in line for line in retries)
     assert "retry 1/2" in retries[0] and "retry 2/2" in retries[1]
@@ -78,7 +61,7 @@ def test_a_slow_api_costs_the_deadline_not_more_and_the_device_side_is_printed(
     start_lab: StartLab, cli: RunCli, as_json: bool
 ) -> None:
     lab = start_lab(scenario="seed-v1", faults=("api-slow:30",))
-    inventory = str(lab.options.state_dir / "inventory.yaml")
+    inventory = str(lab_inventory_path(lab))
     json_flag = ["--json"] if as_json else []
     started = time.monotonic()
     result = cli("-i", inventory, "status", *json_flag, "--timeout", "5")
@@ -101,7 +84,7 @@ def test_a_slow_api_costs_the_deadline_not_more_and_the_device_side_is_printed(
 
 def with_hung_device(state_dir: Path, port: int) -> Path:
     """The lab's inventory plus a site ``hung`` whose own timeouts are far past the deadline."""
-    data = yaml.safe_load((state_dir / "inventory.yaml").read_text())
+    data = yaml.safe_load(lab_inventory_path(state_dir).read_text())
     hung = json.loads(json.dumps(data["sites"]["tokyo"]))
     hung["device"].update(port=port, connect_timeout=120, command_timeout=120)
     data["sites"]["hung"] = hung
@@ -133,7 +116,7 @@ def test_a_503_burst_is_retried_on_stderr_and_status_succeeds(
     start_lab: StartLab, cli: RunCli
 ) -> None:
     lab = start_lab(scenario="seed-v1", faults=("api-503:2",))
-    result = cli("-i", str(lab.options.state_dir / "inventory.yaml"), "status", "--json")
+    result = cli("-i", str(lab_inventory_path(lab)), "status", "--json")
     assert result.returncode == 0
     (site,) = json.loads(result.stdout)["sites"]
     assert site["state"] == "up" and site["cloud"]["peer_status"] == "UP"
@@ -147,7 +130,7 @@ def test_a_503_burst_is_retried_on_stderr_and_status_succeeds(
 
 def test_timeout_must_be_a_positive_number(start_lab: StartLab, cli: RunCli) -> None:
     lab = start_lab(scenario="seed-v1")
-    result = cli("-i", str(lab.options.state_dir / "inventory.yaml"), "status", "--timeout", "0")
+    result = cli("-i", str(lab_inventory_path(lab)), "status", "--timeout", "0")
     assert result.returncode == 2 and "--timeout" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -160,7 +143,7 @@ def test_cloud_reading_commands_end_at_their_deadline(
     start_lab: StartLab, cli: RunCli, command: list[str]
 ) -> None:
     lab = start_lab(scenario="seed-v1", faults=("api-slow:30",))
-    inventory = str(lab.options.state_dir / "inventory.yaml")
+    inventory = str(lab_inventory_path(lab))
     started = time.monotonic()
     result = cli("-i", inventory, *command, "--timeout", "3")
     elapsed = time.monotonic() - started
@@ -178,7 +161,7 @@ def test_logs_follow_ends_at_its_timeout_with_what_it_printed(
     start_lab: StartLab, cli: RunCli
 ) -> None:
     lab = start_lab(scenario="seed-v1")
-    inventory = str(lab.options.state_dir / "inventory.yaml")
+    inventory = str(lab_inventory_path(lab))
     started = time.monotonic()
     result = cli("-i", inventory, "logs", "tokyo", "--follow", "--lines", "3", "--timeout", "3")
     elapsed = time.monotonic() - started
@@ -191,7 +174,7 @@ def test_a_run_out_of_time_still_recovers_and_shows_both_sides(
 ) -> None:
     """The reconnect runbook with an API that answers in 30 s and ``--timeout 4``."""
     lab = start_lab(scenario="seed-v1", faults=("api-slow:30",))
-    inventory = str(lab.options.state_dir / "inventory.yaml")
+    inventory = str(lab_inventory_path(lab))
     started = time.monotonic()
     result = cli("-i", inventory, "run", "reconnect", "--site", "tokyo", "--yes", "--timeout", "4")
     elapsed = time.monotonic() - started
@@ -204,7 +187,7 @@ def test_a_run_out_of_time_still_recovers_and_shows_both_sides(
 def test_without_a_deadline_a_slow_api_is_waited_for(start_lab: StartLab) -> None:
     """In-process, no ``--timeout``: the devices answer first and the cloud side still counts."""
     lab = start_lab(scenario="seed-v1", sites=2, faults=("api-slow:1.5",))
-    inventory = load_inventory(lab.options.state_dir / "inventory.yaml")
+    inventory = lab_inventory(lab)
     results = collect_status(inventory, ["tokyo", "site2"], workers=2)
     assert [r.state for r in results] == ["up", "up"]
     assert all(r.cloud is not None and r.cloud.peer_status == "UP" for r in results)
@@ -236,7 +219,7 @@ def test_apply_cut_short_by_its_deadline_still_rolls_back(start_lab: StartLab, c
     """The tunnel never comes up (wrong PSK on the cloud side) and ``--timeout 6`` runs
     out during the wait: the change is rolled back (with time of its own), never saved."""
     lab = start_lab(scenario="seed-v2-pending", faults=("wrong-psk",))
-    inventory = str(lab.options.state_dir / "inventory.yaml")
+    inventory = str(lab_inventory_path(lab))
     started = time.monotonic()
     result = cli("-i", inventory, "apply", "tokyo", "--yes", "--json", "--timeout", "6")
     elapsed = time.monotonic() - started

@@ -99,6 +99,7 @@ def test_a_router_powered_off_is_router_down(start_lab: StartLab, fitelctl: Run)
     client, appliance_id = router_client(lab)
     with client:
         client.shutdown(appliance_id)
+        client.wait_for_state(appliance_id, instance_status="down", timeout=10, interval=0.05)
     code, doc = diagnose_json(fitelctl, lab)
     assert (code, doc["cause"]) == (1, "router_down")
     assert "powered off: boot it" in doc["detail"]

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import ROOT, RunCli, StartLab
+from helpers import lab_inventory_path
 
 from fitelctl.cli.status import STATUS_WORKERS, _default_workers
 from fitelctl.fitelnet.drivers import DriverKind
@@ -26,18 +25,9 @@ from fitelctl.ops.status import collect_status
 CONNECT_TIMEOUT = 6.0
 
 
-@pytest.fixture
-def silent_port() -> Iterator[int]:
-    """A port whose kernel accepts connections but which never says a word (no SSH banner)."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
-        yield int(listener.getsockname()[1])
-
-
 def with_hung_site(state_dir: Path, port: int) -> Path:
     """The lab's inventory with a site ``hung`` first, on a port that never answers."""
-    data = yaml.safe_load((state_dir / "inventory.yaml").read_text())
+    data = yaml.safe_load(lab_inventory_path(state_dir).read_text())
     hung = json.loads(json.dumps(data["sites"]["tokyo"]))
     hung["device"].update(port=port, connect_timeout=CONNECT_TIMEOUT)
     data["sites"] = {"hung": hung, **data["sites"]}
@@ -122,7 +112,7 @@ def status_with_stderr_on_a_terminal(inventory: Path, *args: str) -> tuple[str, 
 
 def test_progress_on_a_terminal_and_nothing_extra_with_json(start_lab: StartLab) -> None:
     lab = start_lab(scenario="seed-v1", sites=3)
-    inventory = lab.options.state_dir / "inventory.yaml"
+    inventory = lab_inventory_path(lab)
     table, progress = status_with_stderr_on_a_terminal(inventory)
     assert "querying sites" in progress and "(last: " in progress
     assert "tokyo" in table and "site3" in table
@@ -135,7 +125,7 @@ def test_status_all_is_every_site_and_excludes_naming_sites(
     start_lab: StartLab, cli: RunCli
 ) -> None:
     lab = start_lab(scenario="seed-v1", sites=2)
-    inventory = str(lab.options.state_dir / "inventory.yaml")
+    inventory = str(lab_inventory_path(lab))
     result = cli("-i", inventory, "status", "--all", "--json")
     assert result.returncode == 0
     assert [s["site"] for s in json.loads(result.stdout)["sites"]] == ["tokyo", "site2"]
@@ -145,7 +135,7 @@ def test_status_all_is_every_site_and_excludes_naming_sites(
 
 def test_status_reads_wider_than_apply_unless_the_inventory_says(start_lab: StartLab) -> None:
     lab = start_lab(scenario="seed-v1")
-    path = lab.options.state_dir / "inventory.yaml"
+    path = lab_inventory_path(lab)
     assert _default_workers(load_inventory(path)) == STATUS_WORKERS
     assert load_inventory(path).defaults.workers == 16  # apply's bound is unchanged
     data = yaml.safe_load(path.read_text())

@@ -1,4 +1,7 @@
-"""`fitelctl lab up` as a separate process, exactly as docs/output-contract.md describes it."""
+"""`fitelctl lab up` as a separate process, exactly as docs/output-contract.md describes it.
+
+Bad arguments fail before the lab starts: those run in the test process (``cli``).
+"""
 
 from __future__ import annotations
 
@@ -12,10 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
-
-from fitelctl.inventory import load_inventory
-
-ROOT = Path(__file__).resolve().parents[2]
+from conftest import ROOT, RunCli
+from helpers import lab_inventory, lab_inventory_path
 
 
 @contextmanager
@@ -49,11 +50,11 @@ def test_lab_up_writes_its_description_then_stops_cleanly(tmp_path: Path) -> Non
         for device in lab["devices"]:
             assert device["host"] == "127.0.0.1"
             assert {"port", "username", "password", "enable_password"} <= device.keys()
-        inventory = load_inventory(state / "inventory.yaml")
+        inventory = lab_inventory(state)
         assert list(inventory.sites) == ["tokyo", "site2", "site3"]
         assert inventory.site("tokyo").cloud.global_address == "27.133.132.134"
         assert inventory.site("site3").tunnel.preset == "sakura-v2"
-        raw = yaml.safe_load((state / "inventory.yaml").read_text())
+        raw = yaml.safe_load(lab_inventory_path(state).read_text())
         assert raw["sites"]["tokyo"]["device"]["password"].startswith("file:")
         known = (state / "known_hosts").read_text().splitlines()
         ports = {d["port"] for d in lab["devices"]}
@@ -77,20 +78,14 @@ def test_host_keys_survive_a_restart(tmp_path: Path) -> None:
     assert first == second
 
 
-def test_bad_scenario_and_fault_are_one_line_errors(tmp_path: Path) -> None:
+def test_bad_scenario_and_fault_are_one_line_errors(cli: RunCli, tmp_path: Path) -> None:
     for args, expected in [
         (["--scenario", "seed-v9"], "unknown scenario 'seed-v9'"),
         (["--fault", "ssh-drop-after:x"], "ssh-drop-after:N"),
         (["--fault", "api-503:many"], "api-503:N"),
         (["--fault", "bogus"], "unknown fault"),
     ]:
-        result = subprocess.run(
-            [sys.executable, "-m", "fitelctl", "lab", "up", "--state-dir", str(tmp_path), *args],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            timeout=60,
-        )
+        result = cli("lab", "up", "--state-dir", str(tmp_path), *args, timeout=60)
         assert result.returncode != 0
         assert expected in result.stderr and "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1

@@ -9,12 +9,11 @@ driver reads what the devices run.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from conftest import ROOT, RunCli, StartLab
+from helpers import lab_inventory_path
 from operator_session import operator_session
 
 from fitelctl.fitelnet.config_tree import ConfigTree
@@ -53,7 +52,7 @@ def not_ours(tree: ConfigTree, name: str, interface: str) -> ConfigTree:
 
 
 def run_json(cli: RunCli, lab: Lab, *args: str) -> tuple[int, dict[str, Any]]:
-    result = cli("-i", str(lab.options.state_dir / "inventory.yaml"), *args, "--json")
+    result = cli("-i", str(lab_inventory_path(lab)), *args, "--json")
     assert "Traceback" not in result.stderr
     return result.returncode, json.loads(result.stdout)
 
@@ -67,7 +66,7 @@ def test_a_box_with_a_cloudflare_tunnel_gets_only_the_sakura_change(
     code, status = run_json(cli, lab, "status")
     assert (code, status["sites"][0]["state"]) == (2, "down")
 
-    inventory = str(lab.options.state_dir / "inventory.yaml")
+    inventory = str(lab_inventory_path(lab))
     diff = cli("-i", inventory, "diff", "tokyo")
     assert diff.returncode == 1 and "Traceback" not in diff.stderr
     lines = diff.stdout.splitlines()
@@ -105,7 +104,7 @@ def test_a_real_srv6_router_gets_a_new_tunnel_and_keeps_the_rest(
     lab = start_lab(scenario="seed-v2", sites=2, device_configs=(f"site2={config}",))
     before = running(lab, "site2")
     assert before.find("router bgp 65000") is not None
-    inventory = str(lab.options.state_dir / "inventory.yaml")
+    inventory = str(lab_inventory_path(lab))
     diff = cli("-i", inventory, "diff", "site2")
     assert diff.returncode == 1 and "Traceback" not in diff.stderr
     assert not [line for line in diff.stdout.splitlines() if line.lstrip().startswith("no ")]
@@ -124,7 +123,7 @@ def test_diff_refuses_a_tunnel_interface_another_peer_uses(
     config = REAL / "cloudflare_router1_ikev2.cfg"
     lab = start_lab(scenario="seed-v1", device_configs=(f"tokyo={config}",))
     before = running(lab)
-    inventory = str(lab.options.state_dir / "inventory.yaml")
+    inventory = str(lab_inventory_path(lab))
     result = cli("-i", inventory, "diff", "tokyo")
     assert result.returncode not in (0, 1) and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -135,17 +134,9 @@ def test_diff_refuses_a_tunnel_interface_another_peer_uses(
     assert equivalent(running(lab), before)
 
 
-def lab_up(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fitelctl", "lab", "up", "--state-dir", str(tmp_path), *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
-
-
-def test_bad_device_configs_are_one_line_errors_naming_the_file(tmp_path: Path) -> None:
+def test_bad_device_configs_are_one_line_errors_naming_the_file(
+    cli: RunCli, tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.cfg"
     bad.write_text("hostname f220\n!\ncrypto isakmp policy P\n group 17\nexit\n")
     for args, expected in [
@@ -154,7 +145,7 @@ def test_bad_device_configs_are_one_line_errors_naming_the_file(tmp_path: Path) 
         (["--device-config", str(BOX)], "expected SITE=FILE"),
         (["--device-config", f"tokyo={bad}"], f"{bad}:4: the lab device rejects this line"),
     ]:
-        result = lab_up(tmp_path / "state", *args)
+        result = cli("lab", "up", "--state-dir", str(tmp_path / "state"), *args, timeout=60)
         assert result.returncode != 0, args
         assert expected in result.stderr and "Traceback" not in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1

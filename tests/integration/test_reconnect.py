@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import RunCli, StartLab
+from helpers import lab_inventory_path
 
 from fitelctl.lab.runner import Lab
 
@@ -19,7 +20,7 @@ def reconnect(
 ) -> tuple[int, dict[str, Any]]:
     result = cli(
         "-i",
-        str(lab.options.state_dir / "inventory.yaml"),
+        str(lab_inventory_path(lab)),
         "reconnect",
         "tokyo",
         "--json",
@@ -66,7 +67,7 @@ def test_timeout_bounds_the_whole_reconnect(start_lab: StartLab, cli: RunCli) ->
 
 def test_cloud_side_needs_an_appliance_id(start_lab: StartLab, cli: RunCli) -> None:
     lab = start_lab(scenario="seed-v1")
-    path = lab.options.state_dir / "inventory.yaml"
+    path = lab_inventory_path(lab)
     data = yaml.safe_load(path.read_text())
     del data["sites"]["tokyo"]["cloud"]["vpc_router_id"]
     path.write_text(yaml.safe_dump(data))
@@ -88,7 +89,7 @@ def test_apply_asks_the_cloud_side_to_reconnect(start_lab: StartLab, cli: RunCli
     lab = start_lab(scenario="seed-v2-pending")
     assert lab.api is not None
     before = len(lab.api.requests)
-    result = cli("-i", str(lab.options.state_dir / "inventory.yaml"), "apply", "tokyo", "--yes")
+    result = cli("-i", str(lab_inventory_path(lab)), "apply", "tokyo", "--yes")
     assert result.returncode == 0
     assert any(
         r.startswith("PUT") and r.endswith("/config") for r in list(lab.api.requests)[before:]

@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 from conftest import ROOT, RunCli, StartLab
+from helpers import lab_inventory_path
 
 from fitelctl.lab.runner import Lab
 
 
 def run(cli: RunCli, lab: Lab, *args: str) -> Any:
-    return cli("-i", str(lab.options.state_dir / "inventory.yaml"), "run", *args, timeout=300)
+    return cli("-i", str(lab_inventory_path(lab)), "run", *args, timeout=300)
 
 
 def record_events(lab: Lab, runbook: str) -> list[dict[str, Any]]:
@@ -60,7 +61,7 @@ def test_reconnect_runbook_failure_branch_reports_both_sides(
 def test_resume_goes_on_from_the_failed_step(start_lab: StartLab, cli: RunCli) -> None:
     lab = start_lab(scenario="seed-v2-pending")
     assert run(cli, lab, "reconnect", "--site", "tokyo", "--var", "timeout=2").returncode == 1
-    fixed = cli("-i", str(lab.options.state_dir / "inventory.yaml"), "apply", "tokyo", "--yes")
+    fixed = cli("-i", str(lab_inventory_path(lab)), "apply", "tokyo", "--yes")
     assert fixed.returncode == 0
     resumed = run(cli, lab, "reconnect", "--site", "tokyo", "--resume")
     assert resumed.returncode == 0, resumed.stderr
@@ -152,7 +153,7 @@ def test_tunnel_down_when_it_is_up_changes_nothing(start_lab: StartLab, cli: Run
 
 def test_rollback_runbook_restores_the_latest_backup(start_lab: StartLab, cli: RunCli) -> None:
     lab = start_lab(scenario="seed-v2-pending")
-    inventory = str(lab.options.state_dir / "inventory.yaml")
+    inventory = str(lab_inventory_path(lab))
     assert cli("-i", inventory, "apply", "tokyo", "--yes").returncode == 0
     # the rollback brings back the v1 config; the v2 router refuses it, so verify fails
     result = run(cli, lab, "rollback", "--site", "tokyo", "--yes", "--var", "timeout=2")
@@ -164,7 +165,7 @@ def test_rollback_runbook_restores_the_latest_backup(start_lab: StartLab, cli: R
 
 def test_rollback_runbook_success(start_lab: StartLab, cli: RunCli) -> None:
     lab = start_lab(scenario="seed-v1")
-    inventory = lab.options.state_dir / "inventory.yaml"
+    inventory = lab_inventory_path(lab)
     text = inventory.read_text().replace("lifetime: 1800", "lifetime: 1800")
     inventory.write_text(
         text.replace("preset: sakura-v1", "preset: sakura-v1\n      crypto: {ipsec_lifetime: 900}")
@@ -250,7 +251,7 @@ def test_rotate_psk_on_both_sides(start_lab: StartLab, cli: RunCli) -> None:
     new = secret.read_text().strip()
     assert new != old and Path(f"{secret}.previous").read_text().strip() == old
     assert oct(secret.stat().st_mode)[-3:] == "600"
-    status = cli("-i", str(lab.options.state_dir / "inventory.yaml"), "status", "--json")
+    status = cli("-i", str(lab_inventory_path(lab)), "status", "--json")
     assert json.loads(status.stdout)["sites"][0]["state"] == "up"
     record = sorted((lab.options.state_dir / "runs").glob("rotate-psk*.jsonl"))[-1].read_text()
     for key in (old, new):

@@ -11,7 +11,6 @@ import asyncio
 import json
 import logging
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from helpers import closed_port
 from pydantic import SecretStr
 
 from fitelctl.deadline import Deadline, DeadlineExceeded
@@ -351,15 +351,13 @@ def test_a_slow_api_times_out_clearly_and_is_not_retried(lab_api: StartLabApi) -
 
 def test_an_unreachable_api_is_retried_then_reported(lab_api: StartLabApi) -> None:
     lab = lab_api()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
+    port = closed_port()
     with (
-        lab.client(root_url=f"http://127.0.0.1:{closed_port}/", retry_max=2) as client,
+        lab.client(root_url=f"http://127.0.0.1:{port}/", retry_max=2) as client,
         pytest.raises(errors.ApiConnectionError) as err,
     ):
         client.read_appliance(lab.id)
-    assert f"cannot reach 127.0.0.1:{closed_port}" in str(err.value)
+    assert f"cannot reach 127.0.0.1:{port}" in str(err.value)
     assert "after 3 attempts" in str(err.value)
 
 
@@ -510,12 +508,8 @@ def test_retries_stop_when_the_deadline_leaves_no_time(lab_api: StartLabApi) -> 
 
 def test_connection_refused_is_retried_only_briefly(lab_api: StartLabApi) -> None:
     lab = lab_api()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    settings = lab.settings(
-        root_url=f"http://127.0.0.1:{closed_port}/", retry_max=10, retry_wait_min=1.0
-    )
+    port = closed_port()
+    settings = lab.settings(root_url=f"http://127.0.0.1:{port}/", retry_max=10, retry_wait_min=1.0)
     started = time.monotonic()
     with SakuraClient(settings) as client, pytest.raises(errors.ApiConnectionError) as err:
         client.read_appliance(lab.id)

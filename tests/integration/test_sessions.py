@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import RunCli, StartLab
-from helpers import settles
+from helpers import lab_inventory_path, settles
 from operator_session import configure_terminal, operator_session
 
 from fitelctl.lab.device import texts
@@ -35,7 +35,7 @@ def other_session(lab: Lab, *config_lines: str) -> Iterator[Any]:
 
 
 def fitelctl(cli: RunCli, lab: Lab, *args: str) -> Any:
-    result = cli("-i", str(lab.options.state_dir / "inventory.yaml"), *args)
+    result = cli("-i", str(lab_inventory_path(lab)), *args)
     assert "Traceback" not in result.stderr
     return result
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import RunCli, StartLab
+from helpers import lab_inventory, lab_inventory_path
 
 DRIVERS = ["netmiko", "scrapli"]
 
@@ -42,7 +43,7 @@ def test_scenario_verdicts(
     pfs: int | None,
 ) -> None:
     lab = start_lab(scenario=scenario)
-    code, doc = status_json(cli, lab.options.state_dir / "inventory.yaml", "--driver", driver)
+    code, doc = status_json(cli, lab_inventory_path(lab), "--driver", driver)
     (site,) = doc["sites"]
     assert (site["site"], site["state"]) == ("tokyo", state)
     assert code == {"up": 0, "down": 2}[state]
@@ -85,7 +86,7 @@ def test_json_matches_the_contract_and_carries_no_key_material(
     start_lab: StartLab, cli: RunCli
 ) -> None:
     lab = start_lab(scenario="seed-v1")
-    result = cli("-i", str(lab.options.state_dir / "inventory.yaml"), "status", "--json")
+    result = cli("-i", str(lab_inventory_path(lab)), "status", "--json")
     doc = json.loads(result.stdout)
     sa = doc["sites"][0]["device"]["ipsec_sas"][0]
     assert set(sa) == {
@@ -110,14 +111,14 @@ def test_json_matches_the_contract_and_carries_no_key_material(
 
 def test_newer_firmware_format_is_read_too(start_lab: StartLab, cli: RunCli) -> None:
     lab = start_lab(scenario="seed-v2", sa_format="ike_child")
-    code, doc = status_json(cli, lab.options.state_dir / "inventory.yaml")
+    code, doc = status_json(cli, lab_inventory_path(lab))
     assert code == 0
     assert doc["sites"][0]["device"]["isakmp_sa_count"] == 1
 
 
 def test_many_sites_worst_state_wins(start_lab: StartLab, cli: RunCli) -> None:
     lab = start_lab(scenario="seed-v1", sites=4)
-    inventory = lab.options.state_dir / "inventory.yaml"
+    inventory = lab_inventory_path(lab)
     code, doc = status_json(cli, inventory)
     assert code == 0 and [s["state"] for s in doc["sites"]] == ["up"] * 4
     code, doc = status_json(cli, inventory, "site3", "tokyo")
@@ -126,7 +127,7 @@ def test_many_sites_worst_state_wins(start_lab: StartLab, cli: RunCli) -> None:
 
 def test_table_for_people(start_lab: StartLab, cli: RunCli) -> None:
     lab = start_lab(scenario="seed-v2")
-    result = cli("-i", str(lab.options.state_dir / "inventory.yaml"), "status")
+    result = cli("-i", str(lab_inventory_path(lab)), "status")
     assert result.returncode == 0
     for text in ("tokyo", "up", "27.133.132.134", "AES-CBC/256", "group 14"):
         assert text in result.stdout
@@ -143,7 +144,7 @@ def test_public_key_login(start_lab: StartLab, cli: RunCli, tmp_path: Path, driv
     for name in ("known_hosts", "client_ed25519"):
         shutil.copy(state / name, tmp_path / name)
     shutil.copytree(state / "secrets", tmp_path / "secrets")
-    data = yaml.safe_load((state / "inventory.yaml").read_text())
+    data = yaml.safe_load(lab_inventory_path(state).read_text())
     device = data["sites"]["tokyo"]["device"]
     del device["password"]
     device.update(private_key="client_ed25519", driver=driver)
@@ -161,7 +162,7 @@ def test_session_log_is_written_and_redacted(
     logs = tmp_path / "logs"
     result = cli(
         "-i",
-        str(state / "inventory.yaml"),
+        str(lab_inventory_path(state)),
         "status",
         "--driver",
         driver,
@@ -179,7 +180,7 @@ def test_session_log_is_written_and_redacted(
 
 def test_wrong_psk_fault_keeps_the_tunnel_down(start_lab: StartLab, cli: RunCli) -> None:
     lab = start_lab(scenario="seed-v2", faults=("wrong-psk",))
-    code, doc = status_json(cli, lab.options.state_dir / "inventory.yaml")
+    code, doc = status_json(cli, lab_inventory_path(lab))
     assert code == 2 and doc["sites"][0]["state"] == "down"
 
 
@@ -187,7 +188,7 @@ def test_device_up_but_cloud_says_down_is_degraded(start_lab: StartLab, cli: Run
     lab = start_lab(scenario="seed-v1")
     assert lab.api is not None
     lab.api.router._peer_up = lambda public_address: False  # type: ignore[method-assign]
-    code, doc = status_json(cli, lab.options.state_dir / "inventory.yaml")
+    code, doc = status_json(cli, lab_inventory_path(lab))
     site = doc["sites"][0]
     assert (code, site["state"]) == (1, "degraded")
     assert site["cloud"]["peer_status"] == "DOWN"
@@ -199,7 +200,7 @@ def test_cloud_side_unreadable_is_unknown(start_lab: StartLab, cli: RunCli, tmp_
 
     lab = start_lab(scenario="seed-v1")
     env = {**os.environ, "SAKURACLOUD_ACCESS_TOKEN_SECRET": "wrong-secret-value"}
-    result = cli("-i", str(lab.options.state_dir / "inventory.yaml"), "status", "--json", env=env)
+    result = cli("-i", str(lab_inventory_path(lab)), "status", "--json", env=env)
     site = json.loads(result.stdout)["sites"][0]
     assert (result.returncode, site["state"]) == (3, "unknown")
     assert any("cloud side" in p and "token" in p for p in site["problems"])
@@ -210,7 +211,7 @@ def test_one_api_read_per_vpc_router(start_lab: StartLab, cli: RunCli) -> None:
     lab = start_lab(scenario="seed-v1", sites=5)
     assert lab.api is not None
     before = len(lab.api.requests)
-    code, doc = status_json(cli, lab.options.state_dir / "inventory.yaml")
+    code, doc = status_json(cli, lab_inventory_path(lab))
     assert code == 0 and len(doc["sites"]) == 5
     requests = list(lab.api.requests)[before:]
     assert sorted(r.split()[0] for r in requests) == ["GET", "GET"]
@@ -221,14 +222,14 @@ def test_api_503_burst_is_retried(start_lab: StartLab, cli: RunCli) -> None:
 
     lab = start_lab(scenario="seed-v1", faults=("api-503:2",))
     env = {**os.environ, "SAKURACLOUD_RETRY_MAX": "3"}
-    result = cli("-i", str(lab.options.state_dir / "inventory.yaml"), "status", "--json", env=env)
+    result = cli("-i", str(lab_inventory_path(lab)), "status", "--json", env=env)
     assert result.returncode == 0, result.stdout
 
 
 def _with_cloud(lab_dir: Path, **changes: object) -> Path:
     import yaml
 
-    data = yaml.safe_load((lab_dir / "inventory.yaml").read_text())
+    data = yaml.safe_load(lab_inventory_path(lab_dir).read_text())
     for key, value in changes.items():
         section, _, name = key.partition("__")
         target = data["api"] if section == "api" else data["sites"]["tokyo"]["cloud"]
@@ -274,16 +275,15 @@ def test_an_appliance_that_is_not_a_vpc_router(start_lab: StartLab, cli: RunCli)
 
 
 def test_router_powered_off_takes_the_tunnel_down(start_lab: StartLab, cli: RunCli) -> None:
-    from fitelctl.inventory import load_inventory
     from fitelctl.ops.cloud import client_for
 
     lab = start_lab(scenario="seed-v1")
-    inventory = load_inventory(lab.options.state_dir / "inventory.yaml")
+    inventory = lab_inventory(lab)
     client, appliance_id = client_for(inventory, "tokyo")
     with client:
         client.shutdown(appliance_id, force=True)
         client.wait_for_state(appliance_id, instance_status="down", timeout=10, interval=0.05)
-    code, doc = status_json(cli, lab.options.state_dir / "inventory.yaml")
+    code, doc = status_json(cli, lab_inventory_path(lab))
     site = doc["sites"][0]
     assert (code, site["state"]) == (2, "down")
     assert site["cloud"]["instance_status"] == "down"

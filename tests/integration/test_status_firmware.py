@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 
 from conftest import RunCli, StartLab
+from helpers import lab_inventory_path
 
 
 def test_newer_firmware_json_names_ike_sa_model_and_firmware(
     start_lab: StartLab, cli: RunCli
 ) -> None:
     lab = start_lab(scenario="seed-v2", sa_format="ike_child")
-    result = cli("-i", str(lab.options.state_dir / "inventory.yaml"), "status", "--json")
+    result = cli("-i", str(lab_inventory_path(lab)), "status", "--json")
     assert result.returncode == 0, result.stderr
     (site,) = json.loads(result.stdout)["sites"]
     device = site["device"]
@@ -35,7 +36,7 @@ def test_old_firmware_json_has_no_ike_sas_and_the_table_names_the_device(
     start_lab: StartLab, cli: RunCli
 ) -> None:
     lab = start_lab(scenario="seed-v1")
-    inventory = str(lab.options.state_dir / "inventory.yaml")
+    inventory = str(lab_inventory_path(lab))
     doc = json.loads(cli("-i", inventory, "status", "--json").stdout)
     (site,) = doc["sites"]
     assert (site["device"]["ike_sas"], site["device"]["model"]) == ([], "F220")
