@@ -50,7 +50,9 @@ def up(
             "or the K-th, session sending more than N configuration lines), [SITE/]commit-fails, "
             "wrong-psk, api-503:N (the next N calls), api-503-at:N, api-reset-at:N, "
             "api-timeout-at:N (the Nth API call, from 1; a timed-out call is done, its answer "
-            "lost), api-slow:SECONDS, api-quirks.",
+            "lost), api-slow:SECONDS, api-quirks, [SITE/]kill-after:COMMAND[@N] and "
+            "api-kill-after:N (SIGKILL this lab process once the N-th COMMAND line, e.g. "
+            "'commit' or 'show working.cfg@2', or the N-th API call, is answered).",
         ),
     ] = None,
     sa_format: Annotated[

@@ -18,6 +18,8 @@ until the client gives up), the case where a client must not assume either way.
 ``N METHOD /path [fault]``, to ``call_log`` when given (the sweep reads it to see
 that a resumed run repeats no change).  ``on_change`` runs after every request
 that may have changed the router (the lab persists its state there).
+``die_after(N, die)`` (``api-kill-after:N``) calls ``die`` once the answer to call N
+is written out.
 """
 
 from __future__ import annotations
@@ -70,7 +72,17 @@ class ApiServer:
         self._call_log = call_log
         self._on_change = on_change
         self.calls = 0
-        self._http = JsonHttpServer(self._answer)
+        self._die_after: tuple[int, Callable[[], None]] | None = None
+        self._last_words: Request | None = None
+        self._http = JsonHttpServer(self._answer, self._answered)
+
+    def die_after(self, call: int, die: Callable[[], None]) -> None:
+        """Call ``die`` once the answer to call ``call`` (from 1) is written out."""
+        self._die_after = (call, die)
+
+    def _answered(self, request: Request) -> None:
+        if request is self._last_words and self._die_after is not None:
+            self._die_after[1]()
 
     async def start(self, host: str, port: int) -> None:
         """Listen on ``host:port``; 0, or a port taken meanwhile: any free port."""
@@ -90,6 +102,8 @@ class ApiServer:
         call = f"{request.method} {urlsplit(request.target).path}"
         self.requests.append(call)
         self.calls += 1
+        if self._die_after is not None and self._die_after[0] == self.calls:
+            self._last_words = request
         fault = self._fail_at.pop(self.calls, None)
         self._log(f"{self.calls} {call}" + (f" [{fault}]" if fault else ""))
         if fault == "reset":

@@ -11,6 +11,16 @@ API call indices (``api-503-at:N``, ``api-reset-at:N``, ``api-timeout-at:N``) co
 every request the lab's API receives, from 1, since the lab started (a restarted lab
 counts afresh).  A 503 or reset call is not done; a timed-out one is done and only
 its answer is lost (held until the client gives up).
+
+``[SITE/]kill-after:COMMAND[@N]`` and ``api-kill-after:N`` end the lab process with
+SIGKILL (a crash, or a power cut of every device at once) right after it has
+answered the N-th (from 1, default 1) occurrence of COMMAND on a device (or SITE's)
+or the N-th API call.  COMMAND is a command line as sent, words separated by single
+spaces (``commit``, ``show working.cfg``, ``set pfs group14``); it must be one the
+device knows.  Answered means the whole answer is written: the output, and the next
+prompt; for a command that asks (``save``) the answer to the question.  Only a lab in a
+process of its own (``fitelctl lab up``) takes them; restarted on its state directory
+it is a power cycle (``runner``).
 """
 
 from __future__ import annotations
@@ -23,7 +33,8 @@ from fitelctl.errors import FitelctlError
 
 KNOWN = (
     "[SITE/]ssh-drop-after:N[@K], [SITE/]commit-fails, wrong-psk, api-503:N, api-503-at:N, "
-    "api-reset-at:N, api-timeout-at:N, api-slow:SECONDS, api-quirks"
+    "api-reset-at:N, api-timeout-at:N, api-slow:SECONDS, api-quirks, "
+    "[SITE/]kill-after:COMMAND[@N], api-kill-after:N"
 )
 
 
@@ -37,6 +48,7 @@ class DeviceFault:
     ssh_drop_after: int | None = None  # drop a session sending more config lines
     ssh_drop_session: int | None = None  # only the K-th configuring session (from 1)
     commit_fails: bool = False  # the next commit is rejected
+    kill_after: tuple[str, int] | None = None  # SIGKILL the lab after (COMMAND, N-th)
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,7 @@ class Faults:
     api_timeout_at: int | None = None  # the Nth API call is done, its answer never sent
     api_slow: float = 0.0  # every API answer is delayed this long
     api_quirks: bool = False  # numbers as strings, connection details' lifetimes swapped
+    api_kill_after: int | None = None  # SIGKILL the lab once the Nth API call is answered
     specs: tuple[str, ...] = field(default=(), compare=False)
 
     def for_device(self, site: str) -> DeviceFault:
@@ -65,18 +78,24 @@ class Faults:
                     if fault.ssh_drop_after is not None
                     else merged.ssh_drop_session,
                     fault.commit_fails or merged.commit_fails,
+                    fault.kill_after or merged.kill_after,
                 )
         return merged
 
     def sites(self) -> set[str]:
         return {f.site for f in self.devices if f.site is not None}
 
+    @property
+    def kill(self) -> bool:
+        """Whether a fault ends the lab process."""
+        return self.api_kill_after is not None or any(f.kill_after for f in self.devices)
+
 
 def parse_faults(specs: list[str] | tuple[str, ...]) -> Faults:
     faults = Faults(specs=tuple(specs))
     for spec in specs:
         site, slash, rest = spec.partition("/")
-        if not slash:
+        if not slash or ":" in site or " " in site:  # a "/" inside a command
             site, rest = "", spec
         name, _, arg = rest.partition(":")
         device = _device_fault(spec, site or None, name, arg)
@@ -90,7 +109,7 @@ def parse_faults(specs: list[str] | tuple[str, ...]) -> Faults:
             faults = replace(faults, api_quirks=True)
         elif name == "api-503":
             faults = replace(faults, api_503=_number(spec, arg, int))
-        elif name in ("api-503-at", "api-reset-at", "api-timeout-at"):
+        elif name in ("api-503-at", "api-reset-at", "api-timeout-at", "api-kill-after"):
             index = _number(spec, arg, int)
             if index < 1:
                 raise FaultError(f"--fault {spec}: calls are counted from 1")
@@ -98,6 +117,8 @@ def parse_faults(specs: list[str] | tuple[str, ...]) -> Faults:
                 faults = replace(faults, api_503_at=index)
             elif name == "api-reset-at":
                 faults = replace(faults, api_reset_at=index)
+            elif name == "api-kill-after":
+                faults = replace(faults, api_kill_after=index)
             else:
                 faults = replace(faults, api_timeout_at=index)
         elif name == "api-slow":
@@ -116,7 +137,27 @@ def _device_fault(spec: str, site: str | None, name: str, arg: str) -> DeviceFau
         if index is not None and index < 1:
             raise FaultError(f"--fault {spec}: sessions are counted from 1")
         return DeviceFault(site, _number(spec, lines, int), index)
+    if name == "kill-after":
+        return DeviceFault(site, kill_after=_command_at(spec, arg))
     return None
+
+
+def _command_at(spec: str, arg: str) -> tuple[str, int]:
+    """``COMMAND[@N]`` → (COMMAND with single spaces, N); the device must know COMMAND."""
+    from fitelctl.lab.device.grammar import Failure
+    from fitelctl.lab.device.syntax import MODES
+
+    command, at, occurrence = arg.rpartition("@")
+    if not at:
+        command, occurrence = arg, "1"
+    command = " ".join(command.split())
+    index = _number(spec, occurrence, int)
+    if index < 1:
+        raise FaultError(f"--fault {spec}: occurrences are counted from 1")
+    strict = [m for m in MODES.values() if m.root.fallback is None]  # no catch-all modes
+    if not command or all(isinstance(m.parse(command), Failure) for m in strict):
+        raise FaultError(f"--fault {spec}: the device knows no command '{command}'")
+    return command, index
 
 
 Number = TypeVar("Number", int, float)

@@ -7,7 +7,8 @@ client says ``Connection: close``.  What to answer is the caller's business
 API's error envelope and the connection is closed.  For the lab's faults the
 caller may raise ``Unanswered`` instead of answering: the connection is then
 reset (RST, as a crashed front end or a middlebox does) or held without an
-answer until the client gives up.
+answer until the client gives up.  ``answered`` is told of each request whose answer
+has been written out.
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ Answer = Callable[[Request], Awaitable[tuple[int, dict[str, Any]]]]
 class JsonHttpServer:
     """Serves ``answer`` on every connection until closed."""
 
-    def __init__(self, answer: Answer) -> None:
+    def __init__(self, answer: Answer, answered: Callable[[Request], None] | None = None) -> None:
         self._answer = answer
+        self._answered = answered
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -96,6 +98,8 @@ class JsonHttpServer:
                     break
                 _write_response(writer, status, payload, keep_alive=request.keep_alive)
                 await writer.drain()
+                if self._answered is not None:
+                    self._answered(request)
                 if not request.keep_alive:
                     break
         except (ConnectionError, asyncio.IncompleteReadError):

@@ -20,6 +20,9 @@ Every file is written whole to a temporary name and renamed, so a kill never
 leaves a torn one.  Started with another ``--scenario``, ``--sites``,
 ``--device-config`` or ``wrong-psk`` fault, the lab starts afresh.
 
+The ``kill-after`` faults SIGKILL the lab's own process, so only ``fitelctl lab up``
+(``run_foreground``) takes them.
+
 ``DIR/calls.log`` lists every API call (``N METHOD /path [fault]``, N counted
 from 1 per start, a ``# lab started`` line at each start).
 """
@@ -30,6 +33,7 @@ import asyncio
 import json
 import os
 import secrets
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -97,6 +101,8 @@ class Lab:
     sites: dict[str, LabSite] = field(default_factory=dict)
     api: ApiServer | None = None
     saved: SavedState = field(init=False)
+    #: the lab has a process of its own (``lab up``), which the kill-after faults end
+    own_process: bool = False
 
     async def start(self) -> None:
         options = self.options
@@ -111,6 +117,8 @@ class Lab:
         unknown = sorted(faults.sites() - set(names))
         if unknown:
             raise LabError(f"--fault: unknown site '{unknown[0]}' (this lab has {names[0]}…)")
+        if faults.kill and not self.own_process:
+            raise LabError("--fault kill-after: only a lab in a process of its own (lab up)")
         configs = load_device_configs(options.device_configs, names)
         state = options.state_dir
         (state / "ready").unlink(missing_ok=True)
@@ -154,6 +162,8 @@ class Lab:
             router_state=self.saved.router,
             persist=self.saved.save_router,
         )
+        if faults.api_kill_after is not None:
+            self.api.die_after(faults.api_kill_after, _die)
         self.saved.save_ports(self.api.port, {n: s.server.port for n, s in self.sites.items()})
         self._write_descriptions()
 
@@ -197,7 +207,9 @@ class Lab:
                 commit_fails=fault.commit_fails,
                 drop_after_lines=fault.ssh_drop_after,
                 drop_session=fault.ssh_drop_session,
+                kill_after=fault.kill_after,
             ),
+            die=_die if fault.kill_after else None,
         )
         if drive is not None:
             device.files, device.boot_file = dict(drive["files"]), drive["boot_file"]
@@ -409,6 +421,11 @@ async def _serve_device(device: LabDevice, host_key: Any, port: int) -> DeviceSe
     return await start_device_server(device, host_key=host_key, host=LAB_HOST, port=0)
 
 
+def _die() -> None:
+    """The kill-after faults: end this process at once, as a crash or a power cut does."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _call_faults(faults: Faults) -> dict[int, CallFault]:
     chosen: dict[int, CallFault] = {}
     for index, fault in (
@@ -455,10 +472,9 @@ def _client_key(state: Path) -> str:
 
 def run_foreground(options: LabOptions, announce: Callable[[str], None]) -> None:
     """Serve until SIGINT/SIGTERM, then stop cleanly."""
-    import signal
 
     async def main() -> None:
-        lab = Lab(options)
+        lab = Lab(options, own_process=True)
         await lab.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -226,11 +226,12 @@ def router_peers(running: Lab) -> list[str]:
 class LabProcess:
     """``fitelctl lab up`` in a child process, killed and restarted on demand."""
 
-    def __init__(self, state: Path, scenario: str) -> None:
-        self.state, self.scenario = state, scenario
+    def __init__(self, state: Path, scenario: str, sites: int = 1) -> None:
+        self.state, self.scenario, self.sites = state, scenario, sites
         self.process: subprocess.Popen[str] | None = None
 
-    def start(self) -> None:
+    def start(self, faults: tuple[str, ...] = ()) -> None:
+        """Start (or restart: a power cycle) the lab, with ``faults`` this time only."""
         if not self.state.exists():
             self.state.mkdir(parents=True)
             share_secrets(self.state, f"{self.state.parent}")
@@ -246,6 +247,9 @@ class LabProcess:
                 str(self.state),
                 "--scenario",
                 self.scenario,
+                "--sites",
+                str(self.sites),
+                *(f"--fault={spec}" for spec in faults),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -259,6 +263,16 @@ class LabProcess:
                     f"the lab did not start: {self.process.stderr and self.process.stderr.read()}"
                 )
             time.sleep(0.05)
+
+    def killed_itself(self, wait: float = 5.0) -> bool:
+        """Whether the lab ended by SIGKILL (a kill-after fault), waiting up to ``wait``
+        seconds for it (a fault that fired after the client's last word)."""
+        assert self.process is not None
+        try:
+            self.process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            return False
+        return self.process.returncode == -signal.SIGKILL
 
     def kill(self) -> None:
         assert self.process is not None
@@ -281,6 +295,10 @@ class LabProcess:
     def saved_router(self) -> dict[str, Any]:
         router: dict[str, Any] = json.loads((self.state / "lab-state" / "router.json").read_text())
         return router
+
+    def saved_peers(self) -> list[str]:
+        config = self.saved_router()["settings"]["Router"]["SiteToSiteIPsecVPN"]["Config"]
+        return sorted(entry["Peer"] for entry in config)
 
 
 def run_killing_lab(

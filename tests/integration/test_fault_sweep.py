@@ -1,6 +1,16 @@
 """A fault at every point, one run per point: ``apply`` (one site, a 5-site fleet) and
 the ``migrate-vpc-router-v2`` and ``rotate-psk`` runbooks (issue 11 item 4).
 
+``apply``'s SIGKILL points are every boundary of its phases as the clean run met them:
+after each command line each device answered (``SITE/kill-after:COMMAND@N``: the plan
+session's reads, the execute session's re-check, ``configure terminal``, every
+configuration line, ``end``, ``commit``, ``clear crypto sa``, each ``show crypto sa``
+poll, ``save``, the logouts) and after each API call (the cloud-side re-apply), for
+every site of the fleet too (the other sites are wherever their own threads are when
+the lab dies).  The lab process kills itself there (a deterministic trigger, no
+polling race) and is restarted from its state dir: a power cycle.  Only the lab dies,
+so fitelctl must still report every site and write every audit record.
+
 Each test first does a clean run that counts the points (configuration lines per
 session and device, API calls, step boundaries), then injects one fault per point
 (see ``sweep.py`` for what a point is and what "survived" means) and checks:
@@ -20,10 +30,20 @@ session and device, API calls, step boundaries), then injects one fault per poin
 from __future__ import annotations
 
 import json
+import re
+import socket
+import struct
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from sweep import (
     DeviceState,
     LabProcess,
@@ -86,16 +106,40 @@ def fired(running: Any, point: Point) -> bool:
 # --- apply ----------------------------------------------------------------------------
 
 
-def clean_apply(tmp: Path, sites: int) -> tuple[dict[str, str], dict[str, list[int]], int]:
-    """The intended config per site, configuration lines per session, API calls."""
-    with lab(tmp / "clean", "seed-v2-pending", sites) as running:
-        inventory = sweep_inventory(running.options.state_dir)
-        result = fitelctl("-i", str(inventory), *APPLY)
-        assert result.returncode == 0, result.stderr
-        intended = {s: site.device.boot_config() for s, site in running.sites.items()}
-        lines = {s: list(site.device.config_lines) for s, site in running.sites.items()}
-        assert running.api is not None
-        return intended, lines, running.api.calls
+@dataclass
+class CleanApply:
+    """What the clean run of ``apply`` did, which the points are counted from."""
+
+    tmp: Path  # every point's lab sits beside the clean one (and shares its secrets)
+    intended: dict[str, str]  # the config each site boots afterwards
+    lines: dict[str, list[int]]  # configuration lines per session, per site
+    calls: int  # API calls
+    commands: dict[str, list[str]]  # command lines each site's device received, in order
+
+
+@pytest.fixture(scope="module")
+def clean_apply(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], CleanApply]:
+    """The clean run of ``apply`` on N sites, done once for the module."""
+    runs: dict[int, CleanApply] = {}
+
+    def run(sites: int) -> CleanApply:
+        if sites not in runs:
+            tmp = tmp_path_factory.mktemp(f"apply-{sites}")
+            with lab(tmp / "clean", "seed-v2-pending", sites) as running:
+                inventory = sweep_inventory(running.options.state_dir)
+                result = fitelctl("-i", str(inventory), *APPLY)
+                assert result.returncode == 0, result.stderr
+                assert running.api is not None
+                runs[sites] = CleanApply(
+                    tmp,
+                    {s: site.device.boot_config() for s, site in running.sites.items()},
+                    {s: list(site.device.config_lines) for s, site in running.sites.items()},
+                    running.api.calls,
+                    {s: list(site.device.commands) for s, site in running.sites.items()},
+                )
+        return runs[sites]
+
+    return run
 
 
 def apply_point(tmp: Path, sites: int, intended: dict[str, str], point: Point) -> PointResult:
@@ -153,21 +197,157 @@ def check_apply(running: Any, state: Path, intended: dict[str, str], outcome: Po
                 problems.append(f"{site}: a saved change was applied a second time")
             if running.sites[site].device.config_lines != lines_before[site]:
                 problems.append(f"{site}: configured again after a saved change")
-    return outcome
 
 
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("sites", [1, 5], ids=["one-site", "fleet-of-5"])
-def test_apply_survives_a_fault_at_every_point(tmp_path: Path, sites: int) -> None:
-    intended, lines, calls = clean_apply(tmp_path, sites)
+def test_apply_survives_a_fault_at_every_point(
+    clean_apply: Callable[[int], CleanApply], sites: int
+) -> None:
+    clean = clean_apply(sites)
+    lines = clean.lines
     points = [
         *drop_points(lines),
         *[Point(f"{site}/commit-fails", (f"{site}/commit-fails",)) for site in lines],
-        *api_points(calls),
+        *api_points(clean.calls),
     ]
-    assert len(points) == sum(map(sum, lines.values())) + sites + 3 * calls
+    assert len(points) == sum(map(sum, lines.values())) + sites + 3 * clean.calls
     totals = sweep(
-        f"apply, {sites} site(s)", points, lambda p: apply_point(tmp_path, sites, intended, p)
+        f"apply, {sites} site(s)",
+        points,
+        lambda p: apply_point(clean.tmp, sites, clean.intended, p),
+    )
+    assert not totals.failures(), "\n".join(totals.failures())
+
+
+# --- apply: the lab killed at every boundary ------------------------------------------
+
+
+def kill_points(commands: dict[str, list[str]], calls: int) -> list[Point]:
+    """``SITE/kill-after:COMMAND@N`` after every command line each device received in the
+    clean run (the N-th of its kind), and ``api-kill-after:N`` after every API call."""
+    points = []
+    for site, sent in commands.items():
+        seen: Counter[str] = Counter()
+        for command in sent:
+            seen[command] += 1
+            spec = f"{site}/kill-after:{command}@{seen[command]}"
+            points.append(Point(spec, (spec,)))
+    specs = [f"api-kill-after:{n}" for n in range(1, calls + 1)]
+    return points + [Point(spec, (spec,)) for spec in specs]
+
+
+def kill_apply_point(clean: CleanApply, sites: int, point: Point) -> PointResult:
+    """A ``lab up`` process that SIGKILLs itself at the point, restarted from its state
+    dir (a power cycle); the invariants after the faulted run and after apply again."""
+    outcome = PointResult(point)
+    state = clean.tmp / re.sub(r"[^A-Za-z0-9.-]+", "_", point.name)
+    process = LabProcess(state, "seed-v2-pending", sites)
+    process.start(point.faults)
+    try:
+        before = {site: process.saved_boot(site) for site in clean.intended}
+        peers = process.saved_peers()
+        result = fitelctl("-i", str(sweep_inventory(state)), *APPLY)
+        outcome.fired = process.killed_itself()
+        if not outcome.fired:
+            calls = len(api_calls(state))
+            outcome.unreached = point.name.startswith("api-") and calls < point_index(point)
+            return outcome
+        process.start()  # the power cycle
+        inventory = sweep_inventory(state)  # a port taken meanwhile changes the inventory
+        outcome.problems += killed_run_problems(process, inventory, clean, before, result)
+        if process.saved_peers() != peers:
+            outcome.problems.append("the router's peers changed")
+        outcome.problems += finish_problems(process, inventory, clean, result)
+    finally:
+        process.stop()
+    return outcome
+
+
+def point_index(point: Point) -> int:
+    return int(point.name.rpartition(":")[2])
+
+
+def killed_run_problems(
+    process: LabProcess,
+    inventory: Path,
+    clean: CleanApply,
+    before: dict[str, str],
+    result: subprocess.CompletedProcess[str],
+) -> list[str]:
+    """After the power cycle: every device boots (and so runs) what it ran before or the
+    intended config, a changed one with its tunnel up; the run's report and the audit
+    log agree (only the lab was killed: fitelctl wrote every record)."""
+    if "Traceback" in result.stderr:
+        return ["traceback: " + result.stderr[-300:]]
+    problems = []
+    reported = {s["site"]: s for s in json.loads(result.stdout)["sites"]}
+    records = audit_records(process.state)
+    changed = []
+    for site, intended in clean.intended.items():
+        boot = process.saved_boot(site)
+        if not (same(boot, before[site]) or same(boot, intended)):
+            problems.append(f"{site}: boots neither what it ran before nor the intended config")
+        if not same(boot, before[site]):
+            changed.append(site)
+        entry = reported[site]
+        if entry["result"] == "applied" and not (same(boot, intended) and entry["saved"]):
+            problems.append(f"{site}: applied but not saved as intended")
+        executed = bool(entry["diff"])  # a plan cut short left no diff and sent nothing
+        audited = [r["result"] for r in records if r["site"] == site]
+        if audited != ([entry["result"]] if executed else []):
+            problems.append(f"{site}: audit says {audited}, run said {entry['result']}")
+    down = [site for site, state in tunnel_states(inventory).items() if state != "up"]
+    for site in set(changed) & set(down):
+        problems.append(f"{site}: a saved change whose tunnel is down")
+    return problems
+
+
+def tunnel_states(inventory: Path) -> dict[str, str]:
+    status = fitelctl("-i", str(inventory), "status", "--json", "--timeout", "60")
+    return {s["site"]: s["state"] for s in json.loads(status.stdout)["sites"]}
+
+
+def finish_problems(
+    process: LabProcess,
+    inventory: Path,
+    clean: CleanApply,
+    killed: subprocess.CompletedProcess[str],
+) -> list[str]:
+    """Apply again, fault-free: every site ends with the intended config, saved, tunnel
+    up; a change the killed run saved is not made again; the audit log has one more
+    record per site this run changed."""
+    again = fitelctl("-i", str(inventory), *APPLY)
+    if again.returncode != 0:
+        return [f"apply again: exit {again.returncode}: {again.stderr[-300:]}"]
+    problems = []
+    first = {s["site"]: s for s in json.loads(killed.stdout)["sites"]}
+    second = {s["site"]: s for s in json.loads(again.stdout)["sites"]}
+    records = audit_records(process.state)
+    for site, intended in clean.intended.items():
+        if not same(process.saved_boot(site), intended):
+            problems.append(f"{site}: does not boot the intended config after apply again")
+        if first[site]["result"] == "applied" and second[site]["result"] != "unchanged":
+            problems.append(f"{site}: a saved change was applied a second time")
+        expected = [e["result"] for e in (first[site], second[site]) if e["diff"]]
+        audited = [r["result"] for r in records if r["site"] == site]
+        if audited != expected:
+            problems.append(f"{site}: audit says {audited} after apply again, runs said {expected}")
+    down = [site for site, state in tunnel_states(inventory).items() if state != "up"]
+    problems += [f"{site}: tunnel down after apply again" for site in down]
+    return problems
+
+
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("sites", [1, 5], ids=["one-site", "fleet-of-5"])
+def test_apply_survives_the_lab_killed_at_every_boundary(
+    clean_apply: Callable[[int], CleanApply], sites: int
+) -> None:
+    clean = clean_apply(sites)
+    points = kill_points(clean.commands, clean.calls)
+    assert len(points) == sum(map(len, clean.commands.values())) + clean.calls
+    totals = sweep(
+        f"apply, {sites} site(s) (SIGKILL)", points, lambda p: kill_apply_point(clean, sites, p)
     )
     assert not totals.failures(), "\n".join(totals.failures())
 
@@ -345,7 +525,6 @@ def check_runbook(
     problems += changing_call_problems(runbook, state)
     problems += audit_problems(state)
     problems += final_problems(runbook, running, state, clean)
-    return outcome
 
 
 def final_problems(runbook: str, running: Any, state: Path, clean: dict[str, str]) -> list[str]:
@@ -495,3 +674,58 @@ def test_unknown_site_in_a_fault_is_one_line(tmp_path: Path) -> None:
     )
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "unknown site 'osaka'" in result.stderr.strip().splitlines()[-1]
+
+
+def test_kill_fault_specs() -> None:
+    from fitelctl.lab.faults import FaultError, parse_faults
+
+    faults = parse_faults(["site2/kill-after:show working.cfg@2", "api-kill-after:4"])
+    assert faults.for_device("site2").kill_after == ("show working.cfg", 2)
+    assert (faults.for_device("tokyo").kill_after, faults.api_kill_after) == (None, 4)
+    assert parse_faults(["kill-after:set pfs  group14"]).devices[0].kill_after == (
+        "set pfs group14",
+        1,
+    )
+    for bad, says in [
+        ("kill-after:frobnicate", "the device knows no command 'frobnicate'"),
+        ("kill-after:y", "the device knows no command 'y'"),  # an answer, not a command
+        ("kill-after:commit@0", "counted from 1"),
+        ("api-kill-after:0", "counted from 1"),
+        ("tokyo/api-kill-after:1", "only device faults may name a site"),
+    ]:
+        with pytest.raises(FaultError, match=says):
+            parse_faults([bad])
+
+
+def test_only_a_lab_process_of_its_own_takes_a_kill_fault(tmp_path: Path) -> None:
+    from fitelctl.lab.runner import LabError
+
+    with (
+        pytest.raises(LabError, match="only a lab in a process of its own"),
+        lab(tmp_path / "lab", "seed-v2", faults=("kill-after:commit",)),
+    ):
+        pass
+
+
+def test_a_device_resetting_before_its_banner_is_one_line(tmp_path: Path) -> None:
+    """A device that dies while fitelctl connects (what a killed lab does to the next
+    session): one line, no traceback from paramiko's transport thread."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def reset_each() -> None:
+        while True:
+            connection, _ = listener.accept()
+            time.sleep(0.3)  # paramiko is reading the banner by now
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            connection.close()
+
+    threading.Thread(target=reset_each, daemon=True).start()
+    with lab(tmp_path / "lab", "seed-v2") as running:
+        state = running.options.state_dir
+        inventory = yaml.safe_load((state / "inventory.yaml").read_text())
+        inventory["sites"]["tokyo"]["device"]["port"] = listener.getsockname()[1]
+        (state / "reset.yaml").write_text(yaml.safe_dump(inventory))
+        result = fitelctl("-i", str(state / "reset.yaml"), "diff", "tokyo")
+    listener.close()
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and "cannot open an SSH session" in result.stderr

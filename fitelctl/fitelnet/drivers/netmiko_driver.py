@@ -62,6 +62,10 @@ _PROMPT = PROMPT_PATTERN
 _CONFIRM_OR_PROMPT = rf"(?m)(?:{CONFIRM_PATTERN}|{PROMPT_PATTERN.removeprefix('(?m)')})"
 
 guard_logger(logging.getLogger("netmiko"))
+# paramiko's transport thread logs a traceback at ERROR when a device resets the
+# connection before its SSH banner (a device crashing or rebooting as we connect); the
+# driver reports that failure in one line itself.
+guard_logger(logging.getLogger("paramiko"))
 
 
 class FitelnetSSH(FurukawaFitelnetSSH):

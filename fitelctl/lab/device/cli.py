@@ -102,6 +102,7 @@ class CliSession:
         self._closed = False
         self._failed = False
         self._tight = False  # no blank line before the next prompt (invalid input)
+        self._dying = False  # the kill-after command was received: die once it is answered
 
     # --- what the transport asks ---------------------------------------------------
 
@@ -142,6 +143,12 @@ class CliSession:
         """The last command ended in an error (the exit status of an exec request)."""
         return self._failed
 
+    @property
+    def answered_last_words(self) -> bool:
+        """The ``kill-after`` command is fully answered (no question, no pager pending):
+        the transport writes what it has, then calls ``LabDevice.die``."""
+        return self._dying and not self.awaiting_answer and self._pager is None
+
     def set_page_height(self, rows: int) -> None:
         self._page_height = rows or DEFAULT_PAGE_HEIGHT
 
@@ -176,6 +183,8 @@ class CliSession:
             return self._enable_password(line)
         if self._confirm is not None:
             return await self._answer(line)
+        if line.strip():
+            self._note_command(line)
         if self._mode is _Mode.CONFIG and line.strip():
             self._count_config_line()
         return self._finish(await self._execute(line))
@@ -400,6 +409,14 @@ class CliSession:
             return operation()
 
     # --- output ------------------------------------------------------------------
+
+    def _note_command(self, line: str) -> None:
+        device = self.device
+        command = " ".join(line.split())
+        device.commands.append(command)
+        kill = device.faults.kill_after
+        if kill is not None and kill == (command, device.commands.count(command)):
+            self._dying = True
 
     def _count_config_line(self) -> None:
         device, faults = self.device, self.device.faults

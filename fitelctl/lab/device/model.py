@@ -70,6 +70,9 @@ class DeviceFaults:
     #: With ``drop_after_lines``: only the K-th session (from 1) of this device that
     #: sends configuration-mode lines counts; None: the first that sends too many.
     drop_session: int | None = None
+    #: (COMMAND, N): once the N-th COMMAND line (from 1) is answered, ``LabDevice.die``
+    #: ends the lab (``kill-after:COMMAND@N``).
+    kill_after: tuple[str, int] | None = None
 
 
 @dataclass
@@ -115,6 +118,11 @@ class LabDevice:
     config_lines: list[int] = field(init=False, default_factory=list)
     #: Called when the boot file or the boot file's name changes (the lab persists it).
     on_boot_change: Callable[[LabDevice], None] | None = field(default=None, repr=False)
+    #: Command lines received (answers to questions and passwords not included), words
+    #: separated by single spaces, in order: what the ``kill-after`` fault counts.
+    commands: list[str] = field(init=False, default_factory=list)
+    #: Ends the whole lab at once (SIGKILL of its process), for ``kill-after``.
+    die: Callable[[], None] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.current = replay_config(self.spec.boot_config)

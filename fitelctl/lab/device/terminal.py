@@ -69,10 +69,10 @@ class Terminal:
         """Run one command; answer its questions from stdin.  Returns the exit status."""
         session = self._session
         try:
-            self._out(await session.handle_line(command))
+            self._answer(await session.handle_line(command))
             while session.awaiting_answer:
                 self.flush()
-                self._out(await session.handle_line(await self._read_line()))
+                self._answer(await session.handle_line(await self._read_line()))
         finally:
             self.flush()
         return 1 if session.failed else 0
@@ -101,7 +101,7 @@ class Terminal:
         self._after_cr = char == "\r"
         session = self._session
         if session.input_mode is InputMode.KEY:
-            self._out(session.handle_key(char))
+            self._answer(session.handle_key(char))
         elif char in _LINE_ENDS:
             await self._submit()
         elif self._escape or char == _ESC:
@@ -133,9 +133,17 @@ class Terminal:
         self._line.clear()
         self._out("\n")
         self.flush()
-        self._out(await self._session.handle_line(line))
+        self._answer(await self._session.handle_line(line))
 
     # --- output --------------------------------------------------------------------
+
+    def _answer(self, text: str) -> None:
+        """The session's answer; after the ``kill-after`` command's, the lab dies."""
+        self._out(text)
+        session = self._session
+        if session.answered_last_words and session.device.die is not None:
+            self.flush()
+            session.device.die()
 
     def _echo(self, text: str) -> None:
         if self._session.input_mode is InputMode.LINE:
