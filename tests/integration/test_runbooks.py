@@ -45,7 +45,7 @@ def test_reconnect_runbook_failure_branch_reports_both_sides(
     start_lab: StartLab, cli: RunCli
 ) -> None:
     lab = start_lab(scenario="seed-v2-pending")
-    result = run(cli, lab, "reconnect", "--site", "tokyo", "--var", "timeout=2")
+    result = run(cli, lab, "reconnect", "--site", "tokyo", "--var", "timeout=1")
     assert result.returncode == 1
     assert "FAILED at step 'reconnect'" in result.stdout and "--resume" in result.stdout
     assert "recovery diagnose why" in result.stderr
@@ -60,7 +60,7 @@ def test_reconnect_runbook_failure_branch_reports_both_sides(
 
 def test_resume_goes_on_from_the_failed_step(start_lab: StartLab, cli: RunCli) -> None:
     lab = start_lab(scenario="seed-v2-pending")
-    assert run(cli, lab, "reconnect", "--site", "tokyo", "--var", "timeout=2").returncode == 1
+    assert run(cli, lab, "reconnect", "--site", "tokyo", "--var", "timeout=1").returncode == 1
     fixed = cli("-i", str(lab_inventory_path(lab)), "apply", "tokyo", "--yes")
     assert fixed.returncode == 0
     resumed = run(cli, lab, "reconnect", "--site", "tokyo", "--resume")
@@ -156,7 +156,7 @@ def test_rollback_runbook_restores_the_latest_backup(start_lab: StartLab, cli: R
     inventory = str(lab_inventory_path(lab))
     assert cli("-i", inventory, "apply", "tokyo", "--yes").returncode == 0
     # the rollback brings back the v1 config; the v2 router refuses it, so verify fails
-    result = run(cli, lab, "rollback", "--site", "tokyo", "--yes", "--var", "timeout=2")
+    result = run(cli, lab, "rollback", "--site", "tokyo", "--yes", "--var", "timeout=1")
     assert result.returncode == 1
     assert "FAILED at step 'restore'" in result.stdout
     events = record_events(lab, "rollback")
@@ -180,7 +180,7 @@ def test_rollback_runbook_success(start_lab: StartLab, cli: RunCli) -> None:
 
 MIGRATE_FAST = [
     "--var",
-    "migrate_timeout=2",
+    "migrate_timeout=1",
     "--var",
     "interval=0.1",
     "--var",
@@ -262,7 +262,7 @@ def test_rotate_psk_failure_puts_both_sides_back(start_lab: StartLab, cli: RunCl
     lab = start_lab(scenario="seed-v2", faults=("ssh-drop-after:0",))
     secret = lab.options.state_dir / "secrets" / "tokyo.psk"
     old = secret.read_text()
-    result = run(cli, lab, "rotate-psk", "--site", "tokyo", "--yes", "--var", "verify_timeout=3")
+    result = run(cli, lab, "rotate-psk", "--site", "tokyo", "--yes", "--var", "verify_timeout=1")
     assert result.returncode == 1 and "FAILED at step 'device'" in result.stdout
     statuses = [s for s in step_statuses(record_events(lab, "rotate-psk")) if s[1] != "started"]
     assert ("router", "ok") in statuses and ("router-back", "ok") in statuses
