@@ -64,19 +64,19 @@ def test_a_slow_api_costs_the_deadline_not_more_and_the_device_side_is_printed(
     inventory = str(lab_inventory_path(lab))
     json_flag = ["--json"] if as_json else []
     started = time.monotonic()
-    result = cli("-i", inventory, "status", *json_flag, "--timeout", "5")
+    result = cli("-i", inventory, "status", *json_flag, "--timeout", "2")
     elapsed = time.monotonic() - started
-    assert 4.5 < elapsed < 5 + SLACK, f"status --timeout 5 took {elapsed:.1f}s"
-    assert result.returncode == 3
+    assert elapsed < 2 + SLACK, f"status --timeout 2 took {elapsed:.1f}s"
+    assert result.returncode == 3  # ended by the deadline, which the last line names:
     (last,) = result.stderr.strip().splitlines()[-1:]
-    assert last.startswith("fitelctl: status: no answer within the 5s deadline (--timeout) from")
+    assert last.startswith("fitelctl: status: no answer within the 2s deadline (--timeout) from")
     assert "VPC router" in last and "device of tokyo" not in last
     if as_json:
         (site,) = json.loads(result.stdout)["sites"]
         assert site["device"]["reachable"] is True and site["device"]["ipsec_sa_count"] == 1
         assert site["cloud"] is None and site["state"] == "unknown"
         (problem,) = site["problems"]
-        assert problem.startswith("cloud side: ") and "5s deadline" in problem
+        assert problem.startswith("cloud side: ") and "2s deadline" in problem
     else:  # the table still shows the device's SA
         assert "tokyo" in result.stdout and "27.133.132.134" in result.stdout
         assert "AES-CBC/128" in result.stdout
@@ -145,15 +145,15 @@ def test_cloud_reading_commands_end_at_their_deadline(
     lab = start_lab(scenario="seed-v1", faults=("api-slow:30",))
     inventory = str(lab_inventory_path(lab))
     started = time.monotonic()
-    result = cli("-i", inventory, *command, "--timeout", "3")
+    result = cli("-i", inventory, *command, "--timeout", "1")
     elapsed = time.monotonic() - started
-    assert elapsed < 3 + SLACK, f"{' '.join(command)} --timeout 3 took {elapsed:.1f}s"
+    assert elapsed < 1 + SLACK, f"{' '.join(command)} --timeout 1 took {elapsed:.1f}s"
     assert result.returncode == 3
     if "--json" in command:
         doc = json.loads(result.stdout)
-        assert doc["cause"] == "unknown" and "3s deadline" in doc["detail"]
+        assert doc["cause"] == "unknown" and "1s deadline" in doc["detail"]
     else:
-        assert "3s deadline" in result.stdout + result.stderr
+        assert "1s deadline" in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -165,20 +165,22 @@ def test_logs_follow_ends_at_its_timeout_with_what_it_printed(
     started = time.monotonic()
     result = cli("-i", inventory, "logs", "tokyo", "--follow", "--lines", "3", "--timeout", "3")
     elapsed = time.monotonic() - started
-    assert 2.5 < elapsed < 3 + SLACK
+    assert elapsed < 3 + SLACK
     assert result.returncode == 0 and len(result.stdout.splitlines()) >= 3
+    assert lab.api is not None  # it kept following until the deadline: a second download
+    assert sum(r.endswith("/download/log/VPNLogs") for r in lab.api.requests) >= 2
 
 
 def test_a_run_out_of_time_still_recovers_and_shows_both_sides(
     start_lab: StartLab, cli: RunCli
 ) -> None:
-    """The reconnect runbook with an API that answers in 30 s and ``--timeout 4``."""
+    """The reconnect runbook with an API that answers in 30 s and ``--timeout 2``."""
     lab = start_lab(scenario="seed-v1", faults=("api-slow:30",))
     inventory = str(lab_inventory_path(lab))
     started = time.monotonic()
-    result = cli("-i", inventory, "run", "reconnect", "--site", "tokyo", "--yes", "--timeout", "4")
+    result = cli("-i", inventory, "run", "reconnect", "--site", "tokyo", "--yes", "--timeout", "2")
     elapsed = time.monotonic() - started
-    assert elapsed < 2 * 4 + SLACK, f"run --timeout 4 took {elapsed:.1f}s"
+    assert elapsed < 2 * 2 + SLACK, f"run --timeout 2 took {elapsed:.1f}s"
     assert result.returncode == 1 and "FAILED at step" in result.stdout
     assert "deadline" in result.stderr and "state now" in result.stderr
     assert "Traceback" not in result.stderr
@@ -216,17 +218,17 @@ def test_in_process_the_deadline_holds_to_half_a_second(
 
 
 def test_apply_cut_short_by_its_deadline_still_rolls_back(start_lab: StartLab, cli: RunCli) -> None:
-    """The tunnel never comes up (wrong PSK on the cloud side) and ``--timeout 6`` runs
+    """The tunnel never comes up (wrong PSK on the cloud side) and ``--timeout 4`` runs
     out during the wait: the change is rolled back (with time of its own), never saved."""
     lab = start_lab(scenario="seed-v2-pending", faults=("wrong-psk",))
     inventory = str(lab_inventory_path(lab))
     started = time.monotonic()
-    result = cli("-i", inventory, "apply", "tokyo", "--yes", "--json", "--timeout", "6")
+    result = cli("-i", inventory, "apply", "tokyo", "--yes", "--json", "--timeout", "4")
     elapsed = time.monotonic() - started
-    assert elapsed < 2 * 6 + SLACK, f"apply --timeout 6 took {elapsed:.1f}s"
+    assert elapsed < 2 * 4 + SLACK, f"apply --timeout 4 took {elapsed:.1f}s"
     assert result.returncode == 1
     (site,) = json.loads(result.stdout)["sites"]
     assert (site["result"], site["saved"]) == ("rolled_back", False)
     waited, rolled_back = site["problems"]
-    assert "(the command's 6s deadline)" in waited
+    assert "(the command's 4s deadline)" in waited
     assert rolled_back.startswith("rolled back: the device runs and boots exactly what it did")
