@@ -54,15 +54,15 @@ def test_no_new_sa_says_so(start_lab: StartLab, cli: RunCli) -> None:
 
 
 def test_timeout_bounds_the_whole_reconnect(start_lab: StartLab, cli: RunCli) -> None:
-    """A slow API (30 s per answer) cannot stretch ``--timeout 4``: login, re-apply, wait."""
+    """A slow API (30 s per answer) cannot stretch ``--timeout 2``: login, re-apply, wait."""
     lab = start_lab(scenario="seed-v1", faults=("api-slow:30",))
     started = time.monotonic()
-    code, doc = reconnect(cli, lab, "--side", "cloud", "--timeout", "4")
+    code, doc = reconnect(cli, lab, "--side", "cloud", "--timeout", "2")
     elapsed = time.monotonic() - started
-    assert elapsed < 4 + 4, f"reconnect --timeout 4 took {elapsed:.1f}s"
+    assert elapsed < 2 + 4, f"reconnect --timeout 2 took {elapsed:.1f}s"
     assert (code, doc["result"], doc["after"]) == (1, "failed", None)
     (problem,) = doc["problems"]
-    assert "apply the configuration of appliance" in problem and "4s deadline" in problem
+    assert "apply the configuration of appliance" in problem and "2s deadline" in problem
 
 
 def test_cloud_side_needs_an_appliance_id(start_lab: StartLab, cli: RunCli) -> None:
