@@ -1,4 +1,5 @@
-"""What many tests share: running the command line, its one-line errors, a lab's inventory.
+"""What many tests share: running the command line, its one-line errors, a lab's inventory,
+the article's expected lines.
 
 ``run_in_process`` runs ``python -m fitelctl ARGS`` inside the test process.  A child
 process spends about 1.2 s of CPU importing pydantic, netmiko, paramiko and scrapli
@@ -59,6 +60,32 @@ ROOT = Path(__file__).resolve().parents[1]
 MAIN_PY = ROOT / "fitelctl" / "__main__.py"
 
 Completed = subprocess.CompletedProcess[str]
+
+#: The article's v1 → v2 change (tests/data/config_v2_changes_sakura_tokyo.cfg) as the
+#: lines ``fitelctl diff`` gives for the article's v1 config against a v2 router.
+ARTICLE_V2_CHANGES = [
+    "crypto ipsec policy sakuratokyo",
+    " set pfs group14",
+    " set security-association lifetime seconds 180",
+    " set security-association transform esp-sha256-hmac esp-aes",
+    "exit",
+    "crypto isakmp policy sakuratokyo",
+    " group 14",
+    " hash sha-256",
+    "exit",
+]
+
+#: A real F220 V01.12 `show version` (tests/parsers/furukawa_fitelnet/show_version/
+#: f220_v01_12.raw), without its echo line and prompt.
+REAL_SHOW_VERSION = (
+    "  --------------------- present-side --------------------- \n"
+    "F220   Version 01.12(00)[0]00.00.0 [2023/07/26 15:00]\n"
+    "\n"
+    "  ---------------------- other-side ---------------------- \n"
+    "F220   Version 01.12(00)[0]00.00.0 [2023/07/26 15:00]\n"
+    "\n"
+    "\n"
+)
 
 
 def run_in_child(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Completed:

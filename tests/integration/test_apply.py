@@ -13,24 +13,12 @@ from typing import Any
 
 import pytest
 from conftest import RunCli, StartLab
-from helpers import lab_inventory_path
+from helpers import ARTICLE_V2_CHANGES, lab_inventory_path
 from operator_session import configure_terminal, operator_session
 
 from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.fitelnet.diff import equivalent
 from fitelctl.lab.runner import Lab
-
-ARTICLE_V2_CHANGES = [
-    "crypto ipsec policy sakuratokyo",
-    " set pfs group14",
-    " set security-association lifetime seconds 180",
-    " set security-association transform esp-sha256-hmac esp-aes",
-    "exit",
-    "crypto isakmp policy sakuratokyo",
-    " group 14",
-    " hash sha-256",
-    "exit",
-]
 
 
 def referee(lab: Lab, site: str = "tokyo") -> dict[str, str]:

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import asyncssh
 import paramiko
 import pytest
+from helpers import REAL_SHOW_VERSION
 from netmiko import ConnectHandler
 from netmiko.exceptions import NetmikoAuthenticationException
 from operator_session import configure_terminal, end, log_out
@@ -35,17 +36,6 @@ V1_CONFIG = (DATA / "config_v1_sakura_tokyo.cfg").read_text()
 EXPECTED_V1 = replay_config(V1_CONFIG).render()
 USERNAME, PASSWORD, ENABLE = "admin", "pw", "1234"  # weak on purpose: both warnings show
 
-# A real F220 V01.12 `show version` (tests/parsers/furukawa_fitelnet/show_version/
-# f220_v01_12.raw), without its echo line and prompt.
-REAL_SHOW_VERSION = (
-    "  --------------------- present-side --------------------- \n"
-    "F220   Version 01.12(00)[0]00.00.0 [2023/07/26 15:00]\n"
-    "\n"
-    "  ---------------------- other-side ---------------------- \n"
-    "F220   Version 01.12(00)[0]00.00.0 [2023/07/26 15:00]\n"
-    "\n"
-    "\n"
-)
 
 T = TypeVar("T")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import ROOT, RunCli, StartLab
-from helpers import lab_inventory_path
+from helpers import ARTICLE_V2_CHANGES, lab_inventory_path
 from operator_session import operator_session
 
 from fitelctl.fitelnet.config_tree import ConfigTree
@@ -70,17 +70,7 @@ def test_a_box_with_a_cloudflare_tunnel_gets_only_the_sakura_change(
     diff = cli("-i", inventory, "diff", "tokyo")
     assert diff.returncode == 1 and "Traceback" not in diff.stderr
     lines = diff.stdout.splitlines()
-    assert lines[:9] == [
-        "crypto ipsec policy sakuratokyo",
-        " set pfs group14",
-        " set security-association lifetime seconds 180",
-        " set security-association transform esp-sha256-hmac esp-aes",
-        "exit",
-        "crypto isakmp policy sakuratokyo",
-        " group 14",
-        " hash sha-256",
-        "exit",
-    ]
+    assert lines[:9] == ARTICLE_V2_CHANGES
     # the box holds the article's key, the inventory the lab's: one masked line
     assert lines[9:] == ["crypto isakmp profile sakuratokyo", lines[10], "exit"]
     assert lines[10].startswith(" local-key ") and "THIS-IS-SECRET-KEY" not in diff.stdout

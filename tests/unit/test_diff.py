@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import ARTICLE_V2_CHANGES
 
 from fitelctl.fitelnet.config_keys import setting
 from fitelctl.fitelnet.config_tree import ConfigTree, Entry
@@ -83,33 +84,21 @@ def managed(target: ConfigTree) -> Scope:
 
 # --- the article --------------------------------------------------------------------
 
-ARTICLE_V1_TO_V2 = [
-    "crypto ipsec policy sakuratokyo",
-    " set pfs group14",
-    " set security-association lifetime seconds 180",
-    " set security-association transform esp-sha256-hmac esp-aes",
-    "exit",
-    "crypto isakmp policy sakuratokyo",
-    " group 14",
-    " hash sha-256",
-    "exit",
-]
-
 
 def test_article_v1_to_v2_golden() -> None:
     target = article_v2()
-    assert diff_config(article_v1(), target, managed(target)) == ARTICLE_V1_TO_V2
-    assert diff_config(article_v1(), target, whole_scope) == ARTICLE_V1_TO_V2
+    assert diff_config(article_v1(), target, managed(target)) == ARTICLE_V2_CHANGES
+    assert diff_config(article_v1(), target, whole_scope) == ARTICLE_V2_CHANGES
 
 
 def test_article_hand_written_v2_is_the_same_target() -> None:
     handmade = load(DIFF / "config_v2_sakura_tokyo.cfg")
     assert equivalent(handmade, article_v2())
-    assert diff_config(article_v1(), handmade, whole_scope) == ARTICLE_V1_TO_V2
+    assert diff_config(article_v1(), handmade, whole_scope) == ARTICLE_V2_CHANGES
 
 
 def test_article_commands_bring_the_lab_device_to_v2() -> None:
-    after = lab_apply(article_v1(), ARTICLE_V1_TO_V2)
+    after = lab_apply(article_v1(), ARTICLE_V2_CHANGES)
     assert equivalent(after, article_v2())
     assert diff_config(after, article_v2(), whole_scope) == []
 

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from helpers import REAL_SHOW_VERSION
 
 from fitelctl.lab.device import texts
 from fitelctl.lab.device.cli import CliSession, DropConnection, InputMode, SessionKind
@@ -33,17 +34,6 @@ REAL_ENABLE_SESSION = (
     "more : off\r\n"
     "\r\n"
     "TEST-HOST#\r\n"
-)
-# A real F220 V01.12 `show version` (tests/parsers/furukawa_fitelnet/show_version/
-# f220_v01_12.raw), without its echo line and prompt.
-REAL_SHOW_VERSION = (
-    "  --------------------- present-side --------------------- \n"
-    "F220   Version 01.12(00)[0]00.00.0 [2023/07/26 15:00]\n"
-    "\n"
-    "  ---------------------- other-side ---------------------- \n"
-    "F220   Version 01.12(00)[0]00.00.0 [2023/07/26 15:00]\n"
-    "\n"
-    "\n"
 )
 
 

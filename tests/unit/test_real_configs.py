@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import ARTICLE_V2_CHANGES
 
 from fitelctl.fitelnet.config_tree import ConfigTree, Entry
 from fitelctl.fitelnet.crypto_config import DeviceTunnel, read_tunnels
@@ -25,18 +26,6 @@ REAL = ROOT / "tests" / "data" / "real_configs"
 ALL_REAL = sorted(p.name for p in REAL.glob("*.cfg"))
 PSK = "THIS-IS-SECRET-KEY"  # the article's key, as in the composed box
 
-#: The article's v1 → v2 change list (tests/data/config_v2_changes_sakura_tokyo.cfg).
-ARTICLE_V1_TO_V2 = [
-    "crypto ipsec policy sakuratokyo",
-    " set pfs group14",
-    " set security-association lifetime seconds 180",
-    " set security-association transform esp-sha256-hmac esp-aes",
-    "exit",
-    "crypto isakmp policy sakuratokyo",
-    " group 14",
-    " hash sha-256",
-    "exit",
-]
 CLOUDFLARE_OBJECTS = ("IPsec_POLICY", "SELECTOR", "ISAKMP_POLICY", "PROF1", "MAP1")
 
 
@@ -132,7 +121,7 @@ def test_an_ikev2_cloudflare_tunnel_is_read() -> None:
 def test_diff_on_a_box_with_another_tunnel_is_the_articles_change_list() -> None:
     box = real("sakura_and_cloudflare_one_box.cfg")
     commands = managed_diff(box, target())
-    assert commands == ARTICLE_V1_TO_V2
+    assert commands == ARTICLE_V2_CHANGES
     after = lab_apply(box, commands)
     assert managed_diff(after, target()) == []
     assert equivalent(others(after, "sakuratokyo"), others(box, "sakuratokyo"))
@@ -215,7 +204,7 @@ def test_operator_lines_in_managed_blocks_stay_negotiation_lines_are_fixed() -> 
     isakmp.children[isakmp.children.index("hash sha")] = "hash sha sha-256"
     commands = managed_diff(box, target())
     assert commands == [
-        *ARTICLE_V1_TO_V2[:5],
+        *ARTICLE_V2_CHANGES[:5],
         "crypto isakmp policy sakuratokyo",
         " no initiate-mode aggressive",
         " group 14",
