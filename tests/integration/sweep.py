@@ -2,10 +2,20 @@
 
 A *point* is one place where a fault can happen in a job: a configuration line of a
 session (``ssh-drop-after:N@K``), the commit, an API call (``api-503-at:N``,
-``api-reset-at:N``, ``api-timeout-at:N``), a step boundary (the lab SIGKILLed and
-restarted from its state dir).  A clean run of the job counts its points; then each
-point gets one run of its own with that fault, the invariants are checked, and the
-job is finished (``apply`` again, or ``run --resume``) and checked again.
+``api-reset-at:N``, ``api-timeout-at:N``), a boundary where the lab process is
+SIGKILLed and restarted from its state dir (after any command line a device answered,
+``kill-after:COMMAND@N``, or API call, ``api-kill-after:N``; a runbook's step
+boundary).  A clean run of the job counts its points; then each point gets one run of
+its own with that fault, the invariants are checked, and the job is finished
+(``apply`` again, or ``run --resume``) and checked again.
+
+Cost (the sweep is CPU-bound, about 500 runs of fitelctl): fitelctl runs in-process
+(``fitelctl()`` calls ``fitelctl.cli.main`` with the arguments, capturing stdout,
+stderr and the exit code), so a run pays for no interpreter start nor imports; points
+run ``WORKERS`` at a time in worker processes (one point at a time each, since a
+fitelctl run owns process-wide state: the deadline, ``sys.argv``, stdout), started
+once from a forkserver that has imported fitelctl; a lab that must be SIGKILLed is
+``fitelctl lab up`` run in a process forked from such a preloaded forkserver too.
 
 A point is **survived** when the fault fired (a point whose fault did not fire is
 reported apart, never counted as survived) and every invariant held, after the
@@ -14,16 +24,22 @@ faulted run and after the job was finished.
 
 from __future__ import annotations
 
+import atexit
+import io
 import json
+import logging
+import multiprocessing
+import multiprocessing.process
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,10 +50,11 @@ from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.fitelnet.diff import equivalent
 from fitelctl.lab.runner import BackgroundLab, Lab, LabOptions
 
-ROOT = Path(__file__).resolve().parents[2]
 #: seconds: the API request timeout of the sweep's inventory (api-timeout-at costs this)
 API_TIMEOUT = 1.0
-WORKERS = 3
+#: worker processes: the points are CPU-bound (2 cores) but also wait (API retries,
+#: timeouts, lab starts), which a few more workers than cores fill
+WORKERS = 4
 
 
 @dataclass
@@ -85,8 +102,9 @@ class Totals:
 
 
 def sweep(job: str, points: list[Point], run_point: Callable[[Point], PointResult]) -> Totals:
-    with ThreadPoolExecutor(WORKERS) as pool:
-        results = list(pool.map(run_point, points))
+    """Run every point (``run_point`` must pickle: a module-level function or a
+    ``functools.partial`` of one) on the worker processes; print the totals."""
+    results = list(workers().map(run_point, points))
     totals = Totals(job, results)
     print(totals.summary())
     for failure in totals.failures():
@@ -94,17 +112,66 @@ def sweep(job: str, points: list[Point], run_point: Callable[[Point], PointResul
     return totals
 
 
+#: imported once by the forkservers, so that their children start warm
+PRELOAD = [
+    "fitelctl.cli",
+    "fitelctl.cli.change",
+    "fitelctl.cli.lab",
+    "fitelctl.cli.run",
+    "fitelctl.cli.status",
+    "fitelctl.lab.runner",
+    "fitelctl.ops.apply",
+    "fitelctl.runbook.engine",
+    "fitelctl.fitelnet.drivers.netmiko_driver",
+    "fitelctl.sakura.client",
+    "sweep",
+]
+_POOL: list[ProcessPoolExecutor] = []
+
+
+def workers() -> ProcessPoolExecutor:
+    """The module's worker processes (started once, ended at exit)."""
+    if not _POOL:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+        _POOL.append(ProcessPoolExecutor(WORKERS, mp_context=context))
+        atexit.register(_POOL[0].shutdown)
+    return _POOL[0]
+
+
 # --- running fitelctl ---------------------------------------------------------------
 
 
-def fitelctl(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fitelctl", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        env={k: v for k, v in os.environ.items() if not k.startswith("SAKURACLOUD_")},
+def fitelctl(*args: str) -> subprocess.CompletedProcess[str]:
+    """``fitelctl ARGS`` in this process, as the console script runs it: stdout, stderr
+    and the exit code (an exception escaping ``main`` is a traceback on stderr)."""
+    from fitelctl.cli import context, main
+
+    context.STATE = context.CliState()
+    # as in a process of its own: no handler on the root logger (pytest's would take
+    # records the console script's logging.lastResort writes to stderr)
+    root = logging.getLogger()
+    handlers, root.handlers = root.handlers, []
+    stdout, stderr = io.StringIO(), io.StringIO()
+    argv, sys.argv = sys.argv, ["fitelctl", *args]
+    hidden = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("SAKURACLOUD_")}
+    code: int | str | None = 0
+    try:
+        with redirect_stdout(stdout), redirect_stderr(stderr):
+            try:
+                main()
+            except SystemExit as exit:
+                code = exit.code
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+    finally:
+        sys.argv = argv
+        os.environ.update(hidden)
+        root.handlers = handlers
+    returncode = code if isinstance(code, int) else (0 if code is None else 1)
+    return subprocess.CompletedProcess(
+        ["fitelctl", *args], returncode, stdout.getvalue(), stderr.getvalue()
     )
 
 
@@ -162,21 +229,18 @@ def same(a: str, b: str) -> bool:
 # --- in-process labs ----------------------------------------------------------------
 
 
-#: where the clean run's lab keeps its secrets: every point's lab takes the same ones,
-#: so that the clean run's configs (holding the PSKs) are every point's intended ones
-SECRETS_FROM: dict[str, Path] = {}
-
-
-def share_secrets(state: Path, job: str) -> None:
-    source = SECRETS_FROM.setdefault(job, state / "secrets")
-    if source != state / "secrets":
+def share_secrets(state: Path) -> None:
+    """Every point's lab takes the secrets of the clean run's lab beside it (``clean``),
+    so that the clean run's configs (holding the PSKs) are every point's intended ones."""
+    source = state.parent / "clean" / "secrets"
+    if state.name != "clean" and source.exists():
         shutil.copytree(source, state / "secrets")
 
 
 @contextmanager
 def lab(state: Path, scenario: str, sites: int = 1, faults: tuple[str, ...] = ()) -> Iterator[Lab]:
     state.mkdir(parents=True)
-    share_secrets(state, f"{state.parent}")
+    share_secrets(state)
     with BackgroundLab(LabOptions(state, scenario=scenario, sites=sites, faults=faults)) as started:
         yield started
 
@@ -223,68 +287,58 @@ def router_peers(running: Lab) -> list[str]:
 # --- out-of-process labs (for SIGKILL) ------------------------------------------------
 
 
+def serve_lab(argv: list[str]) -> None:
+    """The child process of ``LabProcess``: ``fitelctl lab up ARGV``, stdout discarded."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    sys.argv = ["fitelctl", "lab", "up", *argv]
+    from fitelctl.cli import main
+
+    main()
+
+
 class LabProcess:
     """``fitelctl lab up`` in a child process, killed and restarted on demand."""
 
     def __init__(self, state: Path, scenario: str, sites: int = 1) -> None:
         self.state, self.scenario, self.sites = state, scenario, sites
-        self.process: subprocess.Popen[str] | None = None
+        self.process: multiprocessing.process.BaseProcess | None = None
 
     def start(self, faults: tuple[str, ...] = ()) -> None:
         """Start (or restart: a power cycle) the lab, with ``faults`` this time only."""
         if not self.state.exists():
             self.state.mkdir(parents=True)
-            share_secrets(self.state, f"{self.state.parent}")
+            share_secrets(self.state)
         (self.state / "ready").unlink(missing_ok=True)
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "fitelctl",
-                "lab",
-                "up",
-                "--state-dir",
-                str(self.state),
-                "--scenario",
-                self.scenario,
-                "--sites",
-                str(self.sites),
-                *(f"--fault={spec}" for spec in faults),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-        )
+        argv = ["--state-dir", str(self.state), "--scenario", self.scenario]
+        argv += ["--sites", str(self.sites), *(f"--fault={spec}" for spec in faults)]
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+        self.process = context.Process(target=serve_lab, args=(argv,))
+        self.process.start()
         ends = time.monotonic() + 60
         while not (self.state / "ready").exists():
-            if self.process.poll() is not None or time.monotonic() > ends:
-                raise RuntimeError(
-                    f"the lab did not start: {self.process.stderr and self.process.stderr.read()}"
-                )
-            time.sleep(0.05)
+            if not self.process.is_alive() or time.monotonic() > ends:
+                raise RuntimeError(f"the lab did not start (exit {self.process.exitcode})")
+            time.sleep(0.02)
 
     def killed_itself(self, wait: float = 5.0) -> bool:
         """Whether the lab ended by SIGKILL (a kill-after fault), waiting up to ``wait``
         seconds for it (a fault that fired after the client's last word)."""
         assert self.process is not None
-        try:
-            self.process.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            return False
-        return self.process.returncode == -signal.SIGKILL
+        self.process.join(wait)
+        return self.process.exitcode == -signal.SIGKILL
 
     def kill(self) -> None:
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
+        self.process.kill()
+        self.process.join()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
+        if self.process is not None and self.process.is_alive():
             self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
+            self.process.join(20)
+            if self.process.is_alive():
                 self.kill()
 
     def saved_boot(self, site: str) -> str:
@@ -304,30 +358,33 @@ class LabProcess:
 def run_killing_lab(
     args: list[str], lab_process: LabProcess, after_steps: int
 ) -> subprocess.CompletedProcess[str]:
-    """Run fitelctl; once ``after_steps`` steps of its run record ended, stop it,
-    SIGKILL the lab, let it go on against the dead lab, then restart the lab."""
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "fitelctl", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    killed = False
-    while runner.poll() is None and not killed:
-        ended = [
-            e
-            for e in run_record(lab_process.state)
-            if e["event"] == "step" and e["status"] != "started"
-        ]
-        if len(ended) >= after_steps:
-            runner.send_signal(signal.SIGSTOP)
+    """Run fitelctl; once ``after_steps`` steps of its run record ended, SIGKILL the
+    lab (fitelctl waits: the kill happens inside its write of that step's end), let
+    fitelctl go on against the dead lab, then restart the lab."""
+    from fitelctl.runbook.engine import RunRecord
+
+    ended = 0
+
+    def kill_once() -> None:
+        if lab_process.process is not None and lab_process.process.is_alive():
             lab_process.kill()
-            runner.send_signal(signal.SIGCONT)
-            killed = True
-        time.sleep(0.005)
-    stdout, stderr = runner.communicate(timeout=300)
-    if not killed:
-        lab_process.kill()
+
+    def write(record: RunRecord, event: str, **fields: Any) -> None:
+        nonlocal ended
+        original(record, event, **fields)
+        if event == "step" and fields.get("status") != "started":
+            ended += 1
+            if ended >= after_steps:
+                kill_once()
+
+    if after_steps == 0:
+        kill_once()
+    original = RunRecord.write
+    RunRecord.write = write  # type: ignore[method-assign,assignment]
+    try:
+        result = fitelctl(*args)
+    finally:
+        RunRecord.write = original  # type: ignore[method-assign]
+    kill_once()
     lab_process.start()
-    return subprocess.CompletedProcess(runner.args, runner.returncode, stdout, stderr)
+    return result

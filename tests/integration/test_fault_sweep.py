@@ -39,6 +39,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -213,9 +214,7 @@ def test_apply_survives_a_fault_at_every_point(
     ]
     assert len(points) == sum(map(sum, lines.values())) + sites + 3 * clean.calls
     totals = sweep(
-        f"apply, {sites} site(s)",
-        points,
-        lambda p: apply_point(clean.tmp, sites, clean.intended, p),
+        f"apply, {sites} site(s)", points, partial(apply_point, clean.tmp, sites, clean.intended)
     )
     assert not totals.failures(), "\n".join(totals.failures())
 
@@ -347,7 +346,7 @@ def test_apply_survives_the_lab_killed_at_every_boundary(
     points = kill_points(clean.commands, clean.calls)
     assert len(points) == sum(map(len, clean.commands.values())) + clean.calls
     totals = sweep(
-        f"apply, {sites} site(s) (SIGKILL)", points, lambda p: kill_apply_point(clean, sites, p)
+        f"apply, {sites} site(s) (SIGKILL)", points, partial(kill_apply_point, clean, sites)
     )
     assert not totals.failures(), "\n".join(totals.failures())
 
@@ -593,8 +592,8 @@ def test_runbook_survives_a_fault_at_every_point(tmp_path: Path, runbook: str) -
         *api_points(calls),
     ]
     kills = [Point(f"kill-after-{k}-steps", kill_after_steps=k) for k in range(steps)]
-    totals = sweep(runbook, points, lambda p: runbook_point(tmp_path, runbook, clean, p))
-    killed = sweep(f"{runbook} (SIGKILL)", kills, lambda p: kill_point(tmp_path, runbook, clean, p))
+    totals = sweep(runbook, points, partial(runbook_point, tmp_path, runbook, clean))
+    killed = sweep(f"{runbook} (SIGKILL)", kills, partial(kill_point, tmp_path, runbook, clean))
     failures = totals.failures() + killed.failures()
     assert not failures, "\n".join(failures)
 
@@ -669,9 +668,7 @@ def test_fault_specs() -> None:
 
 
 def test_unknown_site_in_a_fault_is_one_line(tmp_path: Path) -> None:
-    result = fitelctl(
-        "lab", "up", "--state-dir", str(tmp_path), "--fault", "osaka/commit-fails", timeout=60
-    )
+    result = fitelctl("lab", "up", "--state-dir", str(tmp_path), "--fault", "osaka/commit-fails")
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "unknown site 'osaka'" in result.stderr.strip().splitlines()[-1]
 
