@@ -192,8 +192,8 @@ def test_netmiko_sees_rejected_config_lines_as_errors(serve: Any) -> None:
     server = serve()
     connection = netmiko(server)
     try:
-        # config_mode() and exit_config_mode() wait 2 s each check (see operator_session):
-        # v1_flow and the other-editor test call them; here the lines are the point
+        # config_mode() and exit_config_mode() wait 2 s per check (see operator_session);
+        # v1_flow calls both, the other-editor test config_mode(): here the lines matter
         configure_terminal(connection)
         for bad in ("frobnicate now", "ip route 10.0.0.0/33 10.0.0.1"):
             with pytest.raises(ConfigInvalidException) as caught:
@@ -392,7 +392,6 @@ def test_openssh_interactive_pty_session(serve: Any, keys: dict[str, Any], tmp_p
         session.process.wait()
 
 
-# Last in the module, so that the flow ran while the tests above did.
 def test_netmiko_configures_commits_and_saves_the_articles_v1_config(
     serve: Any, keys: dict[str, Any]
 ) -> None:
