@@ -9,9 +9,10 @@ netmiko's ``check_config_mode`` gets no pattern from ``furukawa_fitelnet`` (nor 
 (three times in configuration mode).  A real F220 costs the same 2 s: netmiko waits by
 design, not because the lab prints something else.  Where that waiting is not what a
 test is about, the helpers here type the same lines through the same driver and wait
-for the prompt (or, on logout, for the device to close the channel) instead.  The
-referee tests in ``test_lab_device.py`` still call ``config_mode()``,
-``exit_config_mode()`` and ``disconnect()`` themselves.
+for the prompt (or, on logout, for the device to end the session) instead.  Where the
+referee's own calls are the point they stay: ``test_lab_device.py``'s v1 flow goes
+through ``send_config_set()`` (both mode calls), ``save_config()`` and ``disconnect()``,
+its other-editor test through ``config_mode()``.
 """
 
 from __future__ import annotations
