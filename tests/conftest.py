@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 from collections.abc import Callable, Iterator
@@ -16,6 +17,14 @@ from fitelctl.lab.runner import BackgroundLab, Lab, LabOptions
 __all__ = ["ROOT", "RunCli", "StartLab"]
 
 StartLab = Callable[..., Lab]
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto`` (pyproject.toml's addopts): two workers per CPU.  About half of the
+    suite's time is waiting (lab transitions, timeouts the tests provoke, netmiko's
+    reads), which a second worker per CPU fills: on 2 CPUs the suite took 2 min 14 s with
+    4 workers, 3 min 35 s with 2."""
+    return 2 * (os.cpu_count() or 1)
 
 
 @pytest.fixture
