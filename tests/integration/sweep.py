@@ -25,9 +25,7 @@ faulted run and after the job was finished.
 from __future__ import annotations
 
 import atexit
-import io
 import json
-import logging
 import multiprocessing
 import multiprocessing.process
 import os
@@ -36,15 +34,15 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from helpers import run_in_process
 
 from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.fitelnet.diff import equivalent
@@ -124,6 +122,7 @@ PRELOAD = [
     "fitelctl.runbook.engine",
     "fitelctl.fitelnet.drivers.netmiko_driver",
     "fitelctl.sakura.client",
+    "helpers",
     "sweep",
 ]
 _POOL: list[ProcessPoolExecutor] = []
@@ -143,36 +142,10 @@ def workers() -> ProcessPoolExecutor:
 
 
 def fitelctl(*args: str) -> subprocess.CompletedProcess[str]:
-    """``fitelctl ARGS`` in this process, as the console script runs it: stdout, stderr
-    and the exit code (an exception escaping ``main`` is a traceback on stderr)."""
-    from fitelctl.cli import context, main
-
-    context.STATE = context.CliState()
-    # as in a process of its own: no handler on the root logger (pytest's would take
-    # records the console script's logging.lastResort writes to stderr)
-    root = logging.getLogger()
-    handlers, root.handlers = root.handlers, []
-    stdout, stderr = io.StringIO(), io.StringIO()
-    argv, sys.argv = sys.argv, ["fitelctl", *args]
-    hidden = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("SAKURACLOUD_")}
-    code: int | str | None = 0
-    try:
-        with redirect_stdout(stdout), redirect_stderr(stderr):
-            try:
-                main()
-            except SystemExit as exit:
-                code = exit.code
-            except BaseException:
-                traceback.print_exc()
-                code = 1
-    finally:
-        sys.argv = argv
-        os.environ.update(hidden)
-        root.handlers = handlers
-    returncode = code if isinstance(code, int) else (0 if code is None else 1)
-    return subprocess.CompletedProcess(
-        ["fitelctl", *args], returncode, stdout.getvalue(), stderr.getvalue()
-    )
+    """``fitelctl ARGS`` in this worker process, as a fresh process would run it
+    (``helpers.run_in_process``), without the caller's ``SAKURACLOUD_*`` variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAKURACLOUD_")}
+    return run_in_process(*args, env=env, timeout=600)
 
 
 def sweep_inventory(state: Path) -> Path:
