@@ -80,6 +80,7 @@ def _register() -> None:
         check,
         demo,
         diagnose,
+        exporter,
         lab,
         logs,
         parse,
@@ -91,6 +92,7 @@ def _register() -> None:
     )
 
     app.command("status")(status.status)
+    app.command("exporter")(exporter.exporter)
     app.command("render")(render.render)
     app.command("check")(check.check)
     app.command("diff")(change.diff)

@@ -169,9 +169,14 @@ class CloudView:
 def read_router(inventory: Inventory, site: str) -> RouterRead:
     client, appliance_id = client_for(inventory, site)
     with client:
-        appliance = client.read_appliance(appliance_id)
-        running = CloudView.of(appliance).is_running
-        return RouterRead(appliance, client.status(appliance_id) if running else None)
+        return read_router_with(client, appliance_id)
+
+
+def read_router_with(client: SakuraClient, appliance_id: int) -> RouterRead:
+    """The appliance and, when it is running, its status, with a client the caller keeps."""
+    appliance = client.read_appliance(appliance_id)
+    running = CloudView.of(appliance).is_running
+    return RouterRead(appliance, client.status(appliance_id) if running else None)
 
 
 def cloud_view(inventory: Inventory, site: str, read: RouterRead) -> CloudView:

@@ -22,6 +22,7 @@ from fitelctl.ops.connect import ConnectOptions, connect_site
 from fitelctl.ops.pool import run_until
 from fitelctl.parsing import (
     KNOWN_MODELS,
+    CryptoSaTable,
     IkeSa,
     IpsecSa,
     ParseError,
@@ -167,8 +168,7 @@ def read_device(
     """
     try:
         with connect_site(inventory, site, options) as device:
-            output = device.show("show crypto sa")
-            version = _show_version(device)
+            output, version = read_sa_and_version(device)
         table = parse_crypto_sa(output)
     except ParseError as err:  # the SAs could not be read: say which device printed that
         return DeviceStatus(reachable=False), f"{site}: {err}"
@@ -176,6 +176,16 @@ def read_device(
         return DeviceStatus(reachable=False), str(err)
     except Exception as err:  # a library failure on one site must not end the others
         return DeviceStatus(reachable=False), f"{site}: unexpected {type(err).__name__}: {err}"
+    return device_status(site, table, version), None
+
+
+def read_sa_and_version(device: DeviceDriver) -> tuple[str, str | FitelctlError]:
+    """``show crypto sa`` then ``show version`` in one session (status and the exporter)."""
+    return device.show("show crypto sa"), _show_version(device)
+
+
+def device_status(site: str, table: CryptoSaTable, version: str | FitelctlError) -> DeviceStatus:
+    """What a device read says: its SAs, model and firmware, and the warnings (redacted)."""
     status = DeviceStatus(
         reachable=True,
         ipsec_sa_count=table.ipsec_sa_count,
@@ -188,7 +198,7 @@ def read_device(
     status.warnings = [SECRETS.redact(warning) for warning in status.warnings]
     for warning in status.warnings:
         log.debug("%s", warning)
-    return status, None
+    return status
 
 
 def _show_version(device: DeviceDriver) -> str | FitelctlError:

@@ -86,6 +86,9 @@ class DeviceDriver(Protocol):
     def close(self) -> None:
         """End the session; safe to call twice."""
 
+    def logout(self) -> None:
+        """End the session as an operator does, ``exit`` to the CLI, then close."""
+
     def __enter__(self) -> Self: ...
 
     def __exit__(

@@ -137,6 +137,13 @@ class NetmikoDriver(DriverBase):
             self.close()
             raise
 
+    def logout(self) -> None:
+        conn = self._conn
+        if conn is not None:
+            with suppress(Exception):  # the session is being closed either way
+                conn.write_channel("exit" + conn.RETURN)
+        self.close()
+
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:

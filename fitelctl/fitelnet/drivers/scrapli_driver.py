@@ -161,6 +161,10 @@ class ScrapliDriver(DriverBase):
             self.close()
             raise
 
+    def logout(self) -> None:
+        """Closing already says ``exit`` (the definition's on_close_instructions)."""
+        self.close()
+
     def close(self) -> None:
         cli, self._cli = self._cli, None
         if cli is not None:

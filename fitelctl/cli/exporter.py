@@ -1,0 +1,103 @@
+"""``fitelctl exporter``: serve Prometheus metrics of every site from persistent sessions."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from typing import Annotated
+
+import typer
+
+from fitelctl.cli import context
+from fitelctl.cli.options import AllSitesOption, DriverOption, TrustNewHostKeyOption
+
+#: ``--interval``'s default, seconds: one poll per device and per VPC router per interval.
+DEFAULT_INTERVAL = 30.0
+
+
+def exporter(
+    sites: Annotated[list[str] | None, typer.Argument(help="Sites to poll (default: all).")] = None,
+    all_sites: AllSitesOption = False,
+    listen: Annotated[
+        str, typer.Option("--listen", help="HOST:PORT to serve /metrics and /probe on.")
+    ] = "127.0.0.1:9817",
+    interval: Annotated[
+        float,
+        typer.Option("--interval", min=0.5, help="Seconds between two polls of a device."),
+    ] = DEFAULT_INTERVAL,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            help="K/N: poll only share K of N of the inventory (a VPC router's sites stay "
+            "together); run N exporters with 1/N .. N/N.",
+        ),
+    ] = None,
+    max_idle: Annotated[
+        float | None,
+        typer.Option(
+            "--max-idle",
+            min=1.0,
+            help="Log out of a session unused this long and log in again at the next poll "
+            "(for devices that end idle sessions sooner than --interval). "
+            "Default: keep sessions open.",
+        ),
+    ] = None,
+    backoff_max: Annotated[
+        float,
+        typer.Option("--backoff-max", min=1.0, help="Longest wait between two login attempts."),
+    ] = 60.0,
+    driver: DriverOption = None,
+    trust_new_host_key: TrustNewHostKeyOption = False,
+) -> None:
+    """Serve Prometheus metrics: /metrics for every site, /probe?site=NAME for one.
+
+    One SSH session per device stays open across polls (reconnected with back-off
+    and jitter when it drops) and one API client per zone.  Stops on SIGINT or SIGTERM,
+    logging out of every device.
+    """
+    from fitelctl.exporter.fleet import Fleet
+    from fitelctl.exporter.server import ExporterServer
+    from fitelctl.exporter.sessions import SessionPolicy
+    from fitelctl.exporter.shard import parse_shard, shard_sites
+    from fitelctl.ops.connect import ConnectOptions
+
+    if all_sites and sites:
+        raise typer.BadParameter("name sites or use --all, not both")
+    inventory = context.inventory()
+    names = inventory.select(sites or [])
+    if shard is not None:
+        k, n = parse_shard(shard)
+        names = shard_sites(inventory, names, k, n)
+    fleet = Fleet(
+        inventory,
+        names,
+        interval,
+        options=ConnectOptions(
+            driver=driver.value if driver else None, trust_new_host_key=trust_new_host_key
+        ),
+        policy=SessionPolicy(backoff_max=backoff_max, max_idle=max_idle),
+    )
+    server = ExporterServer(fleet, listen)  # binds now: a taken port fails before any login
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    fleet.start()
+    server.start()
+    print(
+        f"fitelctl exporter: serving http://{listen}/metrics, polling {len(names)} site(s) "
+        f"every {interval:g}s" + (f" (shard {shard})" if shard else ""),
+        file=sys.stderr,
+        flush=True,
+    )
+    stop.wait()
+    server.stop()
+    busy = fleet.stop()
+    if busy:
+        print(
+            "fitelctl exporter: still busy at stop, sessions left to the device to end: "
+            + ", ".join(busy),
+            file=sys.stderr,
+        )
+    print("fitelctl exporter: stopped, every session logged out", file=sys.stderr)

@@ -1,0 +1,1 @@
+"""``fitelctl exporter``: a Prometheus exporter over persistent device sessions."""

@@ -1,0 +1,230 @@
+"""``fitelctl exporter`` against a lab of 22 sites: real sessions, real HTTP, real promtool.
+
+promtool (Debian's ``prometheus`` package) is required, never mocked: a missing one
+fails the test with how to install it.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import RunCli, StartLab
+from helpers import (
+    closed_port,
+    copy_lab_inventory,
+    lab_inventory,
+    lab_inventory_path,
+    one_line_error,
+    settles,
+)
+
+from fitelctl.exporter.fleet import Fleet
+from fitelctl.exporter.server import ExporterServer
+from fitelctl.exporter.sessions import SessionPolicy
+from fitelctl.inventory import load_inventory
+from fitelctl.lab.runner import Lab
+
+SITES = 22
+INSTALL = "install it with: apt-get install -y prometheus (Debian; ships promtool and prometheus)"
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed; {INSTALL}")
+    return path
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return int(answer.status), answer.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def samples(text: str, name: str) -> dict[str, float]:
+    """``{labels: value}`` of metric ``name`` in an exposition."""
+    found = {}
+    for line in text.splitlines():
+        match = re.fullmatch(rf"{name}\{{(.*)\}} (\S+)", line)
+        if match:
+            found[match.group(1)] = float(match.group(2))
+    return found
+
+
+def value(text: str, name: str, site: str, **labels: str) -> float | None:
+    wanted = [f'site="{site}"', *(f'{k}="{v}"' for k, v in labels.items())]
+    for key, number in samples(text, name).items():
+        if all(part in key.split(",") for part in wanted):
+            return number
+    return None
+
+
+def enables(lab: Lab, site: str) -> int:
+    """Logins the lab device saw: each login enters privileged mode once."""
+    return sum(1 for command in list(lab.sites[site].device.commands) if command == "enable")
+
+
+@pytest.fixture
+def lab(start_lab: StartLab) -> Lab:
+    return start_lab(sites=SITES)
+
+
+@pytest.fixture
+def running(lab: Lab) -> Iterator[ExporterServer]:
+    inventory = lab_inventory(lab)
+    fleet = Fleet(inventory, inventory.select([]), 1.0, policy=SessionPolicy(backoff_min=0.2))
+    server = ExporterServer(fleet, "127.0.0.1:0")
+    fleet.start()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        fleet.stop()
+
+
+def wait_all_polled(server: ExporterServer, polls: int = 1, timeout: float = 60) -> None:
+    fleet = server.fleet
+    assert settles(
+        lambda: (
+            all(fleet.state[s].polls >= polls for s in fleet.sites)
+            and len(fleet.router_polls) == len(fleet.routers)
+        ),
+        timeout,
+    ), {s: p.polls for s, p in fleet.state.items()}
+
+
+def test_metrics_pass_promtool_and_sessions_are_reused(
+    lab: Lab, running: ExporterServer, tmp_path: Path
+) -> None:
+    promtool = tool("promtool")
+    wait_all_polled(running, polls=3)
+    status, text = get(f"http://127.0.0.1:{running.port}/metrics")
+    assert status == 200
+    check = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout + check.stderr == ""  # no lint warnings either
+
+    sites = running.fleet.sites
+    assert len(sites) == SITES
+    for site in sites:
+        assert value(text, "fitelctl_tunnel_up", site) == 1, site
+        assert value(text, "fitelctl_site_state", site, state="up") == 1, site
+        assert value(text, "fitelctl_device_up", site) == 1
+        assert value(text, "fitelctl_cloud_peer_up", site) == 1
+        assert value(text, "fitelctl_device_tunnel_up", site) == 1
+        remaining = value(text, "fitelctl_ipsec_sa_lifetime_remaining_seconds", site)
+        total = value(text, "fitelctl_ipsec_sa_lifetime_seconds", site)
+        assert remaining is not None and total is not None and 0 < remaining <= total
+        assert value(text, "fitelctl_ipsec_sa_packets_total", site, direction="in") is not None
+        assert value(text, "fitelctl_ipsec_sa_errors_total", site, kind="replay") is not None
+        # three polls or more, one login: the session was kept
+        assert running.fleet.state[site].polls >= 3
+        assert enables(lab, site) == 1, site
+        assert value(text, "fitelctl_device_logins_total", site) == 1
+    assert f"fitelctl_exporter_sessions_open {float(SITES)}" in text
+    info = samples(text, "fitelctl_ipsec_sa_info")
+    assert len(info) == SITES and all('pfs_group="' in key for key in info)
+    assert 'fitelctl_vpc_router_up{vpc_router="' in text
+
+
+def test_probe_one_site_and_bad_probes(running: ExporterServer) -> None:
+    wait_all_polled(running)
+    site = running.fleet.sites[3]
+    base = f"http://127.0.0.1:{running.port}"
+    status, text = get(f"{base}/probe?site={site}")
+    assert status == 200
+    probed = samples(text, "fitelctl_tunnel_up")
+    assert len(probed) == 1 and f'site="{site}"' in next(iter(probed)).split(",")
+    assert "fitelctl_exporter_sessions_open" not in text
+    for query, says in (
+        ("", "exactly one site"),
+        ("?site=", "exactly one site"),
+        (f"?site={site}&site={site}", "exactly one site"),
+        ("?site=atlantis", "'atlantis' is not polled"),
+    ):
+        status, text = get(f"{base}/probe{query}")
+        assert status == 400, query
+        assert says in text and text.count("\n") == 1
+    assert get(f"{base}/-/healthy")[0] == 200
+    assert get(f"{base}/metrics")[0] == 200  # still serving
+
+
+def test_a_dropped_session_is_reopened_without_restarting(
+    lab: Lab, running: ExporterServer
+) -> None:
+    wait_all_polled(running)
+    site = running.fleet.sites[0]
+    device = lab.sites[site].device
+    number = next(iter(device.ssh_sessions))
+    assert device.disconnect_ssh(number)  # the device ends the exporter's session
+    fleet = running.fleet
+
+    def reconnected() -> bool:
+        read = fleet.state[site].device
+        return enables(lab, site) == 2 and read is not None and read.problem is None
+
+    assert settles(reconnected, 30)
+    polls = fleet.state[site].polls
+    assert settles(lambda: fleet.state[site].polls >= polls + 2, 30)
+    assert enables(lab, site) == 2  # reconnected once, then reused again
+    assert len(device.ssh_sessions) == 1
+    _, text = get(f"http://127.0.0.1:{running.port}/metrics")
+    assert value(text, "fitelctl_tunnel_up", site) == 1
+    assert value(text, "fitelctl_poll_errors_total", site) == 1
+    assert value(text, "fitelctl_device_logins_total", site) == 2
+
+
+def test_stop_logs_out_of_every_device_with_exit(lab: Lab, running: ExporterServer) -> None:
+    wait_all_polled(running)
+    assert running.fleet.stop() == []
+    for site in running.fleet.sites:
+        assert list(lab.sites[site].device.commands)[-1] == "exit", site
+    devices = [lab.sites[site].device for site in running.fleet.sites]
+    assert settles(lambda: not any(device.ssh_sessions for device in devices), 10)
+
+
+def test_a_port_in_use_is_one_line_and_no_login(lab: Lab, cli: RunCli) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = cli(
+            "--inventory", str(lab_inventory_path(lab)), "exporter", "--listen", f"127.0.0.1:{port}"
+        )
+    assert result.returncode != 0
+    one_line_error(result, f"127.0.0.1:{port}", "already in use")
+    assert all(enables(lab, site) == 0 for site in lab.sites)
+
+
+def test_an_unreachable_site_is_down_and_the_others_are_served(lab: Lab, tmp_path: Path) -> None:
+    path = copy_lab_inventory(lab, tmp_path, "site2", port=closed_port())
+    inventory = load_inventory(path)
+    fleet = Fleet(inventory, inventory.select([]), 1.0)
+    server = ExporterServer(fleet, "127.0.0.1:0")
+    fleet.start()
+    server.start()
+    try:
+        assert settles(lambda: all(fleet.state[s].polls >= 1 for s in fleet.sites), 60)
+        assert settles(lambda: len(fleet.router_polls) == 1, 30)
+        _, text = get(f"http://127.0.0.1:{server.port}/metrics")
+    finally:
+        server.stop()
+        fleet.stop()
+    assert value(text, "fitelctl_device_up", "site2") == 0
+    assert value(text, "fitelctl_site_state", "site2", state="unknown") == 1
+    assert value(text, "fitelctl_tunnel_up", "site2") is None
+    assert value(text, "fitelctl_poll_errors_total", "site2") == 1
+    assert value(text, "fitelctl_tunnel_up", "tokyo") == 1
