@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import sys
-from typing import TYPE_CHECKING, Annotated
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -18,9 +22,12 @@ from fitelctl.cli.options import (
     timeout_option,
     workers_option,
 )
+from fitelctl.errors import FitelctlError
 
 if TYPE_CHECKING:
     from fitelctl.inventory import Inventory
+    from fitelctl.nagios import Thresholds
+    from fitelctl.ops.status import Statuses
 
 
 #: Sites read at once when neither ``--workers`` nor the inventory's ``defaults.workers``
@@ -37,6 +44,16 @@ STATUS_WORKERS = 64
 #: its connect and command timeouts and the API a few retries.  Behind NRPE
 #: (check_nrpe waits 10 s unless given -t), pass a shorter --timeout.
 STATUS_TIMEOUT = 30.0
+
+
+def _threshold(name: str, short: str, state: str, figure: str) -> Any:
+    return typer.Option(
+        name,
+        short,
+        metavar="RANGE",
+        help=f"With --nagios: {state} when the {figure} is outside RANGE "
+        "(Monitoring Plugins range: 300: = under 300, 10 = over 10, @10:20 = inside).",
+    )
 
 
 def status(
@@ -63,12 +80,36 @@ def status(
         ),
     ] = STATUS_TIMEOUT,
     session_log: SessionLogOption = None,
+    nagios: Annotated[
+        bool,
+        typer.Option(
+            "--nagios",
+            help="Be a Nagios/Icinga check of one SITE: one line 'FITELCTL STATE - …' with "
+            "performance data, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (every error "
+            "too); nothing on stderr.",
+        ),
+    ] = False,
+    warning_lifetime: Annotated[
+        str | None, _threshold("--warning-lifetime", "-w", "WARNING", "SA lifetime remaining (s)")
+    ] = None,
+    critical_lifetime: Annotated[
+        str | None,
+        _threshold("--critical-lifetime", "-c", "CRITICAL", "SA lifetime remaining (s)"),
+    ] = None,
+    warning_errors: Annotated[
+        str | None,
+        _threshold("--warning-errors", "-W", "WARNING", "inbound SA errors (default 0: any error)"),
+    ] = None,
+    critical_errors: Annotated[
+        str | None, _threshold("--critical-errors", "-C", "CRITICAL", "inbound SA errors")
+    ] = None,
 ) -> None:
     """Report each site's tunnel: state, peer, algorithms, PFS, lifetime left, packets, errors.
 
     Exit code is the worst state over the sites, Nagios style: 0 up, 1 degraded,
     2 down, 3 unknown (unreachable, login refused, unparseable output, or no answer
-    before the --timeout deadline: what answered is still printed).
+    before the --timeout deadline: what answered is still printed).  With --nagios,
+    a monitoring plugin for one site (docs/output-contract.md#status---nagios).
     """
     from fitelctl.cli.progress import site_progress
     from fitelctl.deadline import command_deadline
@@ -77,7 +118,28 @@ def status(
 
     if all_sites and sites:
         raise typer.BadParameter("name sites or use --all, not both")
-    with command_deadline(timeout):
+    started = time.monotonic()
+    if nagios:
+        from fitelctl.nagios import Thresholds
+
+        if as_json:
+            raise typer.BadParameter("--nagios prints one plugin line; it takes no --json")
+        if all_sites or len(sites or []) != 1:
+            raise typer.BadParameter("--nagios checks exactly one site: status SITE --nagios")
+        thresholds = (
+            Thresholds.parse(
+                ("--warning-lifetime", warning_lifetime), ("--critical-lifetime", critical_lifetime)
+            ),
+            Thresholds.parse(
+                ("--warning-errors", warning_errors), ("--critical-errors", critical_errors)
+            ),
+        )
+    elif any(
+        t is not None
+        for t in (warning_lifetime, critical_lifetime, warning_errors, critical_errors)
+    ):
+        raise typer.BadParameter("thresholds (-w/-c/-W/-C) judge a --nagios check; add --nagios")
+    with command_deadline(timeout), _plugin_quiet(nagios):
         if session_log:
             session_log.mkdir(parents=True, exist_ok=True)
         options = ConnectOptions(
@@ -87,7 +149,8 @@ def status(
         )
         inventory = context.inventory()
         names = inventory.select(sites or [])
-        with site_progress("querying sites", total=len(names), enabled=not as_json) as progress:
+        progress_shown = not (as_json or nagios)
+        with site_progress("querying sites", total=len(names), enabled=progress_shown) as progress:
             results = collect_status(
                 inventory,
                 names,
@@ -95,6 +158,8 @@ def status(
                 options=options,
                 on_result=lambda result: progress.advance(result.site),
             )
+    if nagios:
+        _plugin_verdict(inventory, results, thresholds, time.monotonic() - started, timeout)
     if as_json:
         emit_json({"sites": [r.to_json() for r in results]})
     else:
@@ -109,6 +174,48 @@ def status(
         )
         raise typer.Exit(max(3, exit_code(results)))
     raise typer.Exit(exit_code(results))
+
+
+@contextmanager
+def _plugin_quiet(nagios: bool) -> Iterator[None]:
+    """Nothing on stderr while a plugin runs (unless --debug): Icinga 2 reads a plugin's
+    stderr into its output, where retry lines and warnings would bury the status line."""
+    if not nagios or context.STATE.debug:
+        yield
+        return
+    with redirect_stderr(io.StringIO()):
+        try:
+            yield
+        except Exception as err:  # a plugin's catch-all: a bug is still one UNKNOWN line
+            if isinstance(err, FitelctlError | typer.Exit | typer.TyperException):
+                raise
+            raise FitelctlError(f"unexpected {type(err).__name__}: {err}") from err
+
+
+def _plugin_verdict(
+    inventory: Inventory,
+    results: Statuses,
+    thresholds: tuple[Thresholds, Thresholds],
+    poll_time: float,
+    timeout: float,
+) -> NoReturn:
+    from fitelctl.nagios import check
+    from fitelctl.redact import SECRETS
+
+    (site,) = results
+    config = inventory.site(site.site)
+    lifetime, errors = thresholds
+    verdict = check(
+        site,
+        peer=config.cloud.global_address,
+        interface=config.tunnel.label,
+        lifetime=lifetime,
+        errors=errors,
+        poll_time=poll_time,
+        timeout=timeout,
+    )
+    print(SECRETS.redact(verdict.line))
+    raise typer.Exit(verdict.code)
 
 
 def _default_workers(inventory: Inventory) -> int:
