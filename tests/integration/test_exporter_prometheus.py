@@ -1,0 +1,185 @@
+"""A real Prometheus server scrapes the exporter (22 lab sites); its query API must see
+``up`` = 1 and every tunnel up, through ``/metrics`` and through ``/probe`` relabelling.
+Also: the shipped example config and alert rules pass ``promtool``, and the exporter
+recovers from a lab restart (same state directory, same ports) without a restart.
+
+Prometheus and promtool (Debian's ``prometheus`` package) are required: a missing one
+fails the test, saying how to install it.  Prometheus listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import StartLab
+from helpers import ROOT, lab_inventory, settles
+from test_exporter import SITES, enables, get, tool, value
+
+from fitelctl.exporter.fleet import Fleet
+from fitelctl.exporter.server import ExporterServer
+from fitelctl.exporter.sessions import SessionPolicy
+from fitelctl.lab.runner import BackgroundLab, Lab, LabOptions
+
+EXAMPLES = ROOT / "examples/prometheus"
+PROBED = ["tokyo", "site7"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def exporter(start_lab: StartLab) -> Iterator[ExporterServer]:
+    lab = start_lab(sites=SITES)
+    inventory = lab_inventory(lab)
+    fleet = Fleet(inventory, inventory.select([]), 1.0, policy=SessionPolicy(backoff_min=0.2))
+    server = ExporterServer(fleet, "127.0.0.1:0")
+    fleet.start()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        fleet.stop()
+
+
+def prometheus_config(exporter_port: int, tmp_path: Path) -> Path:
+    """The example's /metrics job and /probe job, aimed at this exporter, 1 s scrapes."""
+    example = yaml.safe_load((EXAMPLES / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in example["scrape_configs"]}
+    whole, sites = jobs["fitelctl"], jobs["fitelctl-sites"]
+    whole["static_configs"] = [{"targets": [f"127.0.0.1:{exporter_port}"]}]
+    sites["static_configs"] = [{"targets": PROBED}]
+    sites["relabel_configs"][-1]["replacement"] = f"127.0.0.1:{exporter_port}"
+    shutil.copy(EXAMPLES / "fitelctl-rules.yml", tmp_path / "fitelctl-rules.yml")
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": ["fitelctl-rules.yml"],
+        "scrape_configs": [whole, sites],
+    }
+    path = tmp_path / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture
+def prometheus(exporter: ExporterServer, tmp_path: Path) -> Iterator[str]:
+    binary = tool("prometheus")
+    port = free_port()
+    config = prometheus_config(exporter.port, tmp_path)
+    log = (tmp_path / "prometheus.log").open("w")
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        ready = settles(lambda: _ready(url) or process.poll() is not None, 60)
+        assert ready and process.poll() is None, (tmp_path / "prometheus.log").read_text()
+        yield url
+    finally:
+        process.terminate()
+        process.wait(30)
+        log.close()
+
+
+def _ready(url: str) -> bool:
+    try:
+        return get(f"{url}/-/ready")[0] == 200
+    except OSError:
+        return False
+
+
+def query(url: str, promql: str) -> list[dict[str, object]]:
+    with urllib.request.urlopen(
+        f"{url}/api/v1/query?" + urllib.parse.urlencode({"query": promql}), timeout=10
+    ) as answer:
+        data = json.load(answer)
+    assert data["status"] == "success", data
+    result: list[dict[str, object]] = data["data"]["result"]
+    return result
+
+
+def values(url: str, promql: str) -> dict[str, float]:
+    """``{instance or site: value}`` of an instant query."""
+    found = {}
+    for series in query(url, promql):
+        metric = series["metric"]
+        assert isinstance(metric, dict)
+        raw = series["value"]
+        assert isinstance(raw, list)
+        found[str(metric.get("site") or metric.get("instance"))] = float(raw[1])
+    return found
+
+
+def test_prometheus_scrapes_every_site_up(prometheus: str, exporter: ExporterServer) -> None:
+    expected_up = {f"127.0.0.1:{exporter.port}": 1.0, **dict.fromkeys(PROBED, 1.0)}
+    assert settles(lambda: values(prometheus, 'up{job=~"fitelctl.*"}') == expected_up, 60), values(
+        prometheus, "up"
+    )
+    everyone = dict.fromkeys(exporter.fleet.sites, 1.0)
+    assert settles(
+        lambda: values(prometheus, 'fitelctl_tunnel_up{job="fitelctl"}') == everyone, 30
+    ), values(prometheus, "fitelctl_tunnel_up")
+    assert values(prometheus, 'fitelctl_tunnel_up{job="fitelctl-sites"}') == dict.fromkeys(
+        PROBED, 1.0
+    )
+    assert values(prometheus, 'fitelctl_site_state{job="fitelctl",state="up"}') == everyone
+    assert values(prometheus, "ALERTS") == {}  # no alert fires on a healthy fleet
+
+
+def test_the_shipped_rules_and_config_pass_promtool() -> None:
+    promtool = tool("promtool")
+    for args in (
+        ["check", "rules", str(EXAMPLES / "fitelctl-rules.yml")],
+        ["check", "config", str(EXAMPLES / "prometheus.yml")],
+    ):
+        check = subprocess.run([promtool, *args], capture_output=True, text=True, timeout=30)
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert "SUCCESS" in check.stdout
+
+
+def test_a_lab_restart_is_recovered_without_restarting_the_exporter(tmp_path: Path) -> None:
+    options = LabOptions(state_dir=tmp_path / "lab", sites=3)
+    options.state_dir.mkdir()
+    with BackgroundLab(options) as lab:
+        inventory = lab_inventory(lab)
+        fleet = Fleet(inventory, inventory.select([]), 1.0, policy=SessionPolicy(0.2, 2.0))
+        server = ExporterServer(fleet, "127.0.0.1:0")
+        fleet.start()
+        server.start()
+        assert settles(lambda: all(fleet.state[s].last_success for s in fleet.sites), 30)
+    try:
+        assert settles(lambda: all(fleet.state[s].errors for s in fleet.sites), 30)
+        _, text = get(f"http://127.0.0.1:{server.port}/metrics")
+        assert value(text, "fitelctl_device_up", "tokyo") == 0
+        with BackgroundLab(options) as again:  # same state directory: same ports and keys
+            restarted: Lab = again
+
+            def all_up() -> bool:
+                _, text = get(f"http://127.0.0.1:{server.port}/metrics")
+                return all(value(text, "fitelctl_tunnel_up", s) == 1 for s in fleet.sites)
+
+            assert settles(all_up, 60)
+            assert all(enables(restarted, site) == 1 for site in fleet.sites)
+    finally:
+        server.stop()
+        fleet.stop()
