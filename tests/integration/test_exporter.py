@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -228,3 +230,39 @@ def test_an_unreachable_site_is_down_and_the_others_are_served(lab: Lab, tmp_pat
     assert value(text, "fitelctl_tunnel_up", "site2") is None
     assert value(text, "fitelctl_poll_errors_total", "site2") == 1
     assert value(text, "fitelctl_tunnel_up", "tokyo") == 1
+
+
+def test_the_command_serves_and_logs_out_on_sigterm(lab: Lab) -> None:
+    port = closed_port()
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "fitelctl", "-i", str(lab_inventory_path(lab)), "exporter"),
+            *("--listen", f"127.0.0.1:{port}", "--interval", "1"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def all_up() -> bool:
+            try:
+                _, text = get(f"http://127.0.0.1:{port}/metrics")
+            except OSError:
+                return False
+            return all(value(text, "fitelctl_tunnel_up", site) == 1 for site in lab.sites)
+
+        assert settles(all_up, 90)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, err
+    assert out == ""
+    assert f"serving http://127.0.0.1:{port}/metrics, polling {SITES} site(s)" in err
+    assert "every session logged out" in err and "Traceback" not in err
+    for site in lab.sites:
+        assert list(lab.sites[site].device.commands)[-1] == "exit", site
+        assert enables(lab, site) == 1
