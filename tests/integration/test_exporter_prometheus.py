@@ -10,6 +10,7 @@ fails the test, saying how to install it.  Prometheus listens on 127.0.0.1 only.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -183,3 +184,17 @@ def test_a_lab_restart_is_recovered_without_restarting_the_exporter(tmp_path: Pa
     finally:
         server.stop()
         fleet.stop()
+
+
+def test_the_dashboard_queries_run_and_name_exported_metrics(
+    prometheus: str, exporter: ExporterServer
+) -> None:
+    dashboard = json.loads((EXAMPLES / "fitelctl-dashboard.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    assert settles(lambda: bool(values(prometheus, "fitelctl_tunnel_up")), 60)
+    _, exposition = get(f"http://127.0.0.1:{exporter.port}/metrics")
+    exported = set(re.findall(r"^(\w+)[{ ]", exposition, re.MULTILINE))
+    for expr in exprs:
+        query(prometheus, expr.replace("$site", ".*"))  # status success: valid PromQL
+        for name in re.findall(r"\bfitelctl_\w+", expr):
+            assert name in exported, (name, expr)
