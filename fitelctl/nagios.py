@@ -18,6 +18,11 @@ and the library the core plugins share (``lib/utils_base.c``):
   outside 10..20, ``@10:20`` inside); a start above the end is an error
   (``parse_range_string``); critical is judged before warning (``get_status``).
 
+Two facts from Icinga: Icinga 2 runs a plugin with stderr on the pipe of stdout
+(``lib/base/process.cpp`` dup2s both), so a plugin's stray stderr lines end up in its
+output; and Icinga's developer guidelines ask a plugin that runs out of its own time to
+say so and end UNKNOWN.  The tests read the line with pynag's perfdata parser.
+
 The rest is fitelctl's choice (docs/output-contract.md#status---nagios says why):
 
 * the verdict keeps ``status``'s meaning: ``up`` OK, ``degraded`` WARNING, ``down``

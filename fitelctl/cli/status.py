@@ -47,12 +47,9 @@ STATUS_TIMEOUT = 30.0
 
 
 def _threshold(name: str, short: str, state: str, figure: str) -> Any:
+    """A ``--nagios`` threshold option: a Monitoring Plugins range for one figure."""
     return typer.Option(
-        name,
-        short,
-        metavar="RANGE",
-        help=f"With --nagios: {state} when the {figure} is outside RANGE "
-        "(Monitoring Plugins range: 300: = under 300, 10 = over 10, @10:20 = inside).",
+        name, short, metavar="RANGE", help=f"With --nagios: {state} when RANGE alerts on {figure}."
     )
 
 
@@ -86,22 +83,26 @@ def status(
             "--nagios",
             help="Be a Nagios/Icinga check of one SITE: one line 'FITELCTL STATE - …' with "
             "performance data, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (every error "
-            "too); nothing on stderr.",
+            "too); nothing on stderr. Thresholds are Monitoring Plugins ranges: 300: alerts "
+            "under 300, ~:10 over 10, 10 outside 0..10, @10:20 inside 10..20.",
         ),
     ] = False,
     warning_lifetime: Annotated[
-        str | None, _threshold("--warning-lifetime", "-w", "WARNING", "SA lifetime remaining (s)")
+        str | None,
+        _threshold("--warning-lifetime", "-w", "WARNING", "the SA lifetime remaining (s)"),
     ] = None,
     critical_lifetime: Annotated[
         str | None,
-        _threshold("--critical-lifetime", "-c", "CRITICAL", "SA lifetime remaining (s)"),
+        _threshold("--critical-lifetime", "-c", "CRITICAL", "the SA lifetime remaining (s)"),
     ] = None,
     warning_errors: Annotated[
         str | None,
-        _threshold("--warning-errors", "-W", "WARNING", "inbound SA errors (default 0: any error)"),
+        _threshold(
+            "--warning-errors", "-W", "WARNING", "the inbound SA errors (default 0: any error)"
+        ),
     ] = None,
     critical_errors: Annotated[
-        str | None, _threshold("--critical-errors", "-C", "CRITICAL", "inbound SA errors")
+        str | None, _threshold("--critical-errors", "-C", "CRITICAL", "the inbound SA errors")
     ] = None,
 ) -> None:
     """Report each site's tunnel: state, peer, algorithms, PFS, lifetime left, packets, errors.

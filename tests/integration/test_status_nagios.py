@@ -135,10 +135,12 @@ def test_an_unreachable_device_is_unknown(start_lab: StartLab, cli: RunCli, tmp_
     assert list(metrics) == ["poll_time"]
 
 
-def test_the_deadline_is_unknown_in_one_line(start_lab: StartLab, cli: RunCli) -> None:
+def test_the_deadline_is_unknown_in_one_line(start_lab: StartLab, cli_process: RunCli) -> None:
+    """In a child process: the request left waiting at the deadline must not outlive the
+    process, nor write into a later in-process run's stderr."""
     lab = start_lab(scenario="seed-v1", faults=("api-slow:30",))
     started = time.monotonic()
-    code, line, _ = plugin(cli, lab_inventory_path(lab), "tokyo", "--timeout", "2")
+    code, line, _ = plugin(cli_process, lab_inventory_path(lab), "tokyo", "--timeout", "2")
     elapsed = time.monotonic() - started
     assert elapsed < 2 + SLACK, f"--nagios --timeout 2 took {elapsed:.1f}s"
     assert code == 3
