@@ -266,3 +266,32 @@ def test_the_command_serves_and_logs_out_on_sigterm(lab: Lab) -> None:
     for site in lab.sites:
         assert list(lab.sites[site].device.commands)[-1] == "exit", site
         assert enables(lab, site) == 1
+
+
+def test_a_hung_site_costs_only_its_own_timeout(lab: Lab, tmp_path: Path, silent_port: int) -> None:
+    path = copy_lab_inventory(lab, tmp_path, "site5", port=silent_port, connect_timeout=30)
+    inventory = load_inventory(path)
+    fleet = Fleet(inventory, inventory.select([]), 1.0)
+    fleet.start()
+    try:
+        others = [site for site in fleet.sites if site != "site5"]
+        # the others poll again and again while site5 still waits for its SSH banner
+        assert settles(lambda: all(fleet.state[s].polls >= 3 for s in others), 25)
+        assert fleet.state["site5"].polls == 0
+    finally:
+        fleet.stop(timeout=1)
+
+
+def test_max_idle_logs_out_and_in_again(lab: Lab) -> None:
+    inventory = lab_inventory(lab)
+    policy = SessionPolicy(max_idle=0.5)
+    fleet = Fleet(inventory, ["tokyo"], 1.0, policy=policy)
+    fleet.start()
+    try:
+        assert settles(lambda: fleet.state["tokyo"].polls >= 3, 30)
+    finally:
+        fleet.stop()
+    commands = list(lab.sites["tokyo"].device.commands)
+    assert enables(lab, "tokyo") >= 3  # a new login for each poll after an idle second
+    assert commands.count("exit") == enables(lab, "tokyo")  # every one ended with exit
+    assert fleet.state["tokyo"].errors == 0
