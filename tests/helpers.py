@@ -51,6 +51,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TextIO
 
+import pytest
 import yaml
 
 from fitelctl.inventory import Inventory, load_inventory
@@ -86,6 +87,26 @@ REAL_SHOW_VERSION = (
     "\n"
     "\n"
 )
+
+
+#: set by ``.ci/run``: a real component a test needs must be there (the test fails)
+REQUIRE_TOOLS = "FITELCTL_REQUIRE_TOOLS"
+
+
+def required_tool(name: str, install: str) -> str:
+    """The path of a real program a test drives (``ssh``, ``prometheus``, ``promtool``).
+
+    Missing: under CI (``FITELCTL_REQUIRE_TOOLS=1``, which ``.ci/run`` sets after
+    installing them) the test fails; elsewhere it is skipped with how to install it, so
+    that the suite runs on a machine with only Python and pip.
+    """
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed; {install}"
+        if os.environ.get(REQUIRE_TOOLS) == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
 
 
 def run_in_child(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Completed:

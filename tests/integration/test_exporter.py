@@ -7,7 +7,6 @@ fails the test with how to install it.
 from __future__ import annotations
 
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +24,7 @@ from helpers import (
     lab_inventory,
     lab_inventory_path,
     one_line_error,
+    required_tool,
     settles,
 )
 
@@ -39,10 +39,7 @@ INSTALL = "install it with: apt-get install -y prometheus (Debian; ships promtoo
 
 
 def tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"{name} is not installed; {INSTALL}")
-    return path
+    return required_tool(name, INSTALL)
 
 
 def get(url: str) -> tuple[int, str]:

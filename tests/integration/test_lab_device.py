@@ -11,7 +11,6 @@ import asyncio
 import os
 import re
 import select
-import shutil
 import subprocess
 import threading
 import time
@@ -22,7 +21,7 @@ from typing import Any, TypeVar
 import asyncssh
 import paramiko
 import pytest
-from helpers import REAL_SHOW_VERSION
+from helpers import REAL_SHOW_VERSION, required_tool
 from netmiko import ConnectHandler
 from netmiko.exceptions import NetmikoAuthenticationException
 from operator_session import configure_terminal, end, log_out
@@ -294,14 +293,14 @@ def test_host_keys_persist_between_runs(tmp_path: Path) -> None:
 # --- OpenSSH ---------------------------------------------------------------------------------
 
 
-SSH = shutil.which("ssh") or "/usr/bin/ssh"
+OPENSSH_INSTALL = "install OpenSSH's client (Debian: apt-get install -y openssh-client)"
 
 
 def ssh_command(
     server: DeviceServer, keys: dict[str, Any], known_hosts: Path, *options: str
 ) -> list[str]:
     return [
-        SSH,
+        required_tool("ssh", OPENSSH_INSTALL),
         *options,
         "-F", "/dev/null",
         "-o", f"UserKnownHostsFile={known_hosts}",
