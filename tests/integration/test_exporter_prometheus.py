@@ -158,6 +158,34 @@ def test_the_shipped_rules_and_config_pass_promtool() -> None:
         assert "SUCCESS" in check.stdout
 
 
+def test_every_shipped_alert_passes_its_promtool_unit_tests() -> None:
+    """fitelctl-rules.test.yml: input series and the alerts expected of them (tunnel
+    down two polls not one, SA not renewed, errors rising across a rekey, polls
+    failing, exporter down), run by promtool's own rule evaluator."""
+    promtool = tool("promtool")
+    rules = yaml.safe_load((EXAMPLES / "fitelctl-rules.yml").read_text())
+    alerts = {rule["alert"] for group in rules["groups"] for rule in group["rules"]}
+    tests = yaml.safe_load((EXAMPLES / "fitelctl-rules.test.yml").read_text())
+    tested = {case["alertname"] for test in tests["tests"] for case in test["alert_rule_test"]}
+    assert tested == alerts
+    fired = {
+        case["alertname"]
+        for test in tests["tests"]
+        for case in test["alert_rule_test"]
+        if case["exp_alerts"]
+    }
+    assert fired == alerts  # every alert is shown firing, not only staying quiet
+    check = subprocess.run(
+        [promtool, "test", "rules", "fitelctl-rules.test.yml"],
+        cwd=EXAMPLES,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "SUCCESS" in check.stdout
+
+
 def test_a_lab_restart_is_recovered_without_restarting_the_exporter(tmp_path: Path) -> None:
     options = LabOptions(state_dir=tmp_path / "lab", sites=3)
     options.state_dir.mkdir()
