@@ -14,6 +14,8 @@ from fitelctl.cli.options import AllSitesOption, DriverOption, TrustNewHostKeyOp
 
 #: ``--interval``'s default, seconds: one poll per device and per VPC router per interval.
 DEFAULT_INTERVAL = 30.0
+#: ``--keepalive``'s default, seconds (``status``, ``apply`` and the rest send none).
+DEFAULT_KEEPALIVE = 30.0
 
 
 def exporter(
@@ -44,6 +46,16 @@ def exporter(
             "Default: keep sessions open.",
         ),
     ] = None,
+    keepalive: Annotated[
+        float,
+        typer.Option(
+            "--keepalive",
+            min=0.0,
+            help="Seconds between SSH keepalives on an idle session (0: none), netmiko "
+            "driver. With scrapli it has no effect: libscrapli always has OpenSSH send "
+            "keepalives every connect timeout.",
+        ),
+    ] = DEFAULT_KEEPALIVE,
     backoff_max: Annotated[
         float,
         typer.Option("--backoff-max", min=1.0, help="Longest wait between two login attempts."),
@@ -75,7 +87,9 @@ def exporter(
         names,
         interval,
         options=ConnectOptions(
-            driver=driver.value if driver else None, trust_new_host_key=trust_new_host_key
+            driver=driver.value if driver else None,
+            trust_new_host_key=trust_new_host_key,
+            keepalive=keepalive,
         ),
         policy=SessionPolicy(backoff_max=backoff_max, max_idle=max_idle),
     )

@@ -8,10 +8,17 @@ back in step.  Each device has exactly one ``DeviceSession``, and its lock is he
 across connect, read and close, so the exporter never holds more than one of the
 box's SSH sessions (a hung read blocks only that device's own poll thread).
 
-Idle behaviour: the polls are the session's keepalive traffic.  For a device that ends
-sessions idle longer than some time shorter than the interval, ``max_idle`` closes the
-session (with ``exit``) before it would be timed out and logs in again for the next
-poll.  Closing says ``exit`` to the CLI (``DeviceDriver.logout``), never a dropped TCP.
+Idle behaviour: between polls the transport sends SSH keepalives (``--keepalive``,
+``ConnectOptions.keepalive``), so that a firewall or NAT on the way does not forget an
+idle connection and a dead one is noticed.  They are transport messages, not CLI
+input: a device that ends CLI sessions idle longer than some time shorter than the
+interval is served by ``max_idle``, which closes the session (with ``exit``) before it
+would be timed out and logs in again for the next poll.  Closing says ``exit`` to the
+CLI (``DeviceDriver.logout``), never a dropped TCP.
+
+A device that refuses the session (it allows no more, another operator holds the
+last one) is a failed login like any other: the site is unknown, and the next login
+waits its back-off.
 """
 
 from __future__ import annotations
@@ -82,6 +89,7 @@ class DeviceSession:
             trust_new_host_key=options.trust_new_host_key,
             session_log_dir=options.session_log_dir,
             deadline=NO_DEADLINE,  # the site's own connect and command timeouts bound it
+            keepalive=options.keepalive,
         )
         self._policy = policy
         self._clock = clock

@@ -3,9 +3,13 @@
 The specs and their effects: docs/output-contract.md#lab-faults.
 
 Device faults may name one site (``SITE/commit-fails``, ``SITE/ssh-drop-after:N``);
-without it they act on every device.  ``ssh-drop-after:N@K`` drops only the K-th
-session (counted from 1, per device) that sends configuration lines, once it sends
-more than N; plain ``ssh-drop-after:N`` drops the first session that does.
+without it they act on every device.  ``[SITE/]max-sessions:N``: the device holds at
+most N SSH sessions and closes one more right after it authenticates (INFERRED: the
+F220's session limit and how it refuses are not published).
+
+``ssh-drop-after:N@K`` drops only the K-th session (counted from 1, per device) that
+sends configuration lines, once it sends more than N; plain ``ssh-drop-after:N`` drops
+the first session that does.
 
 API call indices (``api-503-at:N``, ``api-reset-at:N``, ``api-timeout-at:N``) count
 every request the lab's API receives, from 1, since the lab started (a restarted lab
@@ -34,7 +38,7 @@ from fitelctl.errors import FitelctlError
 KNOWN = (
     "[SITE/]ssh-drop-after:N[@K], [SITE/]commit-fails, wrong-psk, api-503:N, api-503-at:N, "
     "api-reset-at:N, api-timeout-at:N, api-slow:SECONDS, api-quirks, "
-    "[SITE/]kill-after:COMMAND[@N], api-kill-after:N"
+    "[SITE/]kill-after:COMMAND[@N], api-kill-after:N, [SITE/]max-sessions:N"
 )
 
 
@@ -49,6 +53,7 @@ class DeviceFault:
     ssh_drop_session: int | None = None  # only the K-th configuring session (from 1)
     commit_fails: bool = False  # the next commit is rejected
     kill_after: tuple[str, int] | None = None  # SIGKILL the lab after (COMMAND, N-th)
+    max_sessions: int | None = None  # a session beyond N is closed after login
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ class Faults:
                     else merged.ssh_drop_session,
                     fault.commit_fails or merged.commit_fails,
                     fault.kill_after or merged.kill_after,
+                    fault.max_sessions if fault.max_sessions is not None else merged.max_sessions,
                 )
         return merged
 
@@ -139,6 +145,8 @@ def _device_fault(spec: str, site: str | None, name: str, arg: str) -> DeviceFau
         return DeviceFault(site, _number(spec, lines, int), index)
     if name == "kill-after":
         return DeviceFault(site, kill_after=_command_at(spec, arg))
+    if name == "max-sessions":
+        return DeviceFault(site, max_sessions=_number(spec, arg, int))
     return None
 
 

@@ -208,6 +208,7 @@ class Lab:
                 drop_after_lines=fault.ssh_drop_after,
                 drop_session=fault.ssh_drop_session,
                 kill_after=fault.kill_after,
+                max_sessions=fault.max_sessions,
             ),
             die=_die if fault.kill_after else None,
         )

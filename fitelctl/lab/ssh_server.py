@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncssh
+from asyncssh.constants import MSG_GLOBAL_REQUEST
+from asyncssh.packet import SSHPacket
 
 from fitelctl.lab.device.cli import CliSession, DropConnection, SessionKind
 from fitelctl.lab.device.model import LabDevice, SshSession
@@ -100,6 +103,25 @@ async def start_device_server(
     return DeviceServer(device, acceptor.get_port(), public, acceptor, connections)
 
 
+def _record_global_requests(
+    conn: asyncssh.SSHServerConnection, record: Callable[[str], None]
+) -> None:
+    """Tell ``record`` the name of every global request ``conn`` receives (keepalives:
+    ``keepalive@openssh.com`` from OpenSSH, ``keepalive@lag.net`` from paramiko), then
+    let asyncssh answer it as usual.  asyncssh has no public hook for this: the
+    connection's packet handler table is replaced for this connection only."""
+    handlers: dict[int, Any] = dict(conn._packet_handlers)
+    original = handlers[MSG_GLOBAL_REQUEST]
+
+    def process(self: Any, pkttype: int, pktid: int, packet: SSHPacket) -> Any:
+        with suppress(Exception):  # a malformed request is asyncssh's to refuse
+            record(SSHPacket(packet.get_remaining_payload()).get_string().decode("ascii"))
+        return original(self, pkttype, pktid, packet)
+
+    handlers[MSG_GLOBAL_REQUEST] = process
+    conn._packet_handlers = handlers
+
+
 class _DeviceSSHServer(asyncssh.SSHServer):
     """Authentication and session setup for one incoming connection."""
 
@@ -119,6 +141,11 @@ class _DeviceSSHServer(asyncssh.SSHServer):
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._connection = conn
         self._connections.add(conn)
+        _record_global_requests(conn, self._global_request)
+
+    def _global_request(self, name: str) -> None:
+        if self._ssh is not None:
+            self._ssh.global_requests.append(name)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._connection is not None:
@@ -133,6 +160,11 @@ class _DeviceSSHServer(asyncssh.SSHServer):
     def auth_completed(self) -> None:
         conn = self._connection
         assert conn is not None
+        cap = self._device.faults.max_sessions
+        if cap is not None and len(self._device.ssh_sessions) >= cap:
+            self._device.sessions_refused += 1
+            conn.close()  # INFERRED: a device with no session left ends the connection
+            return
         cipher = str(conn.get_extra_info("send_cipher", "none")).split("@")[0].upper()
         self._ssh = self._device.open_ssh(self._username, cipher, conn.close)
 

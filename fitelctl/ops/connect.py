@@ -27,6 +27,8 @@ class ConnectOptions:
     session_log_dir: Path | None = None
     #: bounds connect and command timeouts (default: the running command's deadline)
     deadline: Deadline | None = None
+    #: seconds between SSH keepalives on an idle session (0: none; the exporter sets it)
+    keepalive: float = 0.0
 
 
 def device_target(inventory: Inventory, site: str, options: ConnectOptions) -> DeviceTarget:
@@ -52,6 +54,7 @@ def device_target(inventory: Inventory, site: str, options: ConnectOptions) -> D
         connect_timeout=deadline.clamp(device.connect_timeout or defaults.connect_timeout),
         command_timeout=deadline.clamp(device.command_timeout or defaults.command_timeout),
         session_log=options.session_log_dir / f"{site}.log" if options.session_log_dir else None,
+        keepalive=options.keepalive,
     )
 
 

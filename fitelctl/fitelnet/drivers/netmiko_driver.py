@@ -179,6 +179,7 @@ class NetmikoDriver(DriverBase):
                 banner_timeout=t.connect_timeout,
                 auth_timeout=t.connect_timeout,
                 read_timeout_override=t.command_timeout,
+                keepalive=t.keepalive,
                 session_log=session_log,
             )
         except Exception as exc:

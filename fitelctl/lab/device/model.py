@@ -73,6 +73,9 @@ class DeviceFaults:
     #: (COMMAND, N): once the N-th COMMAND line (from 1) is answered, ``LabDevice.die``
     #: ends the lab (``kill-after:COMMAND@N``).
     kill_after: tuple[str, int] | None = None
+    #: The device holds at most N SSH sessions: one more is closed right after it
+    #: authenticates (``max-sessions:N``; INFERRED, FITELnet's limit is not published).
+    max_sessions: int | None = None
 
 
 @dataclass
@@ -87,6 +90,8 @@ class SshSession:
     close: Callable[[], None] = field(repr=False)
     #: ``/dev/pts/N`` once a PTY shell runs on it, else "".
     line: str = ""
+    #: Names of the SSH global requests the client sent (keepalives among them).
+    global_requests: list[str] = field(default_factory=list)
 
 
 def drive_path(name: str) -> str:
@@ -111,6 +116,8 @@ class LabDevice:
     working_editors: set[int] = field(init=False, default_factory=set)
     #: Live SSH connections by connection number (``show ssh``).
     ssh_sessions: dict[int, SshSession] = field(init=False, default_factory=dict)
+    #: Connections closed after authentication because ``faults.max_sessions`` were open.
+    sessions_refused: int = field(init=False, default=0)
     #: "EDIT" / "REFRESH" / "SAVE" → "HH:MM:SS YYYY/MM/DD by USER" of the last one.
     history: dict[str, str] = field(init=False, default_factory=dict)
     _session_ids: itertools.count[int] = field(init=False, default_factory=itertools.count)
