@@ -4,8 +4,8 @@ The specs and their effects: docs/output-contract.md#lab-faults.
 
 Device faults may name one site (``SITE/commit-fails``, ``SITE/ssh-drop-after:N``);
 without it they act on every device.  ``[SITE/]max-sessions:N``: the device holds at
-most N SSH sessions and closes one more right after it authenticates (INFERRED: the
-F220's session limit and how it refuses are not published).
+most N SSH sessions: one more authenticates and its session channel is refused
+(INFERRED: the F220's session limit and how it refuses are not published).
 
 ``ssh-drop-after:N@K`` drops only the K-th session (counted from 1, per device) that
 sends configuration lines, once it sends more than N; plain ``ssh-drop-after:N`` drops
@@ -53,7 +53,7 @@ class DeviceFault:
     ssh_drop_session: int | None = None  # only the K-th configuring session (from 1)
     commit_fails: bool = False  # the next commit is rejected
     kill_after: tuple[str, int] | None = None  # SIGKILL the lab after (COMMAND, N-th)
-    max_sessions: int | None = None  # a session beyond N is closed after login
+    max_sessions: int | None = None  # a session beyond N is refused after login
 
 
 @dataclass(frozen=True)

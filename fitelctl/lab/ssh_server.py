@@ -162,9 +162,7 @@ class _DeviceSSHServer(asyncssh.SSHServer):
         assert conn is not None
         cap = self._device.faults.max_sessions
         if cap is not None and len(self._device.ssh_sessions) >= cap:
-            self._device.sessions_refused += 1
-            conn.close()  # INFERRED: a device with no session left ends the connection
-            return
+            return  # no session left: session_requested refuses the channel
         cipher = str(conn.get_extra_info("send_cipher", "none")).split("@")[0].upper()
         self._ssh = self._device.open_ssh(self._username, cipher, conn.close)
 
@@ -188,6 +186,11 @@ class _DeviceSSHServer(asyncssh.SSHServer):
 
     def session_requested(self) -> _DeviceSession:
         assert self._connection is not None
+        if self._ssh is None:  # INFERRED: how an F220 with no session left refuses
+            self._device.sessions_refused += 1
+            raise asyncssh.ChannelOpenError(
+                asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED, "Too many sessions"
+            )
         return _DeviceSession(self._device, self._connection, self._ssh)
 
 

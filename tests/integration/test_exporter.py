@@ -6,6 +6,7 @@ fails the test with how to install it.
 
 from __future__ import annotations
 
+import logging
 import re
 import signal
 import socket
@@ -34,7 +35,7 @@ from fitelctl.exporter.sessions import SessionPolicy
 from fitelctl.inventory import load_inventory
 from fitelctl.lab.device.model import SshSession
 from fitelctl.lab.runner import Lab
-from fitelctl.ops.connect import ConnectOptions
+from fitelctl.ops.connect import ConnectOptions, connect_site
 
 SITES = 22
 INSTALL = "install it with: apt-get install -y prometheus (Debian; ships promtool and prometheus)"
@@ -342,3 +343,42 @@ def test_scrapli_sessions_carry_openssh_keepalives_every_connect_timeout(
         assert fleet.state["tokyo"].polls == 1 and fleet.state["tokyo"].errors == 0
     finally:
         fleet.stop()
+
+
+def test_a_device_with_no_session_left_is_unknown_until_the_other_session_ends(
+    start_lab: StartLab, caplog: pytest.LogCaptureFixture
+) -> None:
+    lab = start_lab(sites=3, faults=("tokyo/max-sessions:1",))
+    inventory = lab_inventory(lab)
+    operator = connect_site(inventory, "tokyo", ConnectOptions())  # holds tokyo's only session
+    policy = SessionPolicy(backoff_min=0.2, backoff_max=1.0)
+    fleet = Fleet(inventory, inventory.select([]), 1.0, policy=policy)
+    server = ExporterServer(fleet, "127.0.0.1:0")
+    device = lab.sites["tokyo"].device
+    caplog.set_level(logging.WARNING, logger="fitelctl.exporter")
+    fleet.start()
+    server.start()
+    try:
+        others = [site for site in fleet.sites if site != "tokyo"]
+        assert settles(lambda: device.sessions_refused >= 2, 60)
+        assert settles(lambda: all(fleet.state[s].last_success for s in others), 60)
+        _, text = get(f"http://127.0.0.1:{server.port}/metrics")
+        assert value(text, "fitelctl_device_up", "tokyo") == 0
+        assert value(text, "fitelctl_site_state", "tokyo", state="unknown") == 1
+        assert value(text, "fitelctl_tunnel_up", "tokyo") is None
+        for site in others:
+            assert value(text, "fitelctl_tunnel_up", site) == 1, site
+        logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("tokyo")]
+        assert logged and all("refused an SSH session" in line for line in logged), logged
+        assert "may allow no more sessions" in logged[0] and "next login in" in logged[0]
+        assert all("\n" not in line for line in logged)
+        assert len(device.ssh_sessions) == 1  # the operator's, never a second one
+
+        operator.logout()  # the other session ends: the exporter gets its turn
+        metrics = f"http://127.0.0.1:{server.port}/metrics"
+        assert settles(lambda: value(get(metrics)[1], "fitelctl_tunnel_up", "tokyo") == 1, 30)
+        assert len(device.ssh_sessions) == 1
+    finally:
+        server.stop()
+        fleet.stop()
+        operator.close()

@@ -186,6 +186,17 @@ class DeviceUnreachable(DeviceError):
         )
 
 
+class SessionRefused(DeviceError):
+    """The login succeeded but the device refused the session channel."""
+
+    def __init__(self, target: DeviceTarget, reason: str) -> None:
+        super().__init__(
+            target,
+            f"the device accepted the login but refused an SSH session ({reason})",
+            "it may allow no more sessions: end another one (show ssh lists them) or wait",
+        )
+
+
 class CommandTimeout(DeviceError):
     def __init__(self, target: DeviceTarget, command: str, timeout: float) -> None:
         self.command = command

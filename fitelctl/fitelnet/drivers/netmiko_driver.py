@@ -49,6 +49,7 @@ from fitelctl.fitelnet.drivers.base import (
     EnablePasswordRejected,
     OtherSessionEdits,
     SessionDropped,
+    SessionRefused,
     TranscriptLog,
     UnexpectedPrompt,
     after_confirmation,
@@ -200,6 +201,8 @@ class NetmikoDriver(DriverBase):
             return UnexpectedPrompt(t, "a FITELnet prompt after login", "no prompt in time")
         if isinstance(exc, (OSError, EOFError, ReadException)):
             return SessionDropped(t, "login")
+        if isinstance(exc, paramiko.ChannelException):
+            return SessionRefused(t, exc.text or f"code {exc.code}")
         return DeviceUnreachable(t, f"{type(exc).__name__}: {exc}")
 
     def _connection_error(self, exc: NetmikoTimeoutException) -> Exception:

@@ -73,8 +73,9 @@ class DeviceFaults:
     #: (COMMAND, N): once the N-th COMMAND line (from 1) is answered, ``LabDevice.die``
     #: ends the lab (``kill-after:COMMAND@N``).
     kill_after: tuple[str, int] | None = None
-    #: The device holds at most N SSH sessions: one more is closed right after it
-    #: authenticates (``max-sessions:N``; INFERRED, FITELnet's limit is not published).
+    #: The device holds at most N SSH sessions: one more authenticates, and its session
+    #: channel is refused (``max-sessions:N``; INFERRED, FITELnet's limit and refusal
+    #: are not published).
     max_sessions: int | None = None
 
 
@@ -116,7 +117,7 @@ class LabDevice:
     working_editors: set[int] = field(init=False, default_factory=set)
     #: Live SSH connections by connection number (``show ssh``).
     ssh_sessions: dict[int, SshSession] = field(init=False, default_factory=dict)
-    #: Connections closed after authentication because ``faults.max_sessions`` were open.
+    #: Session channels refused because ``faults.max_sessions`` sessions were open.
     sessions_refused: int = field(init=False, default=0)
     #: "EDIT" / "REFRESH" / "SAVE" → "HH:MM:SS YYYY/MM/DD by USER" of the last one.
     history: dict[str, str] = field(init=False, default_factory=dict)
