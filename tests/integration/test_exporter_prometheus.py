@@ -17,17 +17,20 @@ import subprocess
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import StartLab
-from helpers import ROOT, lab_inventory, settles
+from helpers import ROOT, copy_lab_inventory, lab_inventory, settles
 from test_exporter import SITES, enables, get, tool, value
 
 from fitelctl.exporter.fleet import Fleet
 from fitelctl.exporter.server import ExporterServer
 from fitelctl.exporter.sessions import SessionPolicy
+from fitelctl.exporter.shard import shard_sites
+from fitelctl.inventory import load_inventory
 from fitelctl.lab.runner import BackgroundLab, Lab, LabOptions
 
 EXAMPLES = ROOT / "examples/prometheus"
@@ -76,9 +79,15 @@ def prometheus_config(exporter_port: int, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def prometheus(exporter: ExporterServer, tmp_path: Path) -> Iterator[str]:
+    with running_prometheus(prometheus_config(exporter.port, tmp_path), tmp_path) as url:
+        yield url
+
+
+@contextmanager
+def running_prometheus(config: Path, tmp_path: Path) -> Iterator[str]:
+    """A real Prometheus on 127.0.0.1 with ``config``; its URL once it is ready."""
     binary = tool("prometheus")
     port = free_port()
-    config = prometheus_config(exporter.port, tmp_path)
     log = (tmp_path / "prometheus.log").open("w")
     process = subprocess.Popen(
         [
@@ -226,3 +235,71 @@ def test_the_dashboard_queries_run_and_name_exported_metrics(
         query(prometheus, expr.replace("$site", ".*"))  # status success: valid PromQL
         for name in re.findall(r"\bfitelctl_\w+", expr):
             assert name in exported, (name, expr)
+
+
+SHARDS = 3
+
+
+def test_sharded_exporters_behind_one_prometheus_show_every_site_once(
+    start_lab: StartLab, tmp_path: Path
+) -> None:
+    """Three exporters with --shard 1/3, 2/3, 3/3 on one inventory, one Prometheus with
+    the shipped ``fitelctl-sharded`` job: every site exactly once, from its own shard.
+    The lab has one VPC router; its first three sites keep it (one group, one share),
+    the others name none, so they are shared out one by one."""
+    lab = start_lab(sites=SITES)
+    path = copy_lab_inventory(lab, tmp_path / "inventory")
+    data = yaml.safe_load(path.read_text())
+    routed = list(data["sites"])[:3]
+    for name, site in data["sites"].items():
+        cloud = dict(site["cloud"])  # the file shares one mapping (a YAML anchor)
+        if name not in routed:
+            del cloud["vpc_router_id"], cloud["zone"]
+        site["cloud"] = cloud
+    path.write_text(yaml.safe_dump(data))
+    inventory = load_inventory(path)
+    everyone = inventory.select([])
+    shares = {k: shard_sites(inventory, everyone, k, SHARDS) for k in range(1, SHARDS + 1)}
+    assert all(shares.values()), shares  # each exporter has work: the test means something
+    assert sorted(s for sites in shares.values() for s in sites) == sorted(everyone)
+    assert any(set(routed) <= set(sites) for sites in shares.values())  # a router stays whole
+
+    with ExitStack() as stack:
+        servers = {}
+        for k, sites in shares.items():
+            policy = SessionPolicy(backoff_min=0.2)
+            fleet = Fleet(inventory, sites, 1.0, policy=policy)
+            server = ExporterServer(fleet, "127.0.0.1:0")
+            fleet.start()
+            server.start()
+            stack.callback(fleet.stop)
+            stack.callback(server.stop)
+            servers[k] = server
+        example = yaml.safe_load((EXAMPLES / "prometheus.yml").read_text())
+        job = next(j for j in example["scrape_configs"] if j["job_name"] == "fitelctl-sharded")
+        assert [c["labels"]["shard"] for c in job["static_configs"]] == ["1/3", "2/3", "3/3"]
+        for k, target in enumerate(job["static_configs"], start=1):
+            target["targets"] = [f"127.0.0.1:{servers[k].port}"]
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "scrape_configs": [job],
+        }
+        (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+        url = stack.enter_context(running_prometheus(tmp_path / "prometheus.yml", tmp_path))
+
+        ups = {f"127.0.0.1:{server.port}": 1.0 for server in servers.values()}
+        assert settles(lambda: values(url, 'up{job="fitelctl-sharded"}') == ups, 60)
+        all_up = dict.fromkeys(everyone, 1.0)
+        assert settles(lambda: values(url, "fitelctl_tunnel_up") == all_up, 60), values(
+            url, "fitelctl_tunnel_up"
+        )
+        # exactly one series per site: no site is polled (or scraped) by two shards
+        assert values(url, "count by (site) (fitelctl_tunnel_up)") == dict.fromkeys(everyone, 1.0)
+        for series in query(url, "fitelctl_tunnel_up"):
+            labels = series["metric"]
+            assert isinstance(labels, dict)
+            k = int(labels["shard"].split("/")[0])
+            assert labels["site"] in shares[k], labels
+            assert labels["instance"] == f"127.0.0.1:{servers[k].port}"
+        sites_per_exporter = values(url, "fitelctl_exporter_sites")
+        assert sorted(sites_per_exporter.values()) == sorted(float(len(s)) for s in shares.values())
