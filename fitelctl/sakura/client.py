@@ -29,6 +29,7 @@ serves, ``PUT appliance/{id}/vpcrouter/version`` with ``{"Version": N}``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -36,7 +37,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -54,6 +55,9 @@ from fitelctl.sakura.models import (
     VpcRouterSettings,
     VpnLog,
 )
+
+if TYPE_CHECKING:
+    import ssl
 
 log = logging.getLogger("fitelctl.sakura")
 
@@ -212,6 +216,17 @@ def shared_throttle(settings: ApiSettings) -> _Throttle:
         return _THROTTLES.setdefault(key, _Throttle(settings.rate_limit))
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The verifying TLS context every API client of this process shares.
+
+    httpx builds one per client by default, loading the whole CA bundle each time:
+    about 50 ms of CPU per client, which a fleet ``status`` or an exporter poll would
+    pay once per VPC router read.  A context is safe to share between threads.
+    """
+    return httpx.create_ssl_context()
+
+
 class _Core:
     """Request building and answer handling, apart from sending and waiting."""
 
@@ -235,6 +250,7 @@ class _Core:
             },
             "timeout": httpx.Timeout(self.settings.timeout),
             "follow_redirects": False,
+            "verify": tls_context(),
         }
 
     @property
