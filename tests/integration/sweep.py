@@ -27,6 +27,8 @@ from __future__ import annotations
 import atexit
 import json
 import multiprocessing
+import multiprocessing.context
+import multiprocessing.forkserver
 import multiprocessing.process
 import os
 import shutil
@@ -128,12 +130,33 @@ PRELOAD = [
 _POOL: list[ProcessPoolExecutor] = []
 
 
+def forkserver() -> multiprocessing.context.ForkServerContext:
+    """The forkserver context, its server started with ``PRELOAD`` imported.
+
+    Python 3.11's forkserver preloads with its own ``sys.path``, not the caller's, so
+    ``helpers`` and ``sweep`` (in the test folders) would silently not be preloaded and
+    every lab process would import them, pytest included, again: the server is started
+    with the test folders on ``PYTHONPATH``.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    folders = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
+    previous = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([*folders, *filter(None, [previous])])
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        if previous is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = previous
+    return context
+
+
 def workers() -> ProcessPoolExecutor:
     """The module's worker processes (started once, ended at exit)."""
     if not _POOL:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD)
-        _POOL.append(ProcessPoolExecutor(WORKERS, mp_context=context))
+        _POOL.append(ProcessPoolExecutor(WORKERS, mp_context=forkserver()))
         atexit.register(_POOL[0].shutdown)
     return _POOL[0]
 
@@ -285,9 +308,7 @@ class LabProcess:
         (self.state / "ready").unlink(missing_ok=True)
         argv = ["--state-dir", str(self.state), "--scenario", self.scenario]
         argv += ["--sites", str(self.sites), *(f"--fault={spec}" for spec in faults)]
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD)
-        self.process = context.Process(target=serve_lab, args=(argv,))
+        self.process = forkserver().Process(target=serve_lab, args=(argv,))
         self.process.start()
         ends = time.monotonic() + 60
         while not (self.state / "ready").exists():
