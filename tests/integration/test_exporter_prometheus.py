@@ -24,7 +24,7 @@ import pytest
 import yaml
 from conftest import StartLab
 from helpers import ROOT, copy_lab_inventory, lab_inventory, settles
-from test_exporter import SITES, enables, get, tool, value
+from test_exporter import SITES, enables, get, serving, tool, value
 
 from fitelctl.exporter.fleet import Fleet
 from fitelctl.exporter.server import ExporterServer
@@ -45,17 +45,8 @@ def free_port() -> int:
 
 @pytest.fixture
 def exporter(start_lab: StartLab) -> Iterator[ExporterServer]:
-    lab = start_lab(sites=SITES)
-    inventory = lab_inventory(lab)
-    fleet = Fleet(inventory, inventory.select([]), 1.0, policy=SessionPolicy(backoff_min=0.2))
-    server = ExporterServer(fleet, "127.0.0.1:0")
-    fleet.start()
-    server.start()
-    try:
+    with serving(start_lab(sites=SITES)) as server:
         yield server
-    finally:
-        server.stop()
-        fleet.stop()
 
 
 def prometheus_config(exporter_port: int, tmp_path: Path) -> Path:
