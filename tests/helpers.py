@@ -34,6 +34,7 @@ on the run's stderr, where a failing assertion shows it.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import os
@@ -49,13 +50,17 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import pytest
 import yaml
 
+from fitelctl.fitelnet.config_tree import ConfigTree
+from fitelctl.fitelnet.crypto_config import DeviceTunnel, read_tunnels
+from fitelctl.ike import CloudPeer
 from fitelctl.inventory import Inventory, load_inventory
 from fitelctl.lab.runner import Lab
+from fitelctl.lab.scenarios import VPC_ROUTER_ADDRESS, DeviceCrypto, device_config, site_addresses
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN_PY = ROOT / "fitelctl" / "__main__.py"
@@ -356,3 +361,31 @@ def settles(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
             return False
         time.sleep(0.01)
     return True
+
+
+#: the lab's first site (tokyo): its public, WAN and tunnel addresses
+TOKYO = site_addresses(0)
+
+
+def lab_device_tunnel(crypto: DeviceCrypto = "v2", **changes: Any) -> DeviceTunnel:
+    """Tokyo's tunnel as the lab device's ``crypto`` config reads (PSK ``the-psk``)."""
+    (tunnel,) = read_tunnels(ConfigTree.parse(device_config(TOKYO, crypto, "the-psk")))
+    assert isinstance(tunnel, DeviceTunnel)
+    return dataclasses.replace(tunnel, **changes)
+
+
+def lab_cloud_peer(version: int = 2, **changes: Any) -> CloudPeer:
+    """Tokyo's peer entry on a running lab VPC router of ``version`` (v2: aes256/sha256/
+    modp2048, the same PSK as ``lab_device_tunnel``)."""
+    peer = CloudPeer(
+        router_version=version,
+        router_up=True,
+        global_address=VPC_ROUTER_ADDRESS,
+        peer=TOKYO.public,
+        remote_id=TOKYO.wan,
+        psk="the-psk",
+        encryption_algo="aes256",
+        hash_algo="sha256",
+        dh_group="modp2048",
+    )
+    return dataclasses.replace(peer, **changes)

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import lab_cloud_peer as cloud
+from helpers import lab_device_tunnel as device
 
-from fitelctl.fitelnet.config_tree import ConfigTree
-from fitelctl.fitelnet.crypto_config import DeviceTunnel, read_tunnels
+from fitelctl.fitelnet.crypto_config import DeviceTunnel
 from fitelctl.ike import CloudPeer, negotiate
 from fitelctl.lab.charon_log import (
     Retransmit,
@@ -23,8 +24,6 @@ from fitelctl.lab.charon_log import (
 )
 from fitelctl.lab.scenarios import (
     VPC_ROUTER_ADDRESS,
-    DeviceCrypto,
-    device_config,
     site_addresses,
 )
 from fitelctl.vpn_log import diagnose_log
@@ -46,27 +45,6 @@ REPLACEMENT_LINES = (
     "[ HASH D ]",
     "charon: 07[",  # the thread that handled the old SA's DELETE
 )
-
-
-def device(crypto: DeviceCrypto) -> DeviceTunnel:
-    (tunnel,) = read_tunnels(ConfigTree.parse(device_config(TOKYO, crypto, "psk")))
-    assert isinstance(tunnel, DeviceTunnel)
-    return tunnel
-
-
-def cloud(version: int = 2, **changes: Any) -> CloudPeer:
-    peer = CloudPeer(
-        router_version=version,
-        router_up=True,
-        global_address=VPC_ROUTER_ADDRESS,
-        peer=TOKYO.public,
-        remote_id=TOKYO.wan,
-        psk="psk",
-        encryption_algo="aes256",
-        hash_algo="sha256",
-        dh_group="modp2048",
-    )
-    return dataclasses.replace(peer, **changes)
 
 
 def log_for(tunnel: DeviceTunnel, router: CloudPeer, at: datetime = ARTICLE_TIME) -> list[str]:

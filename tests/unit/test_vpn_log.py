@@ -7,18 +7,18 @@ checks it against the real router's wording.
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import lab_cloud_peer as cloud
+from helpers import lab_device_tunnel as device
 
-from fitelctl.fitelnet.config_tree import ConfigTree
-from fitelctl.fitelnet.crypto_config import DeviceTunnel, read_tunnels
+from fitelctl.fitelnet.crypto_config import DeviceTunnel
 from fitelctl.ike import CloudPeer, negotiate
 from fitelctl.lab.charon_log import SaNumbers, charon_log_lines
-from fitelctl.lab.scenarios import VPC_ROUTER_ADDRESS, DeviceCrypto, device_config, site_addresses
+from fitelctl.lab.scenarios import site_addresses
 from fitelctl.redact import SECRETS
 from fitelctl.vpn_log import Offer, diagnose_log, proposal_advice
 
@@ -28,27 +28,6 @@ ARTICLE_LOG = (
     Path(__file__).resolve().parents[1] / "data" / "sakura" / "vpnlog_v2_reconnect_seed.log"
 )
 START = datetime(2020, 7, 18, 13, 21, 40)
-
-
-def device(crypto: DeviceCrypto = "v2", **changes: Any) -> DeviceTunnel:
-    (tunnel,) = read_tunnels(ConfigTree.parse(device_config(TOKYO, crypto, "the-psk")))
-    assert isinstance(tunnel, DeviceTunnel)
-    return dataclasses.replace(tunnel, **changes)
-
-
-def cloud(version: int = 2, **changes: Any) -> CloudPeer:
-    peer = CloudPeer(
-        router_version=version,
-        router_up=True,
-        global_address=VPC_ROUTER_ADDRESS,
-        peer=TOKYO.public,
-        remote_id=TOKYO.wan,
-        psk="the-psk",
-        encryption_algo="aes256",
-        hash_algo="sha256",
-        dh_group="modp2048",
-    )
-    return dataclasses.replace(peer, **changes)
 
 
 def log_for(
