@@ -92,8 +92,10 @@ class Fleet:
             started = time.monotonic()
             try:
                 poll()
-            except Exception:  # a bug in one site's poll must not end its thread
-                log.exception("poll failed")
+            except Exception as err:  # a bug in one site's poll must not end its thread
+                # one redacted line, not a traceback: an exception's text may quote a key
+                name = threading.current_thread().name
+                log.error("%s failed: %s", name, SECRETS.redact(f"{type(err).__name__}: {err}"))
             self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
 
     def _poll_device(self, site: str) -> None:

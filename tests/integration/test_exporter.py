@@ -390,3 +390,29 @@ def test_a_device_with_no_session_left_is_unknown_until_the_other_session_ends(
         server.stop()
         fleet.stop()
         operator.close()
+
+
+def test_a_failing_poll_is_one_redacted_line_and_the_thread_goes_on(
+    lab: Lab, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fitelctl.redact import SECRETS
+
+    key = SECRETS.add("k3y-that-must-not-leak")
+    inventory = lab_inventory(lab)
+    fleet = Fleet(inventory, ["tokyo"], 0.2)
+    calls = []
+
+    def broken() -> None:
+        calls.append(1)
+        raise RuntimeError(f"library bug quoting {key}")
+
+    monkeypatch.setattr(fleet.sessions["tokyo"], "poll", broken)
+    with caplog.at_level(logging.ERROR, logger="fitelctl"):
+        fleet.start()
+        try:
+            assert settles(lambda: len(calls) >= 2, 10)  # the thread polls again
+        finally:
+            fleet.stop()
+    failures = [r for r in caplog.records if "poll-tokyo failed" in r.getMessage()]
+    assert failures and all(r.exc_info is None for r in failures)
+    assert key not in caplog.text and "RuntimeError: library bug quoting" in caplog.text
