@@ -526,6 +526,14 @@ def check_runbook(
     if router_peers(running) != peers:
         problems.append("the router's peers were lost")
     problems += record_problems(run_record(state), killed=False)
+    problems += resumed_problems(runbook, state, result)
+    problems += final_problems(runbook, running, state, clean)
+
+
+def resumed_problems(runbook: str, state: Path, result: Any) -> list[str]:
+    """Finish the job (``run --resume`` when the faulted run failed), then check that
+    no completed step or changing API call ran twice and the audit log accounts for it."""
+    problems = []
     if result.returncode != 0:
         resumed = fitelctl(*run_args(state, runbook, "--resume"))
         if resumed.returncode != 0:
@@ -533,7 +541,7 @@ def check_runbook(
     problems += resume_problems(run_record(state))
     problems += changing_call_problems(runbook, state)
     problems += audit_problems(state)
-    problems += final_problems(runbook, running, state, clean)
+    return problems
 
 
 def final_problems(runbook: str, running: Any, state: Path, clean: dict[str, str]) -> list[str]:
@@ -575,13 +583,7 @@ def kill_point(tmp: Path, runbook: str, clean: dict[str, str], point: Point) -> 
         if not peers:
             problems.append("the router's peers were lost")
         problems += record_problems(run_record(state), killed=True)
-        if result.returncode != 0:
-            resumed = fitelctl(*run_args(state, runbook, "--resume"))
-            if resumed.returncode != 0:
-                problems.append(f"resume: exit {resumed.returncode}: {resumed.stdout[-300:]}")
-        problems += resume_problems(run_record(state))
-        problems += changing_call_problems(runbook, state)
-        problems += audit_problems(state)
+        problems += resumed_problems(runbook, state, result)
         if not same(process.saved_boot("tokyo"), intended_config(runbook, clean, state)):
             problems.append("the job did not end with the intended config saved")
         status = fitelctl("-i", str(state / "sweep.yaml"), "status", "--json", "--timeout", "30")
