@@ -30,7 +30,9 @@ prints.
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,8 +91,7 @@ def parse_output(
     output = normalise_output(output)
     if not output.strip():
         raise ParseError(f"{command!r} output is empty")
-    with template.open(encoding="utf-8") as handle:
-        fsm = textfsm.TextFSM(handle)
+    fsm = _fsm(template)
     try:
         rows: list[dict[str, str | list[str]]] = fsm.ParseTextToDicts(output)
     except textfsm.TextFSMError as err:
@@ -151,7 +152,7 @@ def _find_template(command: str, platform: str) -> Path:
     directory = templates_dir()
     if not (directory / INDEX_FILE).is_file():
         raise ParseError(f"no TextFSM template index at {directory / INDEX_FILE}")
-    cli_table = clitable.CliTable(INDEX_FILE, str(directory))
+    cli_table = _index(str(directory), (directory / INDEX_FILE).stat().st_mtime_ns)
     row = cli_table.index.GetRowMatch({"Command": command, "Platform": platform})
     if not row:
         raise ParseError(
@@ -159,6 +160,28 @@ def _find_template(command: str, platform: str) -> Path:
             f"in {directory / INDEX_FILE}"
         )
     return directory / str(cli_table.index.index[row]["Template"])
+
+
+@functools.lru_cache(maxsize=8)
+def _index(directory: str, stamp: int) -> clitable.CliTable:
+    """The template index, read once per file version (``stamp``: its mtime)."""
+    return clitable.CliTable(INDEX_FILE, directory)
+
+
+#: each thread's compiled templates: building one costs about 1 ms, parsing less
+_FSMS = threading.local()
+
+
+def _fsm(template: Path) -> textfsm.TextFSM:
+    """A reset state machine for ``template``, compiled once per thread and file version."""
+    cache: dict[tuple[Path, int], textfsm.TextFSM] = _FSMS.__dict__.setdefault("cache", {})
+    key = (template, template.stat().st_mtime_ns)
+    fsm = cache.get(key)
+    if fsm is None:
+        with template.open(encoding="utf-8") as handle:
+            fsm = cache[key] = textfsm.TextFSM(handle)
+    fsm.Reset()
+    return fsm
 
 
 def _convert(row: dict[str, str | list[str]], numbers: set[str]) -> dict[str, object]:

@@ -46,6 +46,7 @@ import threading
 import time
 import traceback
 import types
+import typing
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -57,10 +58,14 @@ import yaml
 
 from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.fitelnet.crypto_config import DeviceTunnel, read_tunnels
+from fitelctl.fitelnet.drivers import DriverKind
 from fitelctl.ike import CloudPeer
 from fitelctl.inventory import Inventory, load_inventory
 from fitelctl.lab.runner import Lab
 from fitelctl.lab.scenarios import VPC_ROUTER_ADDRESS, DeviceCrypto, device_config, site_addresses
+
+#: every device driver: the tests that must hold for each one run once per driver
+DRIVERS: tuple[DriverKind, ...] = typing.get_args(DriverKind)
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN_PY = ROOT / "fitelctl" / "__main__.py"

@@ -39,8 +39,10 @@ MARKDOWN_LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 def _shipped_files() -> Iterator[Path]:
     for name in SHIPPED_DIRS:
         for path in sorted((ROOT / name).rglob("*")):
-            parts = set(path.relative_to(ROOT).parts)
-            if path.is_file() and not parts & {"__pycache__", ".pytest_cache"}:
+            parts = path.relative_to(ROOT).parts
+            # hidden folders are local (benchmarks/.venv-nornir), never shipped
+            hidden = any(part.startswith(".") for part in parts)
+            if path.is_file() and "__pycache__" not in parts and not hidden:
                 yield path
     for name in SHIPPED_FILES:
         yield ROOT / name

@@ -51,9 +51,9 @@ def exporter(
         typer.Option(
             "--keepalive",
             min=0.0,
-            help="Seconds between SSH keepalives on an idle session (0: none), netmiko "
-            "driver. With scrapli it has no effect: libscrapli always has OpenSSH send "
-            "keepalives every connect timeout.",
+            help="Seconds between SSH keepalives on an idle session (0: none), asyncssh "
+            "and netmiko drivers. With scrapli it has no effect: libscrapli always has "
+            "OpenSSH send keepalives every connect timeout.",
         ),
     ] = DEFAULT_KEEPALIVE,
     backoff_max: Annotated[

@@ -21,6 +21,7 @@ import typer
 class DriverChoice(StrEnum):
     netmiko = "netmiko"
     scrapli = "scrapli"
+    asyncssh = "asyncssh"
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]

@@ -16,6 +16,7 @@ import yaml
 from pydantic import Field, ValidationError
 
 from fitelctl.errors import FitelctlError
+from fitelctl.fitelnet.drivers.base import DriverKind
 from fitelctl.ike import CloudPeer
 from fitelctl.inventory.strict import StrictModel
 from fitelctl.inventory.tunnel import Cloud, Tunnel
@@ -47,7 +48,7 @@ class Device(StrictModel):
     password: SecretRef | None = None
     enable_password: SecretRef | None = None
     private_key: Path | None = None
-    driver: Literal["netmiko", "scrapli"] | None = None
+    driver: DriverKind | None = None
     connect_timeout: float | None = Field(default=None, gt=0)
     command_timeout: float | None = Field(default=None, gt=0)
     #: what the operator says the box is (e.g. "F220", "01.12(00)"); only ``check``
@@ -80,7 +81,7 @@ class Site(StrictModel):
 
 
 class Defaults(StrictModel):
-    driver: Literal["netmiko", "scrapli"] = "netmiko"
+    driver: DriverKind = "asyncssh"
     known_hosts: Path = Path("known_hosts")
     connect_timeout: float = Field(default=10.0, gt=0)
     command_timeout: float = Field(default=30.0, gt=0)

@@ -25,6 +25,7 @@ SiteToSiteIPsecVPN.IKE.Lifetime: Input should be a valid integer``).
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -287,7 +288,15 @@ class RouterStatus(ApiModel):
         return [] if value is None else value
 
     def peer(self, address: str) -> PeerStatus | None:
-        return next((p for p in self.SiteToSiteIPsecVPNPeers if p.Peer == address), None)
+        return self._peers_by_address.get(address)
+
+    @functools.cached_property
+    def _peers_by_address(self) -> dict[str, PeerStatus]:
+        """Every site of a fleet looks its peer up in the same router read."""
+        found: dict[str, PeerStatus] = {}
+        for peer in self.SiteToSiteIPsecVPNPeers:
+            found.setdefault(peer.Peer, peer)
+        return found
 
 
 class VpnLog(ApiModel):

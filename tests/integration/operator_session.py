@@ -61,10 +61,15 @@ def log_out(conn: Any) -> None:
     waits for the device to end the session (its exit status), then lets netmiko close."""
     channel = conn.remote_conn
     if isinstance(channel, paramiko.Channel) and not channel.closed:
-        if conn.check_config_mode(pattern=PROMPT_END):
-            end(conn)
-        conn.write_channel("exit" + conn.RETURN)
-        assert channel.status_event.wait(LOGOUT_SECONDS), "the device did not end the session"
+        try:
+            if conn.check_config_mode(pattern=PROMPT_END):
+                end(conn)
+            conn.write_channel("exit" + conn.RETURN)
+        except (EOFError, OSError):
+            pass  # the device had just ended it (`disconnect ssh`): paramiko learns late
+        else:
+            ended = channel.status_event.wait(LOGOUT_SECONDS)
+            assert ended, "the device did not end the session"
         channel.close()  # ended by the device: netmiko's cleanup then fails fast, unread
     conn.disconnect()
 

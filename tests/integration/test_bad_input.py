@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 from conftest import RunCli, StartLab
-from helpers import closed_port, copy_lab_inventory, lab_inventory_path, one_line_error
+from helpers import DRIVERS, closed_port, copy_lab_inventory, lab_inventory_path, one_line_error
 
 
 def site_problem(cli: RunCli, inventory: Path) -> tuple[int, str]:
@@ -55,7 +55,7 @@ def test_unresolvable_secret_reference(start_lab: StartLab, cli: RunCli, tmp_pat
     assert code == 3 and "FITELCTL_NOT_SET is not set" in problem
 
 
-@pytest.mark.parametrize("driver", ["netmiko", "scrapli"])
+@pytest.mark.parametrize("driver", DRIVERS)
 def test_wrong_ssh_password(start_lab: StartLab, cli: RunCli, tmp_path: Path, driver: str) -> None:
     inventory = copy_lab_inventory(start_lab(), tmp_path, driver=driver)
     (tmp_path / "secrets" / "tokyo.password").write_text("not-the-password\n")
@@ -64,7 +64,7 @@ def test_wrong_ssh_password(start_lab: StartLab, cli: RunCli, tmp_path: Path, dr
     assert "not-the-password" not in problem
 
 
-@pytest.mark.parametrize("driver", ["netmiko", "scrapli"])
+@pytest.mark.parametrize("driver", DRIVERS)
 def test_wrong_enable_password(
     start_lab: StartLab, cli: RunCli, tmp_path: Path, driver: str
 ) -> None:
@@ -75,7 +75,7 @@ def test_wrong_enable_password(
     assert "not-the-enable" not in problem
 
 
-@pytest.mark.parametrize("driver", ["netmiko", "scrapli"])
+@pytest.mark.parametrize("driver", DRIVERS)
 def test_unreachable_host(start_lab: StartLab, cli: RunCli, tmp_path: Path, driver: str) -> None:
     port = closed_port()
     inventory = copy_lab_inventory(
@@ -85,7 +85,7 @@ def test_unreachable_host(start_lab: StartLab, cli: RunCli, tmp_path: Path, driv
     assert code == 3 and f"127.0.0.1:{port}" in problem
 
 
-@pytest.mark.parametrize("driver", ["netmiko", "scrapli"])
+@pytest.mark.parametrize("driver", DRIVERS)
 def test_changed_host_key(start_lab: StartLab, cli: RunCli, tmp_path: Path, driver: str) -> None:
     lab = start_lab()
     inventory = copy_lab_inventory(lab, tmp_path, driver=driver)
@@ -96,7 +96,7 @@ def test_changed_host_key(start_lab: StartLab, cli: RunCli, tmp_path: Path, driv
     assert code == 3 and "CHANGED" in problem and "SHA256:" in problem
 
 
-@pytest.mark.parametrize("driver", ["netmiko", "scrapli"])
+@pytest.mark.parametrize("driver", DRIVERS)
 def test_unknown_host_key_then_explicit_trust(
     start_lab: StartLab, cli: RunCli, tmp_path: Path, driver: str
 ) -> None:
@@ -153,7 +153,7 @@ def not_a_fitelnet(tmp_path: Path) -> Iterator[int]:
     thread.join(10)
 
 
-@pytest.mark.parametrize("driver", ["netmiko", "scrapli"])
+@pytest.mark.parametrize("driver", DRIVERS)
 def test_unexpected_prompt(
     start_lab: StartLab, cli: RunCli, tmp_path: Path, not_a_fitelnet: int, driver: str
 ) -> None:

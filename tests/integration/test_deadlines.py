@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import RunCli, StartLab
-from helpers import closed_port, lab_inventory, lab_inventory_path
+from helpers import DRIVERS, closed_port, lab_inventory, lab_inventory_path
 
 from fitelctl.deadline import command_deadline
 from fitelctl.fitelnet.drivers import DriverKind
@@ -93,7 +93,7 @@ def with_hung_device(state_dir: Path, port: int) -> Path:
     return path
 
 
-@pytest.mark.parametrize("driver", ["netmiko", "scrapli"])
+@pytest.mark.parametrize("driver", DRIVERS)
 def test_twenty_sites_with_a_hung_device_answer_within_the_deadline_as_a_whole(
     start_lab: StartLab, cli: RunCli, silent_port: int, driver: str
 ) -> None:
@@ -196,7 +196,7 @@ def test_without_a_deadline_a_slow_api_is_waited_for(start_lab: StartLab) -> Non
     assert results.unanswered == []
 
 
-@pytest.mark.parametrize("driver", ["netmiko", "scrapli"])
+@pytest.mark.parametrize("driver", DRIVERS)
 def test_in_process_the_deadline_holds_to_half_a_second(
     start_lab: StartLab, silent_port: int, driver: DriverKind
 ) -> None:

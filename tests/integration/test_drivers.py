@@ -22,7 +22,7 @@ import asyncssh
 import operator_session
 import pytest
 import yaml
-from helpers import closed_port
+from helpers import DRIVERS, closed_port
 
 from fitelctl.fitelnet.drivers import (
     AuthenticationFailed,
@@ -43,7 +43,6 @@ from fitelctl.fitelnet.drivers.base import BUSY_MARKER, ERROR_MARKERS
 from fitelctl.lab.device.model import DeviceFaults, DeviceSpec, LabDevice
 from fitelctl.lab.ssh_server import DeviceServer, start_device_server
 
-KINDS: list[DriverKind] = ["netmiko", "scrapli"]
 PASSWORD = "Lg1n-pw"  # short on purpose: the device prints its weak-password warnings
 ENABLE = "En4-pw"
 PSK = "Psk-Vz81-secret"
@@ -172,9 +171,9 @@ def lab(start_device: Callable[..., Lab]) -> Lab:
     return start_device()
 
 
-@pytest.fixture(params=KINDS)
+@pytest.fixture(params=DRIVERS)
 def kind(request: pytest.FixtureRequest) -> DriverKind:
-    driver: DriverKind = request.param  # one of KINDS
+    driver: DriverKind = request.param  # one of DRIVERS
     return driver
 
 

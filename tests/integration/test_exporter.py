@@ -33,6 +33,7 @@ from helpers import (
 from fitelctl.exporter.fleet import Fleet
 from fitelctl.exporter.server import ExporterServer
 from fitelctl.exporter.sessions import SessionPolicy
+from fitelctl.fitelnet.drivers import DriverKind
 from fitelctl.inventory import load_inventory
 from fitelctl.lab.device.model import SshSession
 from fitelctl.lab.runner import Lab
@@ -312,20 +313,26 @@ def only_session(lab: Lab, site: str) -> SshSession:
     return sessions[0]
 
 
-def test_an_idle_netmiko_session_carries_ssh_keepalives(lab: Lab) -> None:
+@pytest.mark.parametrize(
+    ("driver", "request_name"),
+    [("asyncssh", "keepalive@openssh.com"), ("netmiko", "keepalive@lag.net")],
+)
+def test_an_idle_session_carries_ssh_keepalives(
+    lab: Lab, driver: DriverKind, request_name: str
+) -> None:
     inventory = lab_inventory(lab)
-    options = ConnectOptions(driver="netmiko", keepalive=1.0)
+    options = ConnectOptions(driver=driver, keepalive=1.0)
     fleet = Fleet(inventory, ["tokyo", "site3"], 600.0, options=options)
-    quiet = Fleet(inventory, ["site2"], 600.0, options=ConnectOptions(driver="netmiko"))
+    quiet = Fleet(inventory, ["site2"], 600.0, options=ConnectOptions(driver=driver))
     fleet.start()
     quiet.start()
     try:
         polled = [*fleet.state.values(), *quiet.state.values()]
         assert settles(lambda: all(p.polls == 1 and p.errors == 0 for p in polled), 60)
         kept, off = [only_session(lab, s) for s in ("tokyo", "site3")], only_session(lab, "site2")
-        # one poll each, then idle: paramiko keeps talking, about once a second
+        # one poll each, then idle: the transport keeps talking, about once a second
         assert settles(lambda: all(len(s.global_requests) >= 3 for s in kept), 20)
-        assert {name for s in kept for name in s.global_requests} == {"keepalive@lag.net"}
+        assert {name for s in kept for name in s.global_requests} == {request_name}
         assert off.global_requests == []  # keepalive 0 (status, apply): none
         assert all(p.polls == 1 for p in polled)
     finally:

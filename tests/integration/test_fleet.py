@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ROOT, RunCli, StartLab
-from helpers import lab_inventory_path
+from helpers import DRIVERS, lab_inventory_path
 
 from fitelctl.cli.status import STATUS_WORKERS, _default_workers
 from fitelctl.fitelnet.drivers import DriverKind
@@ -37,7 +37,7 @@ def with_hung_site(state_dir: Path, port: int, connect_timeout: float = CONNECT_
     return path
 
 
-@pytest.mark.parametrize("driver", ["netmiko", "scrapli"])
+@pytest.mark.parametrize("driver", DRIVERS)
 def test_a_hung_site_does_not_hold_back_the_others(start_lab: StartLab, driver: DriverKind) -> None:
     lab = start_lab(scenario="seed-v1", sites=4)
     with socket.socket() as hung_device:  # the kernel accepts, nothing ever answers

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import RunCli, StartLab
-from helpers import lab_inventory, lab_inventory_path
-
-DRIVERS = ["netmiko", "scrapli"]
+from helpers import DRIVERS, lab_inventory, lab_inventory_path
 
 
 def status_json(cli: RunCli, inventory: Path, *args: str) -> tuple[int, dict]:  # type: ignore[type-arg]

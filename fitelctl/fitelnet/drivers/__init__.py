@@ -44,7 +44,13 @@ def open_driver(target: DeviceTarget, kind: DriverKind) -> DeviceDriver:
         from fitelctl.fitelnet.drivers.scrapli_driver import ScrapliDriver
 
         return ScrapliDriver(target)
-    raise FitelctlError(f"unknown device driver {kind!r}: expected 'netmiko' or 'scrapli'")
+    if kind == "asyncssh":
+        from fitelctl.fitelnet.drivers.asyncssh_driver import AsyncsshDriver
+
+        return AsyncsshDriver(target)
+    raise FitelctlError(
+        f"unknown device driver {kind!r}: expected 'netmiko', 'scrapli' or 'asyncssh'"
+    )
 
 
 __all__ = [

@@ -24,7 +24,7 @@ from fitelctl.redact import SECRETS, redact_text
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
-DriverKind = Literal["netmiko", "scrapli"]
+DriverKind = Literal["netmiko", "scrapli", "asyncssh"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,9 +43,10 @@ class DeviceTarget:
     connect_timeout: float = 10.0
     command_timeout: float = 30.0
     session_log: Path | None = None  # a redacted transcript is appended here
-    #: seconds between SSH keepalives while the session is idle, 0: none (netmiko:
-    #: paramiko's ``keepalive@lag.net``).  Not scrapli's: libscrapli 0.0.6 gives ssh
-    #: ``ServerAliveInterval`` = the connect timeout, first, and OpenSSH keeps that.
+    #: seconds between SSH keepalives while the session is idle, 0: none (asyncssh:
+    #: ``keepalive@openssh.com``; netmiko: paramiko's ``keepalive@lag.net``).  Not
+    #: scrapli's: libscrapli 0.0.6 gives ssh ``ServerAliveInterval`` = the connect
+    #: timeout, first, and OpenSSH keeps that.
     keepalive: float = 0.0
 
     @property

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import re
@@ -121,11 +122,17 @@ class KnownHostsEntry:
 
 
 def _wildcard_match(pattern: str, text: str) -> bool:
+    if "*" not in pattern and "?" not in pattern:
+        return pattern.lower() == text.lower()
+    return _wildcard_regex(pattern).fullmatch(text.lower()) is not None
+
+
+@functools.lru_cache(maxsize=1024)
+def _wildcard_regex(pattern: str) -> re.Pattern[str]:
     # fnmatch would read "[127.0.0.1]" as a character class; OpenSSH knows only * and ?.
-    regex = "".join(
-        ".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern.lower()
+    return re.compile(
+        "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern.lower())
     )
-    return re.fullmatch(regex, text.lower()) is not None
 
 
 def _hashed_matches(field: str, token: str) -> bool:
@@ -160,12 +167,21 @@ def parse_known_hosts(text: str, path: Path) -> list[KnownHostsEntry]:
 
 
 def load_known_hosts(path: Path) -> list[KnownHostsEntry]:
-    """Entries of ``path``; a missing file is simply empty."""
+    """Entries of ``path``; a missing file is simply empty.
+
+    Parsed once per content (a fleet's sessions all check their keys against the
+    same file); the file itself is read every time, so a change is never missed.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return []
-    return parse_known_hosts(text, path)
+    return list(_parsed_known_hosts(text, path))
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_known_hosts(text: str, path: Path) -> tuple[KnownHostsEntry, ...]:
+    return tuple(parse_known_hosts(text, path))
 
 
 class Verdict(Enum):
