@@ -14,6 +14,7 @@ from fitelctl.fitelnet.drivers.hostkeys import (
     Verdict,
     append_known_host,
     check_host_key,
+    entries_for,
     host_token,
     known_key_types,
     load_known_hosts,
@@ -155,6 +156,30 @@ def test_known_key_types_in_file_order() -> None:
     known = entries(f"[h]:2 {rsa}\n[h]:2 {ED25519}\n[h]:2 {OTHER}\n[x]:2 {ED25519}\n")
     assert known_key_types(known, "h", 2) == ["ssh-rsa", "ssh-ed25519"]
     assert known_key_types(known, "nobody", 2) == []
+
+
+def test_entries_for_a_host_are_those_that_match_it_in_file_order(tmp_path: Path) -> None:
+    """The indexed lookup a fleet uses finds exactly what matching every line finds."""
+    path = tmp_path / "known_hosts"
+    path.write_text(
+        f"[127.0.0.1]:22221 {OTHER}\n"
+        f"{HASHED_22221} {ED25519}\n"
+        f"[127.0.0.1]:*,!192.0.2.9 {OTHER}\n"
+        f"192.0.2.1,[127.0.0.1]:22221,[127.0.0.1]:22221 {ED25519}\n"
+        f"@revoked [127.0.0.1]:22221 {OTHER}\n"
+        f"192.0.2.? {ED25519}\n"
+        f"HOST.example {ED25519}\n"
+    )
+    everything = load_known_hosts(path)
+    for host, port in [("127.0.0.1", 22221), ("192.0.2.1", 22), ("host.EXAMPLE", 22), ("x", 1)]:
+        token = host_token(host, port)
+        expected = [entry for entry in everything if entry.matches(token)]
+        assert entries_for(path, host, port) == expected
+    assert [e.line_no for e in entries_for(path, "127.0.0.1", 22221)] == [1, 2, 3, 4, 5]
+    path.write_text(f"[127.0.0.1]:22221 {OTHER}\n")  # a changed file is read again
+    assert [e.key for e in entries_for(path, "127.0.0.1", 22221)] == [OTHER_KEY]
+    assert entries_for(tmp_path / "missing", "127.0.0.1", 22221) == []
+    assert entries_for(None, "127.0.0.1", 22221) == []
 
 
 def test_append_creates_the_file_and_completes_a_last_line(tmp_path: Path) -> None:

@@ -118,7 +118,7 @@ class _Client(asyncssh.SSHClient):
         self.key_exchanged = True
         t = self.target
         presented = hostkeys.HostKey(key.get_algorithm(), key.public_data)
-        entries = hostkeys.load_known_hosts(t.known_hosts) if t.known_hosts else []
+        entries = hostkeys.entries_for(t.known_hosts, t.host, t.port)
         check = hostkeys.check_host_key(entries, t.host, t.port, presented)
         if check.verdict is hostkeys.Verdict.TRUSTED:
             return True
@@ -243,7 +243,7 @@ class AsyncsshDriver(DriverBase):
         t = self.target
         if t.known_hosts is None:
             return "default"
-        entries = hostkeys.load_known_hosts(t.known_hosts)
+        entries = hostkeys.entries_for(t.known_hosts, t.host, t.port)
         known = hostkeys.known_key_types(entries, t.host, t.port)
         if not known:
             return "default"

@@ -167,21 +167,59 @@ def parse_known_hosts(text: str, path: Path) -> list[KnownHostsEntry]:
 
 
 def load_known_hosts(path: Path) -> list[KnownHostsEntry]:
-    """Entries of ``path``; a missing file is simply empty.
-
-    Parsed once per content (a fleet's sessions all check their keys against the
-    same file); the file itself is read every time, so a change is never missed.
-    """
+    """Entries of ``path``; a missing file is simply empty."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return []
-    return list(_parsed_known_hosts(text, path))
+    return list(_KnownHosts.of(text, path).entries)
 
 
-@functools.lru_cache(maxsize=16)
-def _parsed_known_hosts(text: str, path: Path) -> tuple[KnownHostsEntry, ...]:
-    return tuple(parse_known_hosts(text, path))
+def entries_for(path: Path | None, host: str, port: int) -> list[KnownHostsEntry]:
+    """The entries of ``path`` that name ``host:port``, in file order.
+
+    A fleet's sessions all check their keys against one file: it is parsed and indexed
+    once per content, so a check costs a lookup, not a pass over every line.  The file
+    itself is read every time, so a change is never missed.
+    """
+    if path is None:
+        return []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    return _KnownHosts.of(text, path).naming(host_token(host, port))
+
+
+@dataclass(frozen=True)
+class _KnownHosts:
+    entries: tuple[KnownHostsEntry, ...]
+    #: entries whose host field is plain names only, under each name (lower case)
+    by_name: dict[str, tuple[KnownHostsEntry, ...]]
+    #: the others (wildcards, negations, hashed names): matched one by one
+    patterned: tuple[KnownHostsEntry, ...]
+
+    @staticmethod
+    @functools.lru_cache(maxsize=16)
+    def of(text: str, path: Path) -> _KnownHosts:
+        entries = tuple(parse_known_hosts(text, path))
+        by_name: dict[str, list[KnownHostsEntry]] = {}
+        patterned = []
+        for entry in entries:
+            names = entry.hosts.lower().split(",")
+            if entry.hosts.startswith("|1|") or any(c in entry.hosts for c in "*?!"):
+                patterned.append(entry)
+                continue
+            for name in dict.fromkeys(names):
+                by_name.setdefault(name, []).append(entry)
+        return _KnownHosts(entries, {k: tuple(v) for k, v in by_name.items()}, tuple(patterned))
+
+    def naming(self, token: str) -> list[KnownHostsEntry]:
+        found = [
+            *self.by_name.get(token.lower(), ()),
+            *(e for e in self.patterned if e.matches(token)),
+        ]
+        return sorted(found, key=lambda entry: entry.line_no)
 
 
 class Verdict(Enum):
@@ -287,7 +325,7 @@ def refused_host_key(
     the key was unknown, ``target.trust_new_host_key`` is set (and ``may_trust``), and
     the key has just been appended: the caller connects again, strictly.
     """
-    entries = load_known_hosts(target.known_hosts) if target.known_hosts else []
+    entries = entries_for(target.known_hosts, target.host, target.port)
     key = presented or fetch_host_key(
         target.host,
         target.port,
