@@ -152,20 +152,22 @@ def _find_template(command: str, platform: str) -> Path:
     directory = templates_dir()
     if not (directory / INDEX_FILE).is_file():
         raise ParseError(f"no TextFSM template index at {directory / INDEX_FILE}")
-    cli_table = _index(str(directory), (directory / INDEX_FILE).stat().st_mtime_ns)
-    row = cli_table.index.GetRowMatch({"Command": command, "Platform": platform})
-    if not row:
+    stamp = (directory / INDEX_FILE).stat().st_mtime_ns
+    template = _template_name(str(directory), stamp, command, platform)
+    if template is None:
         raise ParseError(
             f"no TextFSM template for {command!r} on platform {platform!r} "
             f"in {directory / INDEX_FILE}"
         )
-    return directory / str(cli_table.index.index[row]["Template"])
+    return directory / template
 
 
-@functools.lru_cache(maxsize=8)
-def _index(directory: str, stamp: int) -> clitable.CliTable:
-    """The template index, read once per file version (``stamp``: its mtime)."""
-    return clitable.CliTable(INDEX_FILE, directory)
+@functools.lru_cache(maxsize=64)
+def _template_name(directory: str, stamp: int, command: str, platform: str) -> str | None:
+    """The index's template for ``command``, looked up once per index version (``stamp``)."""
+    cli_table = clitable.CliTable(INDEX_FILE, directory)
+    row = cli_table.index.GetRowMatch({"Command": command, "Platform": platform})
+    return str(cli_table.index.index[row]["Template"]) if row else None
 
 
 #: each thread's compiled templates: building one costs about 1 ms, parsing less
