@@ -182,12 +182,12 @@ class LabGroup:
 
 
 @contextmanager
-def lab(sites: int, scenario: str = "seed-v1") -> Iterator[LabProcess]:
+def lab(sites: int, scenario: str = "seed-v1", timeout: float = 120.0) -> Iterator[LabProcess]:
     # a benchmark stopped with SIGTERM still stops its lab (the finally below)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     running = LabProcess(sites, scenario)
     try:
-        running.start()
+        running.start(timeout)
         print(
             f"lab: {sites} site(s) ready in {running.ready_seconds:.2f}s "
             f"(pid {running.proc.pid if running.proc else '?'}, {running.state_dir})",
@@ -229,6 +229,81 @@ def _status_kb(pid: int, key: str) -> int:
             if line.startswith(key + ":"):
                 return int(line.split()[1])
     return 0
+
+
+# --- Nornir, in its own venv ----------------------------------------------------------
+
+NORNIR_VENV = REPO / "benchmarks" / ".venv-nornir"
+NORNIR_PACKAGES = ("nornir", "nornir_netmiko", "netmiko", "paramiko")
+
+
+def pinned_version(package: str) -> str | None:
+    """``package``'s version in constraints.txt (what fitelctl was tested with), if pinned."""
+    with suppress(OSError):
+        for line in (REPO / "constraints.txt").read_text().splitlines():
+            name, _, version = line.partition("==")
+            if name.strip().lower() == package.lower() and version:
+                return version.strip()
+    return None
+
+
+def venv_versions(python: Path, packages: Sequence[str]) -> dict[str, str | None] | None:
+    """The versions of ``packages`` in the venv of ``python``; None if one cannot be read."""
+    probe = (
+        "import json, sys\nfrom importlib import metadata\n"
+        "print(json.dumps({n: metadata.version(n) for n in sys.argv[1:]}))"
+    )
+    try:
+        done = subprocess.run(
+            [str(python), "-c", probe, *packages], capture_output=True, text=True, check=True
+        )
+        found: dict[str, str | None] = json.loads(done.stdout)
+    except (OSError, ValueError, subprocess.CalledProcessError):
+        return None
+    return found
+
+
+def nornir_python() -> tuple[Path | None, str]:
+    """The Python of ``benchmarks/.venv-nornir`` (created on first use), or None and why not.
+
+    Nornir is no dependency of fitelctl: it gets a plain venv of its own with
+    ``pip install nornir nornir_netmiko netmiko==<constraints.txt's>``, installed with
+    the project's constraints so that netmiko, paramiko and cryptography are the
+    versions fitelctl runs with.  pip uses the index configured on the machine.
+    """
+    python = NORNIR_VENV / "bin" / "python"
+    netmiko = pinned_version("netmiko")
+    versions = venv_versions(python, NORNIR_PACKAGES) if python.exists() else None
+    if versions is not None and netmiko in (None, versions["netmiko"]):
+        return python, "reused"
+    wanted = ["nornir", "nornir_netmiko", f"netmiko=={netmiko}" if netmiko else "netmiko"]
+    print(
+        f"creating {NORNIR_VENV.relative_to(REPO)}: pip install {' '.join(wanted)}", file=sys.stderr
+    )
+    steps = [
+        [PYTHON, "-m", "venv", "--clear", str(NORNIR_VENV)],
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "-c",
+            str(REPO / "constraints.txt"),
+            *wanted,
+        ],
+    ]
+    for step in steps:
+        try:
+            done = subprocess.run(step, capture_output=True, text=True, check=False)
+        except OSError as err:
+            return None, f"{step[0]}: {err.strerror}"
+        if done.returncode != 0:
+            lines = [line for line in done.stderr.splitlines() if line.strip()]
+            return None, f"{' '.join(step[1:4])} failed: {lines[-1] if lines else done.returncode}"
+    if venv_versions(python, NORNIR_PACKAGES) is None:
+        return None, f"{NORNIR_VENV.relative_to(REPO)} was made but cannot import nornir"
+    return python, "created"
 
 
 # --- OpenSSH ------------------------------------------------------------------------
@@ -560,3 +635,13 @@ def fitelctl_defaults() -> dict[str, Any]:
     defaults = Defaults()
     workers = getattr(status, "STATUS_WORKERS", defaults.workers)
     return {"driver": defaults.driver, "workers": workers}
+
+
+def fitelctl_drivers() -> list[str]:
+    """The device drivers this checkout's ``fitelctl ... --driver`` accepts."""
+    sys.path.insert(0, str(REPO))
+    try:
+        from fitelctl.cli.options import DriverChoice
+    finally:
+        sys.path.remove(str(REPO))
+    return [choice.value for choice in DriverChoice]
