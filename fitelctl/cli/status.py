@@ -115,6 +115,7 @@ def status(
     from fitelctl.cli.progress import site_progress
     from fitelctl.deadline import command_deadline
     from fitelctl.ops.connect import ConnectOptions
+    from fitelctl.ops.processes import processes_for
     from fitelctl.ops.status import collect_status, exit_code
 
     if all_sites and sites:
@@ -156,6 +157,7 @@ def status(
                 inventory,
                 names,
                 workers=workers or _default_workers(inventory),
+                processes=processes_for(len(names)),
                 options=options,
                 on_result=lambda result: progress.advance(result.site),
             )

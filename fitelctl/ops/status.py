@@ -20,6 +20,7 @@ from fitelctl.inventory import Inventory
 from fitelctl.ops.cloud import CloudView, RouterRead, cloud_view, read_router
 from fitelctl.ops.connect import ConnectOptions, connect_site
 from fitelctl.ops.pool import run_until
+from fitelctl.ops.processes import SpreadRun
 from fitelctl.parsing import (
     KNOWN_MODELS,
     CryptoSaTable,
@@ -346,15 +347,25 @@ def collect_status(
     options: ConnectOptions | None = None,
     on_result: Callable[[SiteStatus], None] | None = None,
     deadline: Deadline | None = None,
+    processes: int = 1,
 ) -> Statuses:
     """Every site's verdict; the VPC routers are read while the devices are.
 
     Bounded as a whole by ``deadline`` (default: the command's): what has not
     answered by then is reported as such, the rest as read.  Stuck sessions are
-    left behind on daemon threads, so they cannot hold the process.
+    left behind on daemon threads, so they cannot hold the process.  With
+    ``processes`` above 1 the devices are read by that many processes
+    (``ops/processes.py``), ``workers`` threads each; the VPC routers are read and
+    the verdicts given here.
     """
     deadline = deadline or current()
     options = options or ConnectOptions()
+
+    def work(site: str) -> DeviceRead:
+        return _timed(deadline, lambda: read_device(inventory, site, options))
+
+    # before any thread of this function starts: it forks
+    device_reads = SpreadRun(sites, work, processes=processes, workers=workers, deadline=deadline)
     clouds: dict[str, CloudRead] = {}
     late_routers: list[str] = []
     clouds_read = threading.Event()
@@ -383,10 +394,7 @@ def collect_status(
             for done in list(waiting):
                 finish(done, waiting.pop(done))
 
-    def work(site: str) -> DeviceRead:
-        return _timed(deadline, lambda: read_device(inventory, site, options))
-
-    reads = run_until(sites, work, workers=workers, deadline=deadline, on_done=device_done)
+    reads = device_reads.run(on_done=device_done)
     if not clouds_read.wait(deadline.wait_timeout(CLOUD_GRACE)):
         late_routers.append("the Sakura Cloud API")
         clouds.update(dict.fromkeys(sites, f"cloud side: the API {_no_answer(deadline)}"))

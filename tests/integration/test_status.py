@@ -9,6 +9,8 @@ import pytest
 from conftest import RunCli, StartLab
 from helpers import DRIVERS, lab_inventory, lab_inventory_path
 
+from fitelctl.ops.status import collect_status
+
 
 def status_json(cli: RunCli, inventory: Path, *args: str) -> tuple[int, dict]:  # type: ignore[type-arg]
     result = cli("-i", str(inventory), "status", "--json", *args)
@@ -286,3 +288,22 @@ def test_router_powered_off_takes_the_tunnel_down(start_lab: StartLab, cli: RunC
     assert (code, site["state"]) == (2, "down")
     assert site["cloud"]["instance_status"] == "down"
     assert any("VPC router is down" in p for p in site["problems"]), site["problems"]
+
+
+def test_a_fleet_read_by_two_processes_gives_the_same_verdicts(start_lab: StartLab) -> None:
+    """The processes split the devices; the routers are read and judged once, here."""
+    lab = start_lab(sites=6, faults=("site4/max-sessions:0",))
+    inventory = lab_inventory(lab)
+    names = inventory.select([])
+
+    def verdicts(processes: int) -> list[tuple[str, str, int, str | None]]:
+        statuses = collect_status(inventory, names, workers=2, processes=processes)
+        return [
+            (s.site, s.state, s.device.ipsec_sa_count, s.cloud.peer_status if s.cloud else None)
+            for s in statuses
+        ]
+
+    split = verdicts(2)
+    assert split == verdicts(1)
+    assert [state for _, state, _, _ in split].count("up") == 5  # site4 refuses every session
+    assert next(row for row in split if row[0] == "site4")[1] == "unknown"
