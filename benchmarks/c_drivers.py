@@ -1,4 +1,4 @@
-"""(c) The two drivers compared: ``fitelctl status`` with netmiko and with scrapli.
+"""(c) The drivers compared: ``fitelctl status`` with asyncssh, scrapli and netmiko.
 
     python benchmarks/c_drivers.py [--sizes 1 50 200] [--workers 8 16 32 64 128] [--runs 5]
 
@@ -6,9 +6,9 @@ Starts one ``fitelctl lab up --sites MAX`` process.  Part 0 (what one session
 costs): ``--sessions`` sessions one after the other, in one process, per driver
 (fitelctl's ``read_device``: connect, ``show crypto sa``, parse, close) and for
 OpenSSH's exec: wall time, client CPU and lab CPU per session.  Part 1: for each size N,
-``fitelctl status --all --json --driver D`` for both drivers with the default
+``fitelctl status --all --json --driver D`` for every driver with the default
 worker count, interleaved.  Part 2 (the worker sweep, to choose that default): at
-the largest size, both drivers at each ``--workers`` value, interleaved.  Each
+the largest size, every driver at each ``--workers`` value, interleaved.  Each
 entry has the wall time, the CPU of fitelctl and its children (scrapli's ssh
 processes), and the CPU the lab used meanwhile.  Needs nothing beyond the venv
 (scrapli's transport runs the ``ssh`` client; without it scrapli runs fail and
@@ -29,7 +29,7 @@ from typing import Any
 
 import _bench
 
-DRIVERS = ("scrapli", "netmiko")
+DRIVERS = _bench.DRIVERS
 
 
 def _cpu(who: int) -> float:
@@ -139,7 +139,7 @@ def main() -> None:
             series = _bench.interleaved(contenders, runs=args.runs, warmup=args.warmup, lab=lab)
             sizes[str(size)] = {
                 "results": {name: s.summary() for name, s in series.items()},
-                "netmiko / scrapli": _bench.ratio(series["netmiko"], series["scrapli"]),
+                **_ratios_to_default(series, defaults["driver"]),
             }
             _print(series)
         inventory = str(lab.inventory)
@@ -151,7 +151,7 @@ def main() -> None:
             series = _bench.interleaved(contenders, runs=args.runs, warmup=args.warmup, lab=lab)
             sweep[str(workers)] = {
                 "results": {name: s.summary() for name, s in series.items()},
-                "netmiko / scrapli": _bench.ratio(series["netmiko"], series["scrapli"]),
+                **_ratios_to_default(series, defaults["driver"]),
             }
             _print(series)
     doc = {
@@ -164,6 +164,15 @@ def main() -> None:
         f"workers_sweep_at_{largest}": sweep,
     }
     _bench.write_result("c_drivers", doc, output=args.output)
+
+
+def _ratios_to_default(series: dict[str, _bench.Series], default: str) -> dict[str, float | None]:
+    """Each other driver's median over the default driver's (above 1: slower)."""
+    return {
+        f"{name} / {default}": _bench.ratio(s, series[default])
+        for name, s in series.items()
+        if name != default
+    }
 
 
 def _print(series: dict[str, _bench.Series]) -> None:

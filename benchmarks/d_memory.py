@@ -29,7 +29,7 @@ from typing import Any
 
 import _bench
 
-DRIVERS = ("scrapli", "netmiko")
+DRIVERS = _bench.DRIVERS
 
 
 def _tree_memory_kb(root: int) -> tuple[int, int]:
