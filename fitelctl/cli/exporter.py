@@ -5,13 +5,22 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fitelctl.cli import context
 from fitelctl.cli.options import AllSitesOption, DriverOption, TrustNewHostKeyOption
+from fitelctl.errors import FitelctlError
 
+if TYPE_CHECKING:
+    from fitelctl.inventory import Inventory
+
+#: Sessions one exporter may hold with the scrapli driver.  libscrapli 0.0.6 keeps about
+#: five file descriptors per session; with 250 and more sessions in one process the
+#: exporter died with SIGSEGV ("NULL pointer access" in libscrapli's log callback just
+#: before), measured on the lab with benchmarks/g_exporter.py; 200 ran.
+SCRAPLI_MAX_SESSIONS = 200
 #: ``--interval``'s default, seconds: one poll per device and per VPC router per interval.
 DEFAULT_INTERVAL = 30.0
 #: ``--keepalive``'s default, seconds (``status``, ``apply`` and the rest send none).
@@ -82,6 +91,7 @@ def exporter(
     if shard is not None:
         k, n = parse_shard(shard)
         names = shard_sites(inventory, names, k, n)
+    _refuse_too_many_scrapli_sessions(inventory, names, driver.value if driver else None)
     fleet = Fleet(
         inventory,
         names,
@@ -115,3 +125,17 @@ def exporter(
             file=sys.stderr,
         )
     print("fitelctl exporter: stopped, every session logged out", file=sys.stderr)
+
+
+def _refuse_too_many_scrapli_sessions(
+    inventory: Inventory, names: list[str], driver: str | None
+) -> None:
+    """A clear refusal instead of a crash: see ``SCRAPLI_MAX_SESSIONS``."""
+    kinds = [driver or inventory.site(s).device.driver or inventory.defaults.driver for s in names]
+    count = kinds.count("scrapli")
+    if count > SCRAPLI_MAX_SESSIONS:
+        raise FitelctlError(
+            f"the exporter would hold {count} scrapli sessions; libscrapli crashes the process "
+            f"beyond about {SCRAPLI_MAX_SESSIONS} (measured): use the asyncssh driver "
+            "(--driver asyncssh), or split the fleet with --shard K/N"
+        )

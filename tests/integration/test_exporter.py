@@ -30,6 +30,7 @@ from helpers import (
     settles,
 )
 
+import fitelctl.cli.exporter as exporter_cli
 from fitelctl.exporter.fleet import Fleet
 from fitelctl.exporter.server import ExporterServer
 from fitelctl.exporter.sessions import SessionPolicy
@@ -217,6 +218,17 @@ def test_a_port_in_use_is_one_line_and_no_login(lab: Lab, cli: RunCli) -> None:
         )
     assert result.returncode != 0
     one_line_error(result, f"127.0.0.1:{port}", "already in use")
+    assert all(enables(lab, site) == 0 for site in lab.sites)
+
+
+def test_more_scrapli_sessions_than_libscrapli_survives_are_refused(
+    lab: Lab, cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(exporter_cli, "SCRAPLI_MAX_SESSIONS", len(lab.sites) - 1)
+    args = ("--inventory", str(lab_inventory_path(lab)), "exporter", "--listen", "127.0.0.1:0")
+    result = cli(*args, "--driver", "scrapli")
+    assert result.returncode != 0
+    one_line_error(result, f"{len(lab.sites)} scrapli sessions", "--driver asyncssh", "--shard")
     assert all(enables(lab, site) == 0 for site in lab.sites)
 
 
