@@ -39,7 +39,9 @@ import asyncssh
 from fitelctl.fitelnet.drivers import hostkeys
 from fitelctl.fitelnet.drivers.base import (
     CONFIRM_PATTERN,
+    ENABLE_REFUSED,
     OTHER_EDITS_MARKER,
+    PROMPT_BODY,
     AuthenticationFailed,
     CommandTimeout,
     DeviceError,
@@ -61,12 +63,11 @@ from fitelctl.fitelnet.drivers.base import (
 _R = TypeVar("_R")
 guard_logger(logging.getLogger("asyncssh"))
 
-_PROMPT = re.compile(r"[\w.\-@/:]{0,63}(?:\([^)\n]{1,40}\))?[>#][ \t]*")
+_PROMPT = re.compile(PROMPT_BODY + r"[ \t]*")
 _PRIVILEGED = re.compile(r"[\w.\-@/:]{0,63}#[ \t]*")
 _CONFIG = re.compile(r"[\w.\-@/:]{0,63}\([^)\n]{1,40}\)#[ \t]*")
 _PASSWORD = re.compile(r".*password:[ \t]*", re.I)
 _CONFIRM = re.compile(r".*" + CONFIRM_PATTERN.removesuffix("$"))
-ENABLE_REFUSED = "Authentication failed"
 #: what ends a read: one pattern, or any of several
 _Ends = re.Pattern[str] | tuple[re.Pattern[str], ...]
 #: a PTY wide enough that the device never wraps a line of ``show`` output

@@ -262,8 +262,8 @@ class SessionDropped(DeviceError):
 # --- judging device output -----------------------------------------------------------------
 
 #: Any FITELnet prompt: ``HOST>``, ``HOST#``, ``HOST(config...)#``, or bare ``>``/``#``.
-_PROMPT_BODY = r"[\w.\-@/:]{0,63}(?:\([^)\n]{1,40}\))?[>#]"
-PROMPT_PATTERN = rf"(?m)^{_PROMPT_BODY}[ \t\r]*$"
+PROMPT_BODY = r"[\w.\-@/:]{0,63}(?:\([^)\n]{1,40}\))?[>#]"
+PROMPT_PATTERN = rf"(?m)^{PROMPT_BODY}[ \t\r]*$"
 #: The ``[y/N]:`` question of save/refresh/restore (and of commit on some firmware).
 CONFIRM_PATTERN = r"\[y/[nN]\]:?[ \t\r]*$"
 ERROR_MARKERS = (
@@ -274,13 +274,15 @@ ERROR_MARKERS = (
     "% Command failed",
 )
 BUSY_MARKER = "Another processing is executing"
+#: what the device prints on a wrong enable password, before it asks ``password:`` again
+ENABLE_REFUSED = "Authentication failed"
 INVALID_INPUT = "Invalid input detected"
 #: ``configure terminal`` while another session holds uncommitted edits (OBSERVED,
 #: pyats-fitelnet): "WARNING: Another users has already edited working.cfg."
 OTHER_EDITS_MARKER = "Another users has already edited working.cfg"
 
 
-_PROMPT_LINE = re.compile(_PROMPT_BODY)
+_PROMPT_LINE = re.compile(PROMPT_BODY)
 _QUESTION = re.compile(r"^.*\[y/[nN]\]:?[ \t]*y?[ \t]*$", re.M)
 
 

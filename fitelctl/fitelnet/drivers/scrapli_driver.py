@@ -48,6 +48,7 @@ from scrapli.transport import BinOptions
 from fitelctl.fitelnet.drivers import hostkeys
 from fitelctl.fitelnet.drivers.base import (
     BUSY_MARKER,
+    ENABLE_REFUSED,
     OTHER_EDITS_MARKER,
     AuthenticationFailed,
     CommandTimeout,
@@ -68,7 +69,6 @@ from fitelctl.fitelnet.drivers.base import (
 )
 
 PLATFORM = "furukawa_fitelnet"
-ENABLE_REFUSED = "Authentication failed"
 #: Commands that ask ``[y/N]`` (their first word).
 _CONFIRMED = {"save", "restore", "refresh", "load", "disconnect"}
 _R = TypeVar("_R")
