@@ -231,7 +231,7 @@ class AsyncsshDriver(DriverBase):
             "server_host_key_algs": self._key_algorithms(),
             # Cheapest first, every default kept after them: asyncssh's default first
             # choices (a post-quantum hybrid key exchange, chacha20-poly1305) run partly
-            # in Python and cost a fleet read about a third of its CPU on the lab.
+            # in Python (chacha20-poly1305 alone: ~11% of a 200-site read's CPU samples).
             "kex_algs": "^curve25519-sha256",
             "encryption_algs": "^aes128-gcm@openssh.com",
             "login_timeout": t.connect_timeout,
