@@ -43,9 +43,14 @@ class _Silent:
         return None
 
 
+def shows_bar(enabled: bool) -> bool:
+    """Whether ``site_progress(..., enabled=enabled)`` draws a bar (and runs its thread)."""
+    return enabled and sys.stderr.isatty()
+
+
 def site_progress(description: str, *, total: int, enabled: bool) -> Progress:
     """A progress bar on stderr while sites finish; silent for --json or when not a TTY."""
-    if not (enabled and sys.stderr.isatty()):
+    if not shows_bar(enabled):
         return _Silent()
     return SiteProgress(description, total=total)
 

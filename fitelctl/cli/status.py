@@ -112,7 +112,7 @@ def status(
     before the --timeout deadline: what answered is still printed).  With --nagios,
     a monitoring plugin for one site (docs/output-contract.md#status---nagios).
     """
-    from fitelctl.cli.progress import site_progress
+    from fitelctl.cli.progress import shows_bar, site_progress
     from fitelctl.deadline import command_deadline
     from fitelctl.ops.connect import ConnectOptions
     from fitelctl.ops.processes import processes_for
@@ -157,7 +157,8 @@ def status(
                 inventory,
                 names,
                 workers=workers or _default_workers(inventory),
-                processes=processes_for(len(names)),
+                # no fork beside the bar's refresh thread (a fork copies no threads)
+                processes=1 if shows_bar(progress_shown) else processes_for(len(names)),
                 options=options,
                 on_result=lambda result: progress.advance(result.site),
             )

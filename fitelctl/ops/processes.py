@@ -9,7 +9,8 @@ back over a pipe as it finishes.  Results reach ``on_done`` in this process, on 
 caller's thread, in the order they arrive, exactly as with ``run_until``.
 
 Children are forked before this process starts any thread of its own, so a child
-holds no lock another thread had taken.  Forking is used on Linux only (elsewhere,
+holds no lock another thread had taken (``status`` does not spread while its progress
+bar, which has a thread, is drawn).  Forking is used on Linux only (elsewhere,
 and for one process, this is ``run_until``).  A child that dies leaves its
 unfinished sites out of the results, as the deadline does; children still reading
 at the deadline are killed.

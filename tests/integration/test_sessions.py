@@ -24,7 +24,8 @@ OTHER_LINE = "ip route 10.9.9.0/24 172.30.128.1"
 
 @contextmanager
 def other_session(lab: Lab, *config_lines: str) -> Iterator[Any]:
-    """An operator's SSH session (upstream netmiko), left in config mode after its lines."""
+    """An operator's SSH session (upstream netmiko), left in config mode after its lines;
+    on leaving, it has logged out and the device no longer lists it."""
     device = json.loads((lab.options.state_dir / "lab.json").read_text())["devices"][0]
     with operator_session(device) as conn:
         if config_lines:
@@ -32,6 +33,7 @@ def other_session(lab: Lab, *config_lines: str) -> Iterator[Any]:
             for line in config_lines:
                 conn.send_command(line, expect_string=r"\)#")
         yield conn
+    assert settles(lambda: not lab.sites["tokyo"].device.ssh_sessions)
 
 
 def fitelctl(cli: RunCli, lab: Lab, *args: str) -> Any:
@@ -137,6 +139,7 @@ def shell_transcript(lab: Lab, password: str, typed: str) -> str:
         return shown
     finally:
         client.close()
+        assert settles(lambda: not lab.sites["tokyo"].device.ssh_sessions)  # gone there too
 
 
 def test_sessions_bad_input_is_one_clear_line(start_lab: StartLab, cli: RunCli) -> None:
