@@ -121,7 +121,10 @@ def _make_directories(directory: Path) -> None:
     missing: list[Path] = []
     current = directory
     while not current.is_dir():
-        if current.exists() or current.is_symlink():  # a file where a directory should be
+        if current.exists() or current.is_symlink():
+            if current.is_dir():  # another thread made it between the two looks
+                break
+            # a file where a directory should be
             raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(current))
         missing.append(current)
         if current.parent == current:

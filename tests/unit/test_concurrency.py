@@ -227,3 +227,22 @@ def test_new_host_keys_appended_from_many_threads_all_land_whole(tmp_path: Path)
     entries = load_known_hosts(path)
     for port, key in keys.items():
         assert check_host_key(entries, "127.0.0.1", port, key).verdict is Verdict.TRUSTED
+
+
+def test_sites_creating_their_backup_folders_at_once_all_succeed(tmp_path: Path) -> None:
+    """A fleet apply writes every site's first backup at once: the shared ``backups``
+    folder is made by whichever thread gets there first, and no other may take it for
+    a file ("Not a directory", seen in a 6-site apply)."""
+    from fitelctl.private_files import write_private_file
+
+    for attempt in range(30):
+        root = tmp_path / f"inventory-{attempt}"
+        root.mkdir()
+
+        def worker(root: Path = root) -> int:
+            site = f"site-{threading.get_ident()}"
+            write_private_file(root / "backups" / site / "a.cfg", "x", root=root)
+            return 1
+
+        assert _hammer(worker, threads=16) == 16
+        assert len(list((root / "backups").iterdir())) == 16
