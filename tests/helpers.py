@@ -368,6 +368,12 @@ def settles(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
     return True
 
 
+def sessions_ended(lab: Lab, site: str = "tokyo") -> None:
+    """Wait until the lab device no longer lists any SSH session: a client that logged
+    out has closed its connection, and the device drops the session a moment later."""
+    assert settles(lambda: not lab.sites[site].device.ssh_sessions), "a session stayed listed"
+
+
 #: the lab's first site (tokyo): its public, WAN and tunnel addresses
 TOKYO = site_addresses(0)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import RunCli, StartLab
-from helpers import ARTICLE_V2_CHANGES, lab_inventory_path
+from helpers import ARTICLE_V2_CHANGES, lab_inventory_path, sessions_ended
 from operator_session import configure_terminal, operator_session
 
 from fitelctl.fitelnet.config_tree import ConfigTree
@@ -188,6 +188,7 @@ def test_uncommitted_edits_of_another_session_are_not_applied_over(
     with operator_session(lab_json) as other:  # types the line, then `end` and `exit`
         configure_terminal(other)
         other.send_command("ip route 10.9.9.0/24 172.30.128.1", expect_string=r"\)#")
+    sessions_ended(lab)
     code, doc = apply_json(cli, lab, "tokyo", "--yes")
     site = doc["sites"][0]
     assert code == 1 and site["result"] == "failed"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import RunCli, StartLab
-from helpers import lab_inventory_path, settles
+from helpers import lab_inventory_path, sessions_ended, settles
 from operator_session import configure_terminal, operator_session
 
 from fitelctl.lab.device import texts
@@ -33,7 +33,7 @@ def other_session(lab: Lab, *config_lines: str) -> Iterator[Any]:
             for line in config_lines:
                 conn.send_command(line, expect_string=r"\)#")
         yield conn
-    assert settles(lambda: not lab.sites["tokyo"].device.ssh_sessions)
+    sessions_ended(lab)
 
 
 def fitelctl(cli: RunCli, lab: Lab, *args: str) -> Any:
@@ -139,7 +139,7 @@ def shell_transcript(lab: Lab, password: str, typed: str) -> str:
         return shown
     finally:
         client.close()
-        assert settles(lambda: not lab.sites["tokyo"].device.ssh_sessions)  # gone there too
+        sessions_ended(lab)
 
 
 def test_sessions_bad_input_is_one_clear_line(start_lab: StartLab, cli: RunCli) -> None:
