@@ -182,13 +182,15 @@ class AsyncsshDriver(DriverBase):
 
     async def _say_exit(self) -> None:
         if self._process is not None:
-            self._process.stdin.write("exit\n")
+            with suppress(asyncssh.Error, OSError):  # already ended: closing follows anyway
+                self._process.stdin.write("exit\n")
             # the device ends the session; a short wait lets "exit" reach it first
             await _quietly(self._process.wait_closed(), 1.0)
 
     async def _open(self) -> None:
         t = self.target
         client = _Client(t)
+        self._buffer = ""
         try:
             async with asyncio.timeout(t.connect_timeout):
                 conn, _ = await asyncssh.create_connection(
