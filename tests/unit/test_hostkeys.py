@@ -16,6 +16,7 @@ from fitelctl.fitelnet.drivers.hostkeys import (
     check_host_key,
     entries_for,
     host_token,
+    trusted_file,
     known_key_types,
     load_known_hosts,
     parse_known_hosts,
@@ -180,6 +181,24 @@ def test_entries_for_a_host_are_those_that_match_it_in_file_order(tmp_path: Path
     assert [e.key for e in entries_for(path, "127.0.0.1", 22221)] == [OTHER_KEY]
     assert entries_for(tmp_path / "missing", "127.0.0.1", 22221) == []
     assert entries_for(None, "127.0.0.1", 22221) == []
+
+
+def test_the_file_paramiko_gets_holds_only_what_is_trusted_for_the_host(tmp_path: Path) -> None:
+    path = tmp_path / "known_hosts"
+    path.write_text(
+        f"{HASHED_22221} {ED25519}\n"  # hashed: written under the plain name
+        f"[127.0.0.1]:* {OTHER}\n"  # a wildcard naming the host
+        "@revoked [127.0.0.1]:22221 " + OTHER + "\n"  # ... but revoked for it
+        f"192.0.2.1 {OTHER}\n"  # another host
+    )
+    mine = trusted_file(path, "127.0.0.1", 22221)
+    assert mine.read_text() == f"[127.0.0.1]:22221 {ED25519}\n"
+    assert oct(mine.parent.stat().st_mode)[-3:] == "700"
+    assert trusted_file(path, "192.0.2.1", 22).read_text() == f"192.0.2.1 {OTHER}\n"
+    assert trusted_file(path, "nobody", 22).read_text() == ""
+    assert trusted_file(None, "127.0.0.1", 22221).read_text() == ""
+    path.write_text(f"[127.0.0.1]:22221 {OTHER}\n")  # a changed file gives a new one
+    assert trusted_file(path, "127.0.0.1", 22221).read_text() == f"[127.0.0.1]:22221 {OTHER}\n"
 
 
 def test_append_creates_the_file_and_completes_a_last_line(tmp_path: Path) -> None:

@@ -4,8 +4,9 @@ Netmiko handles login, the weak-password warnings, ``enable`` (including a refus
 enable password), ``no more`` and prompt stripping, as written against real F220s.
 This module adds what the contract needs on top:
 
-* host keys enforced by paramiko itself (``ssh_strict`` + ``alt_key_file`` = the
-  inventory's known_hosts, no system files); only a refusal goes to ``hostkeys``
+* host keys enforced by paramiko itself (``ssh_strict`` + ``alt_key_file`` = what the
+  inventory's known_hosts trusts for this device, ``hostkeys.trusted_file``; no system
+  files); only a refusal goes to ``hostkeys``
   to say why and, when asked, trust a new key;
 * pattern-driven reads with explicit timeouts.  Upstream ``save_config`` uses
   timing reads (about 2 s of silence per step) and upstream ``commit`` reports
@@ -156,7 +157,7 @@ class NetmikoDriver(DriverBase):
 
     def _login(self, *, retry: bool = False) -> Any:
         t = self.target
-        known_hosts = str(t.known_hosts) if t.known_hosts else ""
+        known_hosts = str(hostkeys.trusted_file(t.known_hosts, t.host, t.port))
         session_log = None
         if t.session_log is not None:
             self._transcript = self._transcript or TranscriptLog(t.session_log, t, "netmiko")
@@ -174,7 +175,7 @@ class NetmikoDriver(DriverBase):
                 allow_agent=False,
                 ssh_strict=True,
                 system_host_keys=False,
-                alt_host_keys=bool(known_hosts),
+                alt_host_keys=True,
                 alt_key_file=known_hosts,
                 conn_timeout=t.connect_timeout,
                 banner_timeout=t.connect_timeout,
