@@ -16,12 +16,12 @@ from fitelctl.fitelnet.drivers.hostkeys import (
     check_host_key,
     entries_for,
     host_token,
-    trusted_file,
     known_key_types,
     load_known_hosts,
     parse_known_hosts,
     refused_host_key,
     sha256_fingerprint,
+    trusted_file,
     type_label,
 )
 

@@ -62,6 +62,8 @@ from fitelctl.fitelnet.drivers.base import (
 
 _R = TypeVar("_R")
 guard_logger(logging.getLogger("asyncssh"))
+log = logging.getLogger("fitelctl.driver")
+guard_logger(log)
 
 _PROMPT = re.compile(PROMPT_BODY + r"[ \t]*")
 _PRIVILEGED = re.compile(r"[\w.\-@/:]{0,63}#[ \t]*")
@@ -92,10 +94,19 @@ class _Loop:
         with self._lock:
             if self._loop is None or self._pid != os.getpid():
                 self._loop, self._pid = asyncio.new_event_loop(), os.getpid()
+                self._loop.set_exception_handler(_unclaimed)
                 threading.Thread(
                     target=self._loop.run_forever, name="fitelctl-ssh", daemon=True
                 ).start()
             return self._loop
+
+
+def _unclaimed(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A failure no caller waits for any more (asyncssh's late "connection lost" after a
+    timeout gave up on the session): one debug line, not asyncio's traceback on stderr."""
+    error = context.get("exception")
+    detail = f": {type(error).__name__}: {error}" if error else ""
+    log.debug("SSH session loop: %s%s", context.get("message", "unclaimed failure"), detail)
 
 
 LOOP = _Loop()
