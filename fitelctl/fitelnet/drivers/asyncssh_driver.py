@@ -40,7 +40,6 @@ from fitelctl.fitelnet.drivers import hostkeys
 from fitelctl.fitelnet.drivers.base import (
     CONFIRM_PATTERN,
     ENABLE_REFUSED,
-    OTHER_EDITS_MARKER,
     PROMPT_BODY,
     AuthenticationFailed,
     CommandTimeout,
@@ -49,7 +48,6 @@ from fitelctl.fitelnet.drivers.base import (
     DeviceUnreachable,
     DriverBase,
     EnablePasswordRejected,
-    OtherSessionEdits,
     SessionDropped,
     SessionRefused,
     TranscriptLog,
@@ -359,29 +357,17 @@ class AsyncsshDriver(DriverBase):
         text = self._op(command, partial(self._command, command, _PROMPT))
         return check_output(self.target, command, _output(text))
 
-    def configure(self, lines: Sequence[str], *, other_edits_ok: bool = False) -> str:
-        wanted = self._config_lines(lines)
-        if not wanted:
-            return ""
+    def _enter_configuration(self) -> str:
         entered = self._op(
-            "configure terminal", lambda: self._command("configure terminal", _PROMPT)
+            "configure terminal", partial(self._command, "configure terminal", _PROMPT)
         )
         if not _CONFIG.fullmatch(_last_line(entered)):
             raise UnexpectedPrompt(self.target, "a (config)# prompt", _last_line(entered))
-        if OTHER_EDITS_MARKER in entered and not other_edits_ok:
-            self._end()
-            raise OtherSessionEdits(self.target)
-        outputs = []
-        try:
-            for line in wanted:
-                text = self._op(line, partial(self._command, line, _PROMPT))
-                outputs.append(check_output(self.target, line, _output(text)))
-        except DeviceError:
-            with suppress(DeviceError):
-                self._end()
-            raise
-        self._end()
-        return "\n".join(o for o in outputs if o)
+        return entered
+
+    def _config_line(self, line: str) -> str:
+        text = self._op(line, partial(self._command, line, _PROMPT))
+        return check_output(self.target, line, _output(text))
 
     def _end(self) -> None:
         text = self._op("end", partial(self._command, "end", _PROMPT))

@@ -12,6 +12,7 @@ import io
 import logging
 import re
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -421,8 +422,9 @@ class DriverBase:
     """Context-manager support and the FITELnet dialogue shared by both drivers.
 
     ``with open_driver(target, kind) as dev:`` connects on entry and closes on exit.
-    Subclasses implement ``connect``/``close``, ``show``, ``configure`` and the one
-    primitive ``_confirmed`` (send a command, answer ``y`` if it asks ``[y/N]``).
+    Subclasses implement ``connect``/``close``, ``show`` and the primitives
+    ``_confirmed`` (send a command, answer ``y`` if it asks ``[y/N]``),
+    ``_enter_configuration``, ``_config_line`` and ``_end``.
     """
 
     def __init__(self, target: DeviceTarget) -> None:
@@ -449,6 +451,38 @@ class DriverBase:
 
     def _confirmed(self, command: str) -> str:
         raise NotImplementedError
+
+    def _enter_configuration(self) -> str:
+        """``configure terminal``; what the device printed (UnexpectedPrompt if no mode)."""
+        raise NotImplementedError
+
+    def _config_line(self, line: str) -> str:
+        """One configuration line; its output, judged by ``check_output``."""
+        raise NotImplementedError
+
+    def _end(self) -> None:
+        """``end``, back to the privileged prompt."""
+        raise NotImplementedError
+
+    def configure(self, lines: Sequence[str], *, other_edits_ok: bool = False) -> str:
+        """``configure terminal``, the lines, ``end`` (see ``DeviceDriver.configure``)."""
+        wanted = self._config_lines(lines)
+        if not wanted:
+            return ""
+        entered = self._enter_configuration()
+        if OTHER_EDITS_MARKER in entered and not other_edits_ok:
+            self._end()
+            raise OtherSessionEdits(self.target)
+        outputs = []
+        try:
+            for line in wanted:
+                outputs.append(self._config_line(line))
+        except DeviceError:
+            with suppress(DeviceError):
+                self._end()
+            raise
+        self._end()
+        return "\n".join(o for o in outputs if o)
 
     def _config_lines(self, lines: Sequence[str]) -> list[str]:
         """The non-blank lines to send, their secrets registered first."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import re
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -39,16 +39,13 @@ from netmiko.session_log import SessionLog
 from fitelctl.fitelnet.drivers import hostkeys
 from fitelctl.fitelnet.drivers.base import (
     CONFIRM_PATTERN,
-    OTHER_EDITS_MARKER,
     PROMPT_PATTERN,
     AuthenticationFailed,
     CommandTimeout,
-    DeviceError,
     DeviceTarget,
     DeviceUnreachable,
     DriverBase,
     EnablePasswordRejected,
-    OtherSessionEdits,
     SessionDropped,
     SessionRefused,
     TranscriptLog,
@@ -259,10 +256,7 @@ class NetmikoDriver(DriverBase):
     def show(self, command: str) -> str:
         return check_output(self.target, command, self._send(command, _PROMPT))
 
-    def configure(self, lines: Sequence[str], *, other_edits_ok: bool = False) -> str:
-        wanted = self._config_lines(lines)
-        if not wanted:
-            return ""
+    def _enter_configuration(self) -> str:
         with self._io("configure terminal") as conn:
             try:
                 entered: str = conn.config_mode()
@@ -270,19 +264,10 @@ class NetmikoDriver(DriverBase):
                 raise UnexpectedPrompt(
                     self.target, "a (config)# prompt", "no configuration mode"
                 ) from None
-        if OTHER_EDITS_MARKER in entered and not other_edits_ok:
-            self._end()
-            raise OtherSessionEdits(self.target)
-        outputs = []
-        try:
-            for line in wanted:
-                outputs.append(check_output(self.target, line, self._send(line, _PROMPT)))
-        except DeviceError:
-            with suppress(DeviceError):
-                self._end()
-            raise
-        self._end()
-        return "\n".join(o for o in outputs if o)
+        return entered
+
+    def _config_line(self, line: str) -> str:
+        return check_output(self.target, line, self._send(line, _PROMPT))
 
     def _end(self) -> None:
         with self._io("end") as conn:

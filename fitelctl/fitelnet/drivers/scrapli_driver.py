@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import suppress
 from importlib import resources
 from typing import TypeVar
@@ -49,7 +49,6 @@ from fitelctl.fitelnet.drivers import hostkeys
 from fitelctl.fitelnet.drivers.base import (
     BUSY_MARKER,
     ENABLE_REFUSED,
-    OTHER_EDITS_MARKER,
     AuthenticationFailed,
     CommandTimeout,
     DeviceBusy,
@@ -58,7 +57,6 @@ from fitelctl.fitelnet.drivers.base import (
     DeviceUnreachable,
     DriverBase,
     EnablePasswordRejected,
-    OtherSessionEdits,
     SessionDropped,
     TranscriptLog,
     UnexpectedPrompt,
@@ -291,29 +289,17 @@ class ScrapliDriver(DriverBase):
     def show(self, command: str) -> str:
         return self._send(command, "privileged_exec")
 
-    def configure(self, lines: Sequence[str], *, other_edits_ok: bool = False) -> str:
-        wanted = self._config_lines(lines)
-        if not wanted:
-            return ""
+    def _enter_configuration(self) -> str:
         self._op(
             "configure terminal",
             lambda cli, ns, cancel: cli.enter_mode(
                 "configuration", operation_timeout_ns=ns, cancel=cancel
             ),
         )
-        if OTHER_EDITS_MARKER in self._watch.seen and not other_edits_ok:
-            self._end()
-            raise OtherSessionEdits(self.target)
-        outputs = []
-        try:
-            for line in wanted:
-                outputs.append(self._send(line, "configuration"))
-        except DeviceError:
-            with suppress(DeviceError):
-                self._end()
-            raise
-        self._end()
-        return "\n".join(o for o in outputs if o)
+        return self._watch.seen
+
+    def _config_line(self, line: str) -> str:
+        return self._send(line, "configuration")
 
     def _end(self) -> None:
         self._op(
