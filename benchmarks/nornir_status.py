@@ -29,8 +29,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from netmiko.furukawa import FurukawaFitelnetSSH
 from netmiko.ssh_dispatcher import CLASS_MAPPER
+from netmiko_loop import ClosesFast  # the same fix as the fixed netmiko loop
 from nornir import InitNornir  # type: ignore[import-not-found,unused-ignore]
 from nornir.core.inventory import (  # type: ignore[import-not-found,unused-ignore]
     ConnectionOptions,
@@ -48,16 +48,6 @@ from nornir_netmiko.tasks import (  # type: ignore[import-not-found,unused-ignor
 )
 
 PLATFORM = "furukawa_fitelnet"
-
-
-class ClosesFast(FurukawaFitelnetSSH):
-    """Upstream with the prompt pattern that ``check_config_mode`` lacks (as netmiko_loop)."""
-
-    def check_config_mode(
-        self, check_string: str = ")#", pattern: str = r"(?:[>#]|password:)\s*$",
-        force_regex: bool = False,
-    ) -> bool:  # fmt: skip
-        return bool(super().check_config_mode(check_string, pattern, force_regex))
 
 
 class DictInventory:
