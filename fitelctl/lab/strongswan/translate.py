@@ -1,0 +1,369 @@
+"""An F220's committed crypto config, and a VPC router's settings, as swanctl connections.
+
+Pure code: text and JSON in, ``Connection`` values (the body of vici's ``load-conn``
+plus the pre-shared key) out.  Both charons of the lab are configured from here, each
+from its own side's configuration only; nothing here knows whether the two will agree.
+
+F220 keywords mapped (everything the lab device's grammar accepts in the crypto blocks):
+
+====================================================  =======================================
+F220 line                                             swanctl
+====================================================  =======================================
+``crypto isakmp policy`` ``authentication pre-share``  ``local/remote.auth = psk``
+``encryption aes|3des|des``                           IKE proposal cipher ``aesN``/``3des``/``des``
+``encryption-keysize aes MIN MAX PREF``               one IKE proposal per key length, PREF first
+``hash sha|sha-256|sha-512|md5`` (one or more)        IKE integrity and PRF ``sha1``/``sha256``/…
+``group N``                                           IKE DH group (``modp1536``, ``ecp256``, …)
+``lifetime S``                                        ``reauth_time`` (IKEv1 re-authenticates)
+``initiate-mode main|aggressive``                     ``aggressive = no|yes``
+``crypto isakmp profile`` ``ike-version 1|2``          ``version``
+``set peer A``                                        ``remote_addrs`` (the lab's place for A)
+``local-address A``                                   the identity when no ``self-identity``
+``self-identity address|fqdn|user-fqdn V``            ``local.id`` = ``V``/``fqdn:V``/``email:V``
+``local-key [ascii] K``                               the IKE shared secret
+``keepalive interval N …``                            ``dpd_delay = N``
+``set isakmp-policy``/``set ipsec-policy``            which policies above apply
+``crypto ipsec policy`` ``set security-association    ESP proposal cipher ``aesN``/``3des``/
+transform ESP-CIPHER ESP-AUTH``                       ``des``/``null``, integrity ``sha1``/…
+``set security-association transform-keysize``        one ESP proposal per key length
+``set pfs groupN``                                    the ESP proposal's DH group (none: no PFS)
+``set security-association lifetime seconds S``       the CHILD_SA's ``rekey_time``
+``set security-association always-up``                ``start_action = start`` (else ``trap``)
+``crypto ipsec selector`` ``src|dst N ipv4 any``       ``local_ts``/``remote_ts`` 0.0.0.0/0
+``crypto map`` ``match address``/``set isakmp-profile``  which selector and profile apply
+``crypto ipsec security-association lifetime          the CHILD_SA's ``rekey_time`` when the
+seconds S`` (top level)                                policy has none
+====================================================  =======================================
+
+Lines read and deliberately not expressed, because they do not change what the two
+sides negotiate: ``set ip df-bit``, ``set ip fragment``, ``set mtu``, ``set mss``,
+``set udp-encapsulation …`` (charon always does NAT-T, and ``kernel-libipsec`` forces
+UDP encapsulation anyway), and at top level ``crypto isakmp keepalive``, ``crypto
+isakmp log …``, ``crypto isakmp negotiation always-up-params …``, ``crypto ipsec
+replay-check …``.  Anything else in a crypto block has no translation and is refused
+with its line number (``TranslationError``), never dropped.
+
+What swanctl cannot express of the F220: its peer-identity check (UNKNOWN; the device
+side accepts any identity from the router: ``remote.id = %any``), and the F220's own
+retry timing (``always-up-params``): charon's retransmission timing applies instead.
+
+The VPC router's side follows its settings: version 1 accepts only AES-128/SHA-1/
+MODP-1536 with PFS in the same group (the one set observed to link with an F220,
+docs/domain.md#vpc-router-versions-1-and-2); version 2 its ``EncryptionAlgo``,
+``HashAlgo``, ``DHGroup`` (PFS in the same group), ``IKE``/``ESP`` lifetimes and DPD.
+Each peer entry is one connection named as the real router names it
+(``peer-<Peer>-tunnel-vti``, see the router's log), route-based (0.0.0.0/0 both ways),
+presenting its global address as its identity and wanting ``RemoteID`` (the peer's
+address when empty).
+
+Addresses: ``LabAddresses`` says where each address of the configs lives in the lab's
+namespaces; an address it does not know goes to ``UNREACHABLE``, a lab address nothing
+answers on, so a wrong ``set peer`` meets silence as it would on the Internet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from fitelctl.fitelnet.config_tree import ConfigTree, Entry
+from fitelctl.fitelnet.crypto_config import BrokenTunnel, DeviceTunnel, read_tunnels
+
+K = TypeVar("K")
+
+#: in 198.18.0.0/15 (RFC 2544), never given to any namespace
+UNREACHABLE = "198.19.255.254"
+
+IKE_CIPHERS = {"aes": "aes", "3des": "3des", "des": "des"}
+ESP_CIPHERS = {"esp-aes": "aes", "esp-3des": "3des", "esp-des": "des", "esp-null": "null"}
+HASHES = {"sha": "sha1", "sha-256": "sha256", "sha-512": "sha512", "md5": "md5"}
+ESP_AUTHS = {
+    "esp-sha-hmac": "sha1",
+    "esp-sha256-hmac": "sha256",
+    "esp-sha512-hmac": "sha512",
+    "esp-md5-hmac": "md5",
+}
+DH_GROUPS = {
+    1: "modp768",
+    2: "modp1024",
+    5: "modp1536",
+    14: "modp2048",
+    15: "modp3072",
+    16: "modp4096",
+    19: "ecp256",
+    20: "ecp384",
+}
+IDENTITY_PREFIX = {"address": "", "fqdn": "fqdn:", "user-fqdn": "email:"}
+
+#: Leading words of every line the translation reads, per block kind; ``""``: top level.
+MAPPED: dict[str, tuple[str, ...]] = {
+    "crypto isakmp policy": (
+        "authentication pre-share",
+        "encryption",
+        "encryption-keysize",
+        "hash",
+        "group",
+        "lifetime",
+        "initiate-mode",
+    ),
+    "crypto isakmp profile": (
+        "ike-version",
+        "set peer",
+        "local-address",
+        "self-identity",
+        "local-key",
+        "keepalive interval",
+        "set isakmp-policy",
+        "set ipsec-policy",
+    ),
+    "crypto ipsec policy": (
+        "set security-association transform",
+        "set security-association transform-keysize",
+        "set pfs",
+        "set security-association lifetime seconds",
+        "set security-association always-up",
+    ),
+    "crypto ipsec selector": ("src", "dst"),
+    "crypto map": ("match address", "set isakmp-profile"),
+    "": ("crypto ipsec security-association lifetime seconds",),
+}
+#: Lines read and left out on purpose: they do not change the negotiation.
+NOT_NEGOTIATED: dict[str, tuple[str, ...]] = {
+    "crypto ipsec policy": (
+        "set ip df-bit",
+        "set ip fragment",
+        "set mtu",
+        "set mss",
+        "set udp-encapsulation",
+    ),
+    "": (
+        "crypto isakmp keepalive",
+        "crypto isakmp log",
+        "crypto isakmp negotiation always-up-params",
+        "crypto ipsec replay-check",
+    ),
+}
+
+V1_ROUTER_PROPOSAL = "aes128-sha1-modp1536"
+V1_ROUTER_LIFETIMES = (28800, 1800)
+
+
+class TranslationError(ValueError):
+    """A configuration the lab's charons cannot be given as is; names the line."""
+
+
+@dataclass(frozen=True)
+class LabAddresses:
+    """Where the configs' addresses live in the lab (config address → namespace address)."""
+
+    places: Mapping[str, str]
+
+    def of(self, address: str) -> str:
+        return self.places.get(address, UNREACHABLE)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One swanctl connection: its name, the ``load-conn`` body and its shared key."""
+
+    name: str
+    body: dict[str, Any]
+    psk_owners: tuple[str, ...]
+    psk: str = field(repr=False)
+
+
+# ---------------------------------------------------------------- the F220's side
+
+
+def device_connections(
+    config_text: str, lab: LabAddresses, *, own_address: str
+) -> list[Connection]:
+    """Every IPsec tunnel of the device's committed config, as its charon's connections.
+
+    ``own_address`` is the config address of the device's outside interface: the
+    identity it presents when neither ``self-identity`` nor ``local-address`` names one.
+    """
+    check_vocabulary(config_text)
+    tree = ConfigTree.parse(config_text)
+    connections = []
+    for tunnel in read_tunnels(tree):
+        if isinstance(tunnel, BrokenTunnel):
+            raise TranslationError(f"{tunnel.interface}: {tunnel.reason}")
+        connections.append(_device_connection(tree, tunnel, lab, own_address))
+    return connections
+
+
+def check_vocabulary(config_text: str) -> None:
+    """Refuse the first crypto line the translation neither maps nor knowingly leaves out."""
+    block = ""  # the crypto block kind the indented lines belong to, if any
+    for number, raw in enumerate(config_text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("!"):
+            continue
+        if raw.startswith(" "):
+            kind = block
+            if not kind:
+                continue
+        else:
+            block = _block_kind(line)
+            if block or not line.startswith("crypto "):
+                continue
+            kind = ""
+        known = MAPPED.get(kind, ()) + NOT_NEGOTIATED.get(kind, ())
+        if not any(line == k or line.startswith(k + " ") for k in known):
+            where = f"in '{kind}'" if kind else "at top level"
+            raise TranslationError(f"line {number}: '{line}' {where} has no strongSwan translation")
+
+
+def _block_kind(header: str) -> str:
+    return next((k for k in MAPPED if k and header.startswith(k + " ")), "")
+
+
+def _device_connection(
+    tree: ConfigTree, tunnel: DeviceTunnel, lab: LabAddresses, own_address: str
+) -> Connection:
+    name = tunnel.interface.replace(" ", "")
+    profile = _profile_of(tree, tunnel.map_name)
+    isakmp = tree.find(f"crypto isakmp policy {profile.child_value('set isakmp-policy')}")
+    aggressive = isakmp is not None and isakmp.child_value("initiate-mode") == "aggressive"
+    identity = _identity(profile) or tunnel.local_address or own_address
+    child: dict[str, Any] = {
+        "mode": "tunnel",
+        "local_ts": ["0.0.0.0/0"],
+        "remote_ts": ["0.0.0.0/0"],
+        "esp_proposals": _esp_proposals(tunnel),
+        "rekey_time": f"{tunnel.ipsec_lifetime}s",
+        "start_action": "start" if tunnel.always_up else "trap",
+    }
+    body: dict[str, Any] = {
+        "version": str(tunnel.ike_version),
+        "local_addrs": [lab.of(tunnel.local_address or own_address)],
+        "remote_addrs": [lab.of(tunnel.peer)],
+        "proposals": _ike_proposals(tunnel),
+        "aggressive": "yes" if aggressive else "no",
+        "local": {"auth": "psk", "id": identity},
+        "remote": {"auth": "psk", "id": "%any"},
+        "children": {name: child},
+        **_ike_lifetime(tunnel.ike_version, tunnel.ike_lifetime),
+    }
+    if tunnel.keepalive_interval:
+        body["dpd_delay"] = f"{tunnel.keepalive_interval}s"
+    return Connection(name=name, body=body, psk_owners=(identity,), psk=tunnel.psk)
+
+
+def _profile_of(tree: ConfigTree, map_name: str) -> Entry:
+    crypto_map = tree.find(f"crypto map {map_name} ipsec-isakmp")
+    assert crypto_map is not None  # read_tunnels resolved it
+    profile = tree.find(f"crypto isakmp profile {crypto_map.child_value('set isakmp-profile')}")
+    assert profile is not None
+    return profile
+
+
+def _identity(profile: Entry) -> str:
+    value = profile.child_value("self-identity")
+    if not value:
+        return ""
+    kind, _, identity = value.partition(" ")
+    if kind not in IDENTITY_PREFIX or not identity:
+        raise TranslationError(f"'self-identity {value}' in '{profile.header}' is not understood")
+    return IDENTITY_PREFIX[kind] + identity
+
+
+def _ike_proposals(tunnel: DeviceTunnel) -> list[str]:
+    if tunnel.ike_encryption not in IKE_CIPHERS:
+        raise TranslationError(f"{tunnel.interface}: encryption {tunnel.ike_encryption}")
+    ciphers = _ciphers(IKE_CIPHERS[tunnel.ike_encryption], tunnel.ike_key_bits)
+    group = _group(tunnel.dh_group, tunnel.interface)
+    hashes = [_lookup(HASHES, h, tunnel.interface) for h in tunnel.ike_hash.split()]
+    return [f"{c}-{h}-{group}" for c in ciphers for h in hashes]
+
+
+def _esp_proposals(tunnel: DeviceTunnel) -> list[str]:
+    cipher = _lookup(ESP_CIPHERS, tunnel.esp_encryption, tunnel.interface)
+    ciphers = _ciphers(cipher, tunnel.esp_key_bits)
+    auth = _lookup(ESP_AUTHS, tunnel.esp_auth, tunnel.interface)
+    pfs = f"-{_group(tunnel.pfs_group, tunnel.interface)}" if tunnel.pfs_group else ""
+    return [f"{c}-{auth}{pfs}" for c in ciphers]
+
+
+def _ciphers(cipher: str, key_bits: tuple[int, ...]) -> list[str]:
+    return [f"aes{bits}" for bits in key_bits] if cipher == "aes" else [cipher]
+
+
+def _group(group: int, where: str) -> str:
+    return _lookup(DH_GROUPS, group, where)
+
+
+def _lookup(table: Mapping[K, str], key: K, where: str) -> str:
+    if key not in table:
+        raise TranslationError(f"{where}: '{key}' has no strongSwan name")
+    return table[key]
+
+
+def _ike_lifetime(version: int, seconds: int) -> dict[str, str]:
+    """IKEv1 SAs are not rekeyed but re-authenticated (``reauth_time``)."""
+    if version == 1:
+        return {"reauth_time": f"{seconds}s", "rekey_time": "0s"}
+    return {"rekey_time": f"{seconds}s"}
+
+
+# ---------------------------------------------------------------- the VPC router's side
+
+
+def router_connections(
+    settings: Mapping[str, Any], *, version: int, global_address: str, lab: LabAddresses
+) -> list[Connection]:
+    """One connection per ``SiteToSiteIPsecVPN.Config`` entry of the router's settings."""
+    vpn = settings.get("Router", {}).get("SiteToSiteIPsecVPN") or {}
+    if str(vpn.get("Enabled", "True")) != "True":
+        return []
+    ike_proposal, esp_proposal, ike_life, esp_life = _router_crypto(vpn, version)
+    dpd = (vpn.get("IKE") or {}).get("DPD") or {}
+    connections = []
+    for entry in vpn.get("Config", []):
+        peer = str(entry["Peer"])
+        name = f"peer-{peer}-tunnel-vti"
+        remote_id = str(entry.get("RemoteID") or peer)
+        body: dict[str, Any] = {
+            "version": "1",
+            "local_addrs": [lab.of(global_address)],
+            "remote_addrs": [lab.of(peer)],
+            "proposals": [ike_proposal],
+            "aggressive": "no",
+            "local": {"auth": "psk", "id": global_address},
+            "remote": {"auth": "psk", "id": remote_id},
+            "children": {
+                name: {
+                    "mode": "tunnel",
+                    "local_ts": ["0.0.0.0/0"],
+                    "remote_ts": ["0.0.0.0/0"],
+                    "esp_proposals": [esp_proposal],
+                    "rekey_time": f"{esp_life}s",
+                    "start_action": "start",
+                }
+            },
+            **_ike_lifetime(1, ike_life),
+        }
+        if dpd.get("Interval"):
+            body["dpd_delay"] = f"{int(dpd['Interval'])}s"
+            body["dpd_timeout"] = f"{int(dpd.get('Timeout') or 150)}s"
+        connections.append(
+            Connection(
+                name=name,
+                body=body,
+                psk_owners=(global_address, remote_id),
+                psk=str(entry.get("PreSharedSecret", "")),
+            )
+        )
+    return connections
+
+
+def _router_crypto(vpn: Mapping[str, Any], version: int) -> tuple[str, str, int, int]:
+    """(IKE proposal, ESP proposal, IKE lifetime, ESP lifetime) of the router."""
+    if version < 2:
+        return V1_ROUTER_PROPOSAL, V1_ROUTER_PROPOSAL, *V1_ROUTER_LIFETIMES
+    suite = f"{vpn['EncryptionAlgo']}-{vpn['HashAlgo']}-{vpn['DHGroup']}"
+    ike_life = int((vpn.get("IKE") or {}).get("Lifetime") or V1_ROUTER_LIFETIMES[0])
+    esp_life = int((vpn.get("ESP") or {}).get("Lifetime") or V1_ROUTER_LIFETIMES[1])
+    return suite, suite, ike_life, esp_life
