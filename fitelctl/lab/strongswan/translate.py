@@ -29,7 +29,7 @@ transform ESP-CIPHER ESP-AUTH``                       ``des``/``null``, integrit
 ``set pfs groupN``                                    the ESP proposal's DH group (none: no PFS)
 ``set security-association lifetime seconds S``       the CHILD_SA's ``rekey_time``
 ``set security-association always-up``                ``start_action = start`` (else ``trap``)
-``crypto ipsec selector`` ``src|dst N ipv4 any``       ``local_ts``/``remote_ts`` 0.0.0.0/0
+``crypto ipsec selector`` ``src|dst N ipv4 any|P``     ``local_ts``/``remote_ts`` (any: 0.0.0.0/0)
 ``crypto map`` ``match address``/``set isakmp-profile``  which selector and profile apply
 ``crypto ipsec security-association lifetime          the CHILD_SA's ``rekey_time`` when the
 seconds S`` (top level)                                policy has none
@@ -228,10 +228,11 @@ def _device_connection(
     isakmp = tree.find(f"crypto isakmp policy {profile.child_value('set isakmp-policy')}")
     aggressive = isakmp is not None and isakmp.child_value("initiate-mode") == "aggressive"
     identity = _identity(profile) or tunnel.local_address or own_address
+    local_ts, remote_ts = _selectors(tree, tunnel.map_name)
     child: dict[str, Any] = {
         "mode": "tunnel",
-        "local_ts": ["0.0.0.0/0"],
-        "remote_ts": ["0.0.0.0/0"],
+        "local_ts": local_ts,
+        "remote_ts": remote_ts,
         "esp_proposals": _esp_proposals(tunnel),
         "rekey_time": f"{tunnel.ipsec_lifetime}s",
         "start_action": "start" if tunnel.always_up else "trap",
@@ -258,6 +259,21 @@ def _profile_of(tree: ConfigTree, map_name: str) -> Entry:
     profile = tree.find(f"crypto isakmp profile {crypto_map.child_value('set isakmp-profile')}")
     assert profile is not None
     return profile
+
+
+def _selectors(tree: ConfigTree, map_name: str) -> tuple[list[str], list[str]]:
+    """(local, remote) traffic selectors: the ``src``/``dst`` pairs of the map's selector."""
+    crypto_map = tree.find(f"crypto map {map_name} ipsec-isakmp")
+    name = crypto_map.child_value("match address") if crypto_map else None
+    selector = tree.find(f"crypto ipsec selector {name}") if name else None
+    sides: dict[str, list[str]] = {"src": [], "dst": []}
+    if selector is not None:
+        for line in selector.children:
+            words = line.split()  # src 1 ipv4 any
+            if len(words) != 4 or words[0] not in sides or words[2] != "ipv4":
+                raise TranslationError(f"'{line}' in '{selector.header}' is not understood")
+            sides[words[0]].append("0.0.0.0/0" if words[3] == "any" else words[3])
+    return sides["src"] or ["0.0.0.0/0"], sides["dst"] or ["0.0.0.0/0"]
 
 
 def _identity(profile: Entry) -> str:
