@@ -10,9 +10,10 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, run_in_child, run_in_process
+from helpers import ROOT, require_strongswan, run_in_child, run_in_process
 
 from fitelctl.lab.runner import BackgroundLab, Lab, LabOptions
+from fitelctl.lab.strongswan.referee import Bench
 
 __all__ = ["ROOT", "RunCli", "StartLab"]
 
@@ -67,3 +68,20 @@ def silent_port() -> Iterator[int]:
         listener.bind(("127.0.0.1", 0))
         listener.listen(16)
         yield int(listener.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def benches(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[bool, Bench]]:
+    """Interop: two benches of real charons, keyed by ``nat`` (the office on the router's
+    link, or behind a masquerading NAT); skipped or failed by ``require_strongswan``."""
+    require_strongswan()
+    workdir = tmp_path_factory.mktemp("charons")
+    started: dict[bool, Bench] = {}
+    try:
+        for nat in (False, True):
+            started[nat] = Bench(workdir, nat=nat)
+            started[nat].start()
+        yield started
+    finally:
+        for bench in started.values():
+            bench.close()

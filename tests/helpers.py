@@ -119,6 +119,24 @@ def required_tool(name: str, install: str) -> str:
     return path
 
 
+def require_strongswan() -> None:
+    """Skip (elsewhere) or fail (under CI) an interop test where real strongSwan cannot run.
+
+    Fails under ``FITELCTL_REQUIRE_TOOLS=1`` (set by ``.ci/run``) or ``CI=true``, so that
+    the interop suite can never pass by skipping; the message lists what is missing and
+    the command that installs it.
+    """
+    from fitelctl.lab.strongswan import prerequisites
+
+    missing = prerequisites.missing()
+    if not missing:
+        return
+    message = "real strongSwan is not usable here:\n" + "\n".join(missing)
+    if os.environ.get(REQUIRE_TOOLS) == "1" or os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def run_in_child(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Completed:
     """``python -m fitelctl ARGS`` in a child process, from the repository root."""
     return subprocess.run(

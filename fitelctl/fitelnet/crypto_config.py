@@ -37,6 +37,12 @@ class DeviceTunnel:
     peer: str
     psk: str
     keepalive_interval: int | None
+    aggressive_mode: bool = False  # ``initiate-mode aggressive`` (main is the default)
+
+    @property
+    def ike_hashes(self) -> tuple[str, ...]:
+        """The hashes offered: ``hash`` may list several (``hash sha sha-256``)."""
+        return tuple(self.ike_hash.split())
 
 
 @dataclass(frozen=True)
@@ -199,4 +205,5 @@ def _resolve(config: ConfigTree, interface: str, map_name: str) -> DeviceTunnel:
         peer=_need_value(profile, "set peer"),
         psk=local_key[-1],
         keepalive_interval=int(keepalive.split()[0]) if keepalive else None,
+        aggressive_mode=isakmp.child_value("initiate-mode") == "aggressive",
     )

@@ -40,21 +40,35 @@ BENCH_TIMING = Timing(retransmit_tries=1, retransmit_timeout=0.5, retransmit_bas
 #: strongSwan 5.9 messages that decide an IKEv1 negotiation, in the order they are
 #: looked for in both charons' logs.  The responder refuses Main Mode's proposal with
 #: "no proposal found" and Quick Mode's with "no matching proposal found" (the
-#: initiator's "received NO_PROPOSAL_CHOSEN" says neither which phase nor why); an IKE
-#: version or exchange mode it has no config for is a Main Mode refusal too; a wrong PSK
-#: makes the responder's decryption of the encrypted Main Mode messages fail; an identity
-#: no connection wants finds no peer config; the initiator gives up on silence.
+#: initiator's "received NO_PROPOSAL_CHOSEN" says neither which phase nor why).  A Main
+#: Mode from an address no connection has (the router has no peer entry for the office's
+#: address) finds "no IKE config"; the F220 on ``ike-version 2`` meets the same message
+#: (``IKEV2_REFUSED`` is looked for first) and aggressive mode is refused outright: both
+#: refuse phase 1 as a whole.  A wrong PSK makes the responder's decryption of the
+#: encrypted Main Mode messages fail; an identity no connection wants finds no peer
+#: config; the initiator gives up on silence.
+IKEV2_REFUSED = "parsed IKE_SA_INIT request"
 DECISIVE: tuple[tuple[str, NegotiationCause], ...] = (
     ("no matching proposal found", "proposal_mismatch_quick_mode"),
     ("no proposal found", "proposal_mismatch_main_mode"),
-    ("no IKE config found", "proposal_mismatch_main_mode"),
     ("Aggressive Mode PSK disabled", "proposal_mismatch_main_mode"),
+    ("no IKE config found", "id_mismatch"),
     ("decryption failed", "psk_mismatch"),
     ("integrity check failed", "psk_mismatch"),
     ("no peer config found", "id_mismatch"),
     ("but none allows pre-shared key authentication", "id_mismatch"),
     ("giving up after", "no_response"),
 )
+
+
+def classify(lines: list[str]) -> NegotiationCause | None:
+    """The failure class the first decisive message of ``lines`` says, if any yet."""
+    for text, cause in DECISIVE:
+        if any(text in line for line in lines):
+            if text == "no IKE config found" and any(IKEV2_REFUSED in line for line in lines):
+                return "proposal_mismatch_main_mode"
+            return cause
+    return None
 
 
 @dataclass(frozen=True)
@@ -174,9 +188,9 @@ class Bench:
             if self._child_installed(device_conn):
                 return "ok"
             lines = self.router.log_lines()[router_start:] + self.device.log_lines()[device_start:]
-            for text, cause in DECISIVE:
-                if any(text in line for line in lines):
-                    return cause
+            cause = classify(lines)
+            if cause is not None:
+                return cause
             time.sleep(0.01)
         return "no_response"
 

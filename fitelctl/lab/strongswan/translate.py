@@ -225,8 +225,6 @@ def _device_connection(
 ) -> Connection:
     name = tunnel.interface.replace(" ", "")
     profile = _profile_of(tree, tunnel.map_name)
-    isakmp = tree.find(f"crypto isakmp policy {profile.child_value('set isakmp-policy')}")
-    aggressive = isakmp is not None and isakmp.child_value("initiate-mode") == "aggressive"
     identity = _identity(profile) or tunnel.local_address or own_address
     local_ts, remote_ts = _selectors(tree, tunnel.map_name)
     child: dict[str, Any] = {
@@ -242,7 +240,7 @@ def _device_connection(
         "local_addrs": [lab.of(tunnel.local_address or own_address)],
         "remote_addrs": [lab.of(tunnel.peer)],
         "proposals": _ike_proposals(tunnel),
-        "aggressive": "yes" if aggressive else "no",
+        "aggressive": "yes" if tunnel.aggressive_mode else "no",
         "local": {"auth": "psk", "id": identity},
         "remote": {"auth": "psk", "id": "%any"},
         "children": {name: child},
@@ -291,7 +289,7 @@ def _ike_proposals(tunnel: DeviceTunnel) -> list[str]:
         raise TranslationError(f"{tunnel.interface}: encryption {tunnel.ike_encryption}")
     ciphers = _ciphers(IKE_CIPHERS[tunnel.ike_encryption], tunnel.ike_key_bits)
     group = _group(tunnel.dh_group, tunnel.interface)
-    hashes = [_lookup(HASHES, h, tunnel.interface) for h in tunnel.ike_hash.split()]
+    hashes = [_lookup(HASHES, h, tunnel.interface) for h in tunnel.ike_hashes]
     return [f"{c}-{h}-{group}" for c in ciphers for h in hashes]
 
 
