@@ -94,7 +94,7 @@ def remove_namespace(name: str) -> None:
     deadline = time.monotonic() + 2.0
     while pids and time.monotonic() < deadline:
         time.sleep(0.02)
-        pids = [pid for pid in pids if _running(pid)]
+        pids = [pid for pid in pids if process_running(pid)]
     _signal_all(pids, signal.SIGKILL)
     ip("netns", "delete", name)
 
@@ -113,7 +113,7 @@ def _signal_all(pids: list[int], sig: signal.Signals) -> None:
             os.kill(pid, sig)
 
 
-def _running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
     """Alive and not a zombie (a zombie child of ours still answers ``kill 0``)."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
