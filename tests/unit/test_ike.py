@@ -122,3 +122,39 @@ def test_every_fitelnet_algorithm_has_one_strongswan_name_and_reads_back() -> No
     assert set(STRONGSWAN_CIPHERS) | {"aes"} == set(vocab.ISAKMP_ENCRYPTIONS) | {"null"}
     for table in (STRONGSWAN_CIPHERS, STRONGSWAN_INTEGRITY, STRONGSWAN_PRFS, STRONGSWAN_GROUPS):
         assert len(set(table.values())) == len(table)
+
+
+# What the real charons of the interop suite showed (tests/interop/test_conformance.py):
+
+
+def test_without_self_identity_the_f220_presents_its_local_address() -> None:
+    tunnel = replace(tokyo_tunnel(), self_identity="")
+    assert tunnel.local_address == "172.30.128.254"
+    assert run(tunnel, router(1)) == "ok"
+    assert run(tunnel, router(1, remote_id="126.169.118.242")) == "id_mismatch"
+
+
+def test_without_self_identity_or_local_address_it_presents_the_office_address() -> None:
+    tunnel = replace(tokyo_tunnel(), self_identity="", local_address="")
+    assert run(tunnel, router(1, remote_id="126.169.118.242")) == "ok"
+
+
+def test_any_of_several_offered_hashes_may_be_the_one_the_router_wants() -> None:
+    tunnel = replace(tokyo_tunnel(), ike_hash="sha-256 sha")
+    assert tunnel.ike_hashes == ("sha-256", "sha")
+    assert run(tunnel, router(1)) == "ok"
+    assert run(replace(tunnel, ike_hash="sha-256 md5"), router(1)) == "proposal_mismatch_main_mode"
+
+
+def test_aggressive_mode_is_refused_in_phase_one_whatever_else_matches() -> None:
+    config = device_config(TOKYO, "v1", "k").replace(
+        " group 5", " initiate-mode aggressive\n group 5"
+    )
+    (tunnel,) = read_tunnels(ConfigTree.parse(config))
+    assert isinstance(tunnel, DeviceTunnel) and tunnel.aggressive_mode
+    assert run(tunnel, router(1)) == "proposal_mismatch_main_mode"
+
+
+def test_ike_version_2_is_refused_before_the_router_looks_for_a_peer_entry() -> None:
+    tunnel = replace(tokyo_tunnel(), ike_version=2)
+    assert run(tunnel, router(1, peer="203.0.113.77")) == "proposal_mismatch_main_mode"

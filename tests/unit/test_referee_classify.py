@@ -1,0 +1,49 @@
+"""The referee's reading of real charon lines (copied from the interop bench's logs)."""
+
+from __future__ import annotations
+
+import pytest
+
+from fitelctl.lab.strongswan.referee import classify
+
+MAIN_MODE_REFUSED = [
+    "13[CFG] <1> received proposals: IKE:AES_CBC_128/HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_2048",
+    "13[CFG] <1> configured proposals: IKE:AES_CBC_128/HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_1536",
+    "13[IKE] <1> no proposal found",
+    "11[IKE] <tunnel1|1> received NO_PROPOSAL_CHOSEN error notify",
+]
+QUICK_MODE_REFUSED = [
+    "14[CFG] <peer-1|1> received proposals: ESP:AES_CBC_128/HMAC_SHA1_96/NO_EXT_SEQ",
+    "14[IKE] <peer-1|1> no matching proposal found, sending NO_PROPOSAL_CHOSEN",
+    "11[IKE] <tunnel1|1> received NO_PROPOSAL_CHOSEN error notify",
+]
+WRONG_PSK = [
+    "12[ENC] <3> invalid ID_V1 payload length, decryption failed?",
+    "12[ENC] <3> could not decrypt payloads",
+]
+NO_PEER_ENTRY = [
+    "09[IKE] <21> no IKE config found for 198.18.0.1...198.18.0.2, sending NO_PROPOSAL_CHOSEN"
+]
+IKEV2 = [
+    "11[ENC] <2> parsed IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) ]",
+    *NO_PEER_ENTRY,
+]
+AGGRESSIVE = ["14[IKE] <3> Aggressive Mode PSK disabled for security reasons"]
+SILENCE = ["07[IKE] <tunnel1|4> giving up after 1 retransmits"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "cause"),
+    [
+        (MAIN_MODE_REFUSED, "proposal_mismatch_main_mode"),
+        (QUICK_MODE_REFUSED, "proposal_mismatch_quick_mode"),
+        (WRONG_PSK, "psk_mismatch"),
+        (NO_PEER_ENTRY, "id_mismatch"),
+        (IKEV2, "proposal_mismatch_main_mode"),
+        (AGGRESSIVE, "proposal_mismatch_main_mode"),
+        (SILENCE, "no_response"),
+        (["13[IKE] <1> 198.18.0.2 is initiating a Main Mode IKE_SA"], None),
+    ],
+)
+def test_the_decisive_line_names_the_failure(lines: list[str], cause: str | None) -> None:
+    assert classify(lines) == cause
