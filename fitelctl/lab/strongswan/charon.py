@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import vici
-
 CHARON_BINARY = Path("/usr/sbin/charon-systemd")
 PLUGINS = (
     "random nonce openssl pem pkcs1 x509 revocation constraints pubkey aes sha1 sha2 md5"
@@ -100,6 +98,8 @@ class Charon:
     @contextmanager
     def session(self) -> Iterator[Any]:
         """A vici session (``vici.Session``) on a fresh connection, closed afterwards."""
+        import vici  # here, so that ``prerequisites`` can say when it is missing
+
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.connect(str(self.vici_socket))

@@ -14,7 +14,7 @@ F220 line                                             swanctl
 ``encryption-keysize aes MIN MAX PREF``               one IKE proposal per key length, PREF first
 ``hash sha|sha-256|sha-512|md5`` (one or more)        IKE integrity and PRF ``sha1``/``sha256``/…
 ``group N``                                           IKE DH group (``modp1536``, ``ecp256``, …)
-``lifetime S``                                        ``reauth_time`` (IKEv1 re-authenticates)
+``lifetime S``                                        ``reauth_time`` + ``over_time`` = S
 ``initiate-mode main|aggressive``                     ``aggressive = no|yes``
 ``crypto isakmp profile`` ``ike-version 1|2``          ``version``
 ``set peer A``                                        ``remote_addrs`` (the lab's place for A)
@@ -27,11 +27,12 @@ F220 line                                             swanctl
 transform ESP-CIPHER ESP-AUTH``                       ``des``/``null``, integrity ``sha1``/…
 ``set security-association transform-keysize``        one ESP proposal per key length
 ``set pfs groupN``                                    the ESP proposal's DH group (none: no PFS)
-``set security-association lifetime seconds S``       the CHILD_SA's ``rekey_time``
+``set security-association lifetime seconds S``       the CHILD_SA's ``life_time`` (S)
 ``set security-association always-up``                ``start_action = start`` (else ``trap``)
+``set udp-encapsulation-force``                       ``encap = yes``
 ``crypto ipsec selector`` ``src|dst N ipv4 any|P``     ``local_ts``/``remote_ts`` (any: 0.0.0.0/0)
 ``crypto map`` ``match address``/``set isakmp-profile``  which selector and profile apply
-``crypto ipsec security-association lifetime          the CHILD_SA's ``rekey_time`` when the
+``crypto ipsec security-association lifetime          the CHILD_SA's ``life_time`` when the
 seconds S`` (top level)                                policy has none
 ====================================================  =======================================
 
@@ -123,6 +124,7 @@ MAPPED: dict[str, tuple[str, ...]] = {
         "set pfs",
         "set security-association lifetime seconds",
         "set security-association always-up",
+        "set udp-encapsulation-force",
     ),
     "crypto ipsec selector": ("src", "dst"),
     "crypto map": ("match address", "set isakmp-profile"),
@@ -147,6 +149,8 @@ NOT_NEGOTIATED: dict[str, tuple[str, ...]] = {
 
 V1_ROUTER_PROPOSAL = "aes128-sha1-modp1536"
 V1_ROUTER_LIFETIMES = (28800, 1800)
+#: the version-1 manual's DPD (2020 snapshot): every 15 s, peer dead after 30 s
+V1_ROUTER_DPD = {"Interval": 15, "Timeout": 30}
 
 
 class TranslationError(ValueError):
@@ -186,8 +190,12 @@ def device_connections(
     """
     check_vocabulary(config_text)
     tree = ConfigTree.parse(config_text)
+    try:
+        tunnels = read_tunnels(tree)
+    except (ValueError, IndexError) as error:  # a number or a keysize that is not one
+        raise TranslationError(f"a crypto value is malformed: {error}") from None
     connections = []
-    for tunnel in read_tunnels(tree):
+    for tunnel in tunnels:
         if isinstance(tunnel, BrokenTunnel):
             raise TranslationError(f"{tunnel.interface}: {tunnel.reason}")
         connections.append(_device_connection(tree, tunnel, lab, own_address))
@@ -232,7 +240,7 @@ def _device_connection(
         "local_ts": local_ts,
         "remote_ts": remote_ts,
         "esp_proposals": _esp_proposals(tunnel),
-        "rekey_time": f"{tunnel.ipsec_lifetime}s",
+        **_child_lifetime(tunnel.ipsec_lifetime),
         "start_action": "start" if tunnel.always_up else "trap",
     }
     body: dict[str, Any] = {
@@ -248,6 +256,8 @@ def _device_connection(
     }
     if tunnel.keepalive_interval:
         body["dpd_delay"] = f"{tunnel.keepalive_interval}s"
+    if _ipsec_policy(tree, profile).child_value("set udp-encapsulation-force") is not None:
+        body["encap"] = "yes"
     return Connection(name=name, body=body, psk_owners=(identity,), psk=tunnel.psk)
 
 
@@ -257,6 +267,12 @@ def _profile_of(tree: ConfigTree, map_name: str) -> Entry:
     profile = tree.find(f"crypto isakmp profile {crypto_map.child_value('set isakmp-profile')}")
     assert profile is not None
     return profile
+
+
+def _ipsec_policy(tree: ConfigTree, profile: Entry) -> Entry:
+    policy = tree.find(f"crypto ipsec policy {profile.child_value('set ipsec-policy')}")
+    assert policy is not None  # read_tunnels resolved it
+    return policy
 
 
 def _selectors(tree: ConfigTree, map_name: str) -> tuple[list[str], list[str]]:
@@ -316,10 +332,19 @@ def _lookup(table: Mapping[K, str], key: K, where: str) -> str:
 
 
 def _ike_lifetime(version: int, seconds: int) -> dict[str, str]:
-    """IKEv1 SAs are not rekeyed but re-authenticated (``reauth_time``)."""
+    """An IKE SA lifetime of ``seconds`` as charon proposes it: renewal at 90 %, the rest
+    ``over_time``.  IKEv1 Main Mode proposes ``reauth_time + over_time`` on the wire
+    (IKEv1 SAs are re-authenticated, not rekeyed); IKEv2 does not negotiate lifetimes."""
+    renew = seconds * 9 // 10
+    over = {"over_time": f"{seconds - renew}s"}
     if version == 1:
-        return {"reauth_time": f"{seconds}s", "rekey_time": "0s"}
-    return {"rekey_time": f"{seconds}s"}
+        return {"reauth_time": f"{renew}s", "rekey_time": "0s", **over}
+    return {"rekey_time": f"{renew}s", **over}
+
+
+def _child_lifetime(seconds: int) -> dict[str, str]:
+    """A CHILD_SA lifetime: Quick Mode proposes ``life_time``; charon renews at 90 %."""
+    return {"life_time": f"{seconds}s", "rekey_time": f"{seconds * 9 // 10}s"}
 
 
 # ---------------------------------------------------------------- the VPC router's side
@@ -333,7 +358,7 @@ def router_connections(
     if str(vpn.get("Enabled", "True")) != "True":
         return []
     ike_proposal, esp_proposal, ike_life, esp_life = _router_crypto(vpn, version)
-    dpd = (vpn.get("IKE") or {}).get("DPD") or {}
+    dpd = (vpn.get("IKE") or {}).get("DPD") or (V1_ROUTER_DPD if version < 2 else {})
     connections = []
     for entry in vpn.get("Config", []):
         peer = str(entry["Peer"])
@@ -353,7 +378,7 @@ def router_connections(
                     "local_ts": ["0.0.0.0/0"],
                     "remote_ts": ["0.0.0.0/0"],
                     "esp_proposals": [esp_proposal],
-                    "rekey_time": f"{esp_life}s",
+                    **_child_lifetime(esp_life),
                     "start_action": "start",
                 }
             },
@@ -377,6 +402,9 @@ def _router_crypto(vpn: Mapping[str, Any], version: int) -> tuple[str, str, int,
     """(IKE proposal, ESP proposal, IKE lifetime, ESP lifetime) of the router."""
     if version < 2:
         return V1_ROUTER_PROPOSAL, V1_ROUTER_PROPOSAL, *V1_ROUTER_LIFETIMES
+    absent = [key for key in ("EncryptionAlgo", "HashAlgo", "DHGroup") if not vpn.get(key)]
+    if absent:
+        raise TranslationError(f"a version-2 router's settings lack {', '.join(absent)}")
     suite = f"{vpn['EncryptionAlgo']}-{vpn['HashAlgo']}-{vpn['DHGroup']}"
     ike_life = int((vpn.get("IKE") or {}).get("Lifetime") or V1_ROUTER_LIFETIMES[0])
     esp_life = int((vpn.get("ESP") or {}).get("Lifetime") or V1_ROUTER_LIFETIMES[1])
