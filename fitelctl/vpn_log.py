@@ -18,6 +18,8 @@ from the office's address decides, in strongSwan 5.9's words:
   or ``no IKE config found`` (no peer entry for the address) → ``id_mismatch``
 * ``no IKE config found`` for an IKEv2 request         → ``proposal_mismatch_main_mode``
   (the router speaks IKEv1 only; ``fitelctl.ike`` files it there too)
+* ``Aggressive Mode PSK disabled for security reasons``
+  (``sa/ikev1/tasks/aggressive_mode.c``)               → ``proposal_mismatch_main_mode``
 * nothing from the office at all                       → ``no_response``
 
 The router initiates too (strongSwan 5.9, ``sa/ikev1/tasks/main_mode.c``,
@@ -28,13 +30,21 @@ The router initiates too (strongSwan 5.9, ``sa/ikev1/tasks/main_mode.c``,
 * ``received NO_PROPOSAL_CHOSEN error notify``         → the phase it came in:
   ``proposal_mismatch_quick_mode`` once ``IKE_SA … established`` was logged
   for that attempt, ``proposal_mismatch_main_mode`` before.  ``IKE_SA …
-  established`` alone is never ``ok``: only a CHILD_SA is.
+  established`` alone is never ``ok``: only a CHILD_SA is.  The router's log
+  does not say which of its proposal's parameters the F220 refused: the detail
+  names the F220's block to compare, and in quick mode the lines the router's
+  one suite (main mode's ``selected proposal``) asks for.
+* ``IDir 'X' does not match to 'Y'`` (``main_mode.c``: the F220 presents X,
+  the router's RemoteID is Y)                          → ``id_mismatch``
 
 ``ignoring IKE_SA setup from X, per-IP half-open IKE_SA limit of 5 reached``
 (``network/receiver.c``) means the office's own attempts piled up half-open
 (each waits 30 s to time out) and the router now drops new ones unanswered:
 when that is the office's latest line, the verdict is the cause of the first
 failure since its last success, with ``rate_limited`` set and said in the detail.
+
+These messages were checked on real charons' logs (the interop bench's,
+``tests/data/real_charon_logs``).
 
 An attempt that started after the latest outcome and never finished makes the
 verdict ``unknown``: whatever was true before, the newest negotiation did not
@@ -124,14 +134,17 @@ def _verdict(text: str, peer: str | None) -> Diagnosis:
 #: ``charon: 16[NET] <peer-…|2> message``; lines with no IKE_SA context are not about one.
 _CHARON = re.compile(r"\bcharon\S*: \d+\[(?P<group>\w+)\] <(?P<context>[^>]*)> (?P<message>.*)$")
 _START = re.compile(
-    r"parsed (?:ID_PROT request 0 \[ SA\b|IKE_SA_INIT request 0 )|initiating Main Mode IKE_SA "
+    r"parsed (?:(?:ID_PROT|AGGRESSIVE) request 0 \[ SA\b|IKE_SA_INIT request 0 )"
+    r"|initiating Main Mode IKE_SA "
 )
 _ADDRESS = re.compile(
     r"received packet: from (?P<source>[0-9.]+)\[|sending packet: from \S+ to (?P<dest>[0-9.]+)\["
 )
 _CONNECTION = re.compile(r"^peer-(?P<peer>[0-9.]+)-")
 
-_Kind = Literal["ok", "main", "quick", "psk", "remote_id", "no_config", "silent", "refused"]
+_Kind = Literal[
+    "ok", "main", "quick", "psk", "remote_id", "no_config", "silent", "refused", "aggressive"
+]
 _OUTCOMES: tuple[tuple[str, _Kind], ...] = (
     ("established with SPIs", "ok"),
     ("establishing IKE_SA failed, peer not responding", "silent"),
@@ -142,7 +155,10 @@ _OUTCOMES: tuple[tuple[str, _Kind], ...] = (
     ("decryption failed", "psk"),
     ("could not decrypt payloads", "psk"),
     ("no peer config found", "remote_id"),
+    # the router initiated: the identity the F220 answered with is not its RemoteID
+    ("' does not match to '", "remote_id"),
     ("no IKE config found", "no_config"),
+    ("Aggressive Mode PSK disabled", "aggressive"),
 )
 #: lines worth showing beside the outcome, and those the detail is read from
 _CONTEXT = (
@@ -242,13 +258,21 @@ def _peer_in(message: str, context: str) -> str | None:
 
 
 def _silent(peer: str | None, attempts: list[_Attempt]) -> Diagnosis:
-    others = sorted({a.peer for a in attempts if a.peer and a.peer != peer})
-    seen = f" (it did from {', '.join(others)})" if others else ""
+    others = [a for a in attempts if a.peer and a.peer != peer]
+    heard = sorted({a.peer for a in others if a.peer and (a.received or not a.initiated)})
+    unanswered = sorted({a.peer for a in others if a.peer and a.initiated} - set(heard))
+    seen = f" (it did from {', '.join(heard)})" if heard else ""
     who = peer or "any peer"
+    peer_setting = (
+        f"; it initiates to {', '.join(unanswered)} instead, which does not answer: if the "
+        f"F220 is at {who}, set the router's Peer to {who}; else"
+        if unanswered and peer
+        else ":"
+    )
     return Diagnosis(
         "no_response",
-        f"the router logged nothing received from {who}{seen}: the F220 is not initiating, "
-        "or its packets do not reach the router (check `set peer`, "
+        f"the router logged nothing received from {who}{seen}{peer_setting} the F220 is not "
+        "initiating, or its packets do not reach the router (check `set peer`, "
         "`set security-association always-up`, and the path and NAT to the router's "
         "global address, UDP 500/4500)",
     )
@@ -377,18 +401,23 @@ def _judge(outcome: _Outcome) -> Diagnosis:
             if offered and wanted
             else ""
         )
+        if not advice and "received NO_PROPOSAL_CHOSEN" in outcome.line:
+            advice = _refused_by_the_office(phase, outcome.lead_up)
         return Diagnosis(
             "proposal_mismatch_main_mode" if phase == "main" else "proposal_mismatch_quick_mode",
             f"{PHASE_NAMES[phase]} proposal refused{_by_the_office(outcome)}: "
             + (advice or "the log does not list the proposals; compare both sides' settings"),
             evidence,
         )
+    if outcome.kind == "aggressive":
+        return Diagnosis("proposal_mismatch_main_mode", AGGRESSIVE_DETAIL, evidence)
     if outcome.kind == "psk":
+        message = "answer to its identity message" if attempt.initiated else "identity message"
         return Diagnosis(
             "psk_mismatch",
-            "the router could not decrypt the F220's identity message: the pre-shared keys "
-            "differ; set the same key in the F220's `local-key` (crypto isakmp profile) and "
-            f"the router's PreSharedSecret for {who}",
+            f"the router could not decrypt the F220's {message}: the "
+            "pre-shared keys differ; set the same key in the F220's `local-key` (crypto isakmp "
+            f"profile) and the router's PreSharedSecret for {who}",
             evidence,
         )
     if outcome.kind == "remote_id":
@@ -410,6 +439,11 @@ IKEV2_DETAIL = (
     "the F220 speaks IKEv2 but the router's site-to-site VPN is IKEv1 main mode only: "
     "set `ike-version 1` in the F220's `crypto isakmp profile`"
 )
+AGGRESSIVE_DETAIL = (
+    "the F220 starts phase 1 in aggressive mode, which the router refuses with a pre-shared "
+    "key (strongSwan: Aggressive Mode PSK disabled): set `initiate-mode main` in the F220's "
+    "`crypto isakmp policy` (or remove its `initiate-mode aggressive`)"
+)
 PHASE_NAMES: dict[Phase, str] = {"main": "main mode (IKE)", "quick": "quick mode (ESP)"}
 
 
@@ -424,9 +458,18 @@ def no_peer_entry_detail(address: str, known: Iterable[str] = ()) -> str:
 
 
 _LOOKING_FOR = re.compile(r"peer configs matching \S+?\.\.\.[0-9.]+\[(?P<id>[^\]]*)\]")
+_IDIR_MISMATCH = re.compile(r"IDir '(?P<presented>[^']*)' does not match to '(?P<wanted>[^']*)'")
 
 
 def _remote_id_detail(outcome: _Outcome, who: str) -> str:
+    answered = _IDIR_MISMATCH.search(outcome.line)
+    if answered:
+        presented, wanted = answered["presented"], answered["wanted"]
+        return (
+            f"the F220 answers the router with identity {presented}, but the router's RemoteID "
+            f"for {who} is {wanted}: set `{_self_identity(wanted)}` in the F220's `crypto "
+            f"isakmp profile`, or the router's RemoteID to {presented}"
+        )
     presented = next(
         (m["id"] for line in outcome.lead_up if (m := _LOOKING_FOR.search(line))), None
     )
@@ -436,6 +479,14 @@ def _remote_id_detail(outcome: _Outcome, who: str) -> str:
         f"{who} matches: set that RemoteID to it, or the F220's `self-identity address` "
         "(crypto isakmp profile) to the RemoteID"
     )
+
+
+def _self_identity(identity: str) -> str:
+    """The F220 line that presents ``identity`` (charon's form: an address, an FQDN, an email)."""
+    if re.fullmatch(r"[0-9.]+", identity):
+        return f"self-identity address {identity}"
+    kind = "user-fqdn" if "@" in identity else "fqdn"
+    return f"self-identity {kind} {identity}"
 
 
 def _is_context(line: str) -> bool:
@@ -490,6 +541,11 @@ def _proposals(lines: Iterable[str], side: str, phase: Phase) -> Offer | None:
         if proposal.strip().startswith(prefix)
         for word in proposal.strip().removeprefix(prefix).split("/")
     ]
+    return _offer(words)
+
+
+def _offer(words: list[str]) -> Offer:
+    """strongSwan's algorithm names (``AES_CBC_256``, ``MODP_2048``, …) as an ``Offer``."""
     aes = [int(m["bits"]) for word in words if (m := _AES.match(word))]
     return Offer(
         ciphers=frozenset(
@@ -498,6 +554,41 @@ def _proposals(lines: Iterable[str], side: str, phase: Phase) -> Offer | None:
         aes_bits=frozenset(aes),
         hashes=frozenset(_HASHES[w] for w in words if w in _HASHES),
         groups=frozenset(_GROUPS[w] for w in words if w in _GROUPS),
+    )
+
+
+def _refused_by_the_office(phase: Phase, lead_up: Iterable[str]) -> str:
+    """The F220 refused the router's proposal: its log says which block, not which line.
+
+    The VPC router proposes one suite for both phases (PFS in its DH group), so in quick
+    mode the suite main mode selected says what the F220's ESP policy must accept.
+    """
+    unknown = "the router's log does not say which parameter"
+    if phase == "main":
+        return (
+            f"{unknown}: compare the F220's `encryption`, `encryption-keysize`, `hash` and "
+            "`group` (crypto isakmp policy) with the router's EncryptionAlgo, HashAlgo and "
+            "DHGroup"
+        )
+    selected = _selected(lead_up, "IKE:")
+    suite = _offer(selected.removeprefix("IKE:").split("/")) if selected else None
+    if suite is None or not (suite.ciphers and suite.hashes and suite.groups):
+        return (
+            f"{unknown}: compare the F220's `set security-association transform`, "
+            "`set security-association transform-keysize` and `set pfs` (crypto ipsec policy) "
+            "with the router's EncryptionAlgo, HashAlgo and DHGroup"
+        )
+    cipher, hash_, group = min(suite.ciphers), min(suite.hashes), min(suite.groups)
+    bits = (
+        f" (and {min(suite.aes_bits)} among the key lengths of its "
+        "`set security-association transform-keysize`, if it has one)"
+        if suite.aes_bits
+        else ""
+    )
+    return (
+        f"{unknown}; it proposes the suite main mode selected ({selected}) with PFS in that "
+        f"group, so the F220's crypto ipsec policy needs `set security-association transform "
+        f"esp-{cipher} {_ESP_AUTH.get(hash_, hash_)}` and `set pfs group{group}`{bits}"
     )
 
 
