@@ -28,6 +28,11 @@ IKEV2 = [
     "11[ENC] <2> parsed IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) ]",
     *NO_PEER_ENTRY,
 ]
+#: the router initiating, the F220's identity is not the RemoteID
+IDENTITY_REFUSED_BY_INITIATOR = [
+    "13[IKE] <peer-126.169.118.242-tunnel-vti|28> IDir '126.169.118.242' does not match to "
+    "'172.30.128.253'"
+]
 AGGRESSIVE = ["14[IKE] <3> Aggressive Mode PSK disabled for security reasons"]
 SILENCE = ["07[IKE] <tunnel1|4> giving up after 1 retransmits"]
 
@@ -40,6 +45,7 @@ SILENCE = ["07[IKE] <tunnel1|4> giving up after 1 retransmits"]
         (WRONG_PSK, "psk_mismatch"),
         (NO_PEER_ENTRY, "id_mismatch"),
         (IKEV2, "proposal_mismatch_main_mode"),
+        (IDENTITY_REFUSED_BY_INITIATOR, "id_mismatch"),
         (AGGRESSIVE, "proposal_mismatch_main_mode"),
         (SILENCE, "no_response"),
         (["13[IKE] <1> 198.18.0.2 is initiating a Main Mode IKE_SA"], None),
