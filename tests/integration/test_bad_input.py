@@ -148,9 +148,22 @@ def not_a_fitelnet(tmp_path: Path) -> Iterator[int]:
     acceptor = asyncio.run_coroutine_threadsafe(main(), loop).result(timeout=30)
     started.wait(30)
     yield port[0]
-    loop.call_soon_threadsafe(acceptor.close)
+
+    async def stop() -> None:
+        """Close the server and finish every task of its sessions: a task left pending
+        is destroyed later, and asyncio then logs "Task was destroyed but it is pending!"
+        on stderr, in whichever test of this worker runs at that moment."""
+        acceptor.close()
+        await acceptor.wait_closed()
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+
+    asyncio.run_coroutine_threadsafe(stop(), loop).result(timeout=10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)
+    loop.close()
 
 
 @pytest.mark.parametrize("driver", DRIVERS)
