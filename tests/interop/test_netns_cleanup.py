@@ -17,7 +17,13 @@ from pathlib import Path
 import pytest
 from helpers import ROOT, require_strongswan
 
-from fitelctl.lab.strongswan.netns import Namespaces, ip, process_running, remove_leftovers
+from fitelctl.lab.strongswan.netns import (
+    OWNERS_DIR,
+    Namespaces,
+    ip,
+    process_running,
+    remove_leftovers,
+)
 from fitelctl.lab.strongswan.referee import Bench
 
 pytestmark = pytest.mark.interop
@@ -63,6 +69,8 @@ def test_a_killed_labs_namespaces_and_charons_are_removed_by_the_next_start(
         removed = remove_leftovers()
 
         assert sorted(removed) == sorted(left)
+        assert not (OWNERS_DIR / str(lab.pid)).exists()  # its lock file went too
+        assert (OWNERS_DIR / str(os.getpid())).exists()  # a live owner's stays
         assert _namespaces_of(lab.pid) == []
         deadline = time.monotonic() + 5
         while any(process_running(pid) for pid in charons) and time.monotonic() < deadline:

@@ -75,7 +75,8 @@ def remove_leftovers() -> list[str]:
     """Remove the namespaces of lab processes that died without cleaning up; their names.
 
     A namespace belongs to a dead lab when its owner's lock file is gone or free.  Other
-    namespaces (another live lab's, anything not named ``fitelctl-<pid>-…``) stay.
+    namespaces (another live lab's, anything not named ``fitelctl-<pid>-…``) stay.  The
+    lock files of dead owners go too.
     """
     removed = []
     for name in _namespace_names():
@@ -84,6 +85,9 @@ def remove_leftovers() -> list[str]:
             continue
         remove_namespace(name)
         removed.append(name)
+    for lock in OWNERS_DIR.glob("*") if OWNERS_DIR.is_dir() else ():
+        if lock.name.isdigit():
+            _owner_alive(int(lock.name))  # a dead owner's lock file goes
     return removed
 
 
