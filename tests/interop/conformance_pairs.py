@@ -21,7 +21,7 @@ from typing import Any
 
 from fitelctl.fitelnet import vocabulary as vocab
 from fitelctl.ike import CLOUD_AES_BITS, CLOUD_DH_GROUP, CLOUD_HASH_TO_DEVICE, CloudPeer
-from fitelctl.inventory import Inventory
+from fitelctl.inventory import Device, Inventory, Site
 from fitelctl.inventory.fitelnet_config import render_text, render_tunnel
 from fitelctl.inventory.tunnel import Cloud, Tunnel
 
@@ -34,6 +34,7 @@ OFFICE_PUBLIC = "126.169.118.242"
 OFFICE_BEHIND_NAT = "172.30.128.254"
 ELSEWHERE = "203.0.113.77"  # a Peer / set peer that is not the other side
 PSK_ENV = "FITELCTL_CONFORMANCE_PSK"
+DEVICE = Device(host="127.0.0.1", username="conformance")
 
 _ESP_AUTH_FOR = {hash_: auth for auth, hash_ in vocab.ESP_AUTH_TO_HASH.items()}
 
@@ -189,19 +190,8 @@ def _draw(rng: random.Random, number: int) -> Pair:
         config_text=config_text,
         settings=settings,
         router_version=version,
-        cloud_peer=CloudPeer(
-            router_version=version,
-            router_up=True,
-            global_address=ROUTER_GLOBAL,
-            peer=peer,
-            remote_id=remote_id,
-            psk=router_psk,
-            encryption_algo=cloud.encryption_algo,
-            hash_algo=cloud.hash_algo,
-            dh_group=cloud.dh_group,
-            ike_lifetime=cloud.ike_lifetime,
-            esp_lifetime=cloud.esp_lifetime,
-        ),
+        # the inventory's own view of the router (Peer and RemoteID are set explicitly)
+        cloud_peer=Site(device=DEVICE, tunnel=tunnel, cloud=cloud).cloud_peer(psk=router_psk),
         device_psk=device_psk,
         inventory=inventory,
     )
