@@ -51,11 +51,13 @@ async def start_api_server(
     call_log: Path | None = None,
     router_state: dict[str, Any] | None = None,
     persist: Callable[[dict[str, Any]], None] | None = None,
+    router_class: Callable[..., LabVpcRouter] = LabVpcRouter,
 ) -> ApiServer:
     """Serve ``world``'s VPC router (the only one, unless ``router_address`` picks one).
 
     ``router_state`` (from an earlier ``persist`` call) brings the router back as a
     killed lab left it; ``persist`` receives its state after each possible change.
+    ``router_class`` builds the router (``LabCharonRouter`` when a real charon plays it).
     """
     if zone not in ZONE_IDS:
         raise ValueError(f"unknown zone {zone!r}")
@@ -63,7 +65,7 @@ async def start_api_server(
         if len(world.routers) != 1:
             raise ValueError("the world has several VPC routers: pass router_address")
         router_address = next(iter(world.routers))
-    lab_router = LabVpcRouter(
+    lab_router = router_class(
         world,
         world.routers[router_address],
         appliance_id=appliance_id,

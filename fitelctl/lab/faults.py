@@ -25,6 +25,11 @@ device knows.  Answered means the whole answer is written: the output, and the n
 prompt; for a command that asks (``save``) the answer to the question.  Only a lab in a
 process of its own (``fitelctl lab up``) takes them; restarted on its state directory
 it is a power cycle (``runner``).
+
+Two faults need real IKE (``lab up --ike strongswan``): ``[SITE/]drop-ike`` (from the
+start, the Internet drops the office's IKE packets, UDP 500 and 4500, both ways: its
+negotiations meet real silence) and ``router-restart:SECONDS`` (the VPC router's charon
+is restarted that long after the lab started, tunnels up or not).
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ from fitelctl.errors import FitelctlError
 KNOWN = (
     "[SITE/]ssh-drop-after:N[@K], [SITE/]commit-fails, wrong-psk, api-503:N, api-503-at:N, "
     "api-reset-at:N, api-timeout-at:N, api-slow:SECONDS, api-quirks, "
-    "[SITE/]kill-after:COMMAND[@N], api-kill-after:N, [SITE/]max-sessions:N"
+    "[SITE/]kill-after:COMMAND[@N], api-kill-after:N, [SITE/]max-sessions:N, "
+    "[SITE/]drop-ike, router-restart:SECONDS"
 )
 
 
@@ -54,6 +60,7 @@ class DeviceFault:
     commit_fails: bool = False  # the next commit is rejected
     kill_after: tuple[str, int] | None = None  # SIGKILL the lab after (COMMAND, N-th)
     max_sessions: int | None = None  # a session beyond N is refused after login
+    drop_ike: bool = False  # the office's IKE packets are dropped (--ike strongswan)
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,7 @@ class Faults:
     api_slow: float = 0.0  # every API answer is delayed this long
     api_quirks: bool = False  # numbers as strings, connection details' lifetimes swapped
     api_kill_after: int | None = None  # SIGKILL the lab once the Nth API call is answered
+    router_restart: float | None = None  # the router's charon restarts after S (strongswan)
     specs: tuple[str, ...] = field(default=(), compare=False)
 
     def for_device(self, site: str) -> DeviceFault:
@@ -85,11 +93,17 @@ class Faults:
                     fault.commit_fails or merged.commit_fails,
                     fault.kill_after or merged.kill_after,
                     fault.max_sessions if fault.max_sessions is not None else merged.max_sessions,
+                    fault.drop_ike or merged.drop_ike,
                 )
         return merged
 
     def sites(self) -> set[str]:
         return {f.site for f in self.devices if f.site is not None}
+
+    @property
+    def need_strongswan(self) -> bool:
+        """Whether a fault only real IKE can do (``--ike strongswan``) is asked for."""
+        return self.router_restart is not None or any(f.drop_ike for f in self.devices)
 
     @property
     def kill(self) -> bool:
@@ -127,6 +141,8 @@ def parse_faults(specs: list[str] | tuple[str, ...]) -> Faults:
                 faults = replace(faults, api_kill_after=index)
             else:
                 faults = replace(faults, api_timeout_at=index)
+        elif name == "router-restart":
+            faults = replace(faults, router_restart=_number(spec, arg, float))
         elif name == "api-slow":
             faults = replace(faults, api_slow=_number(spec, arg, float))
         else:
@@ -147,6 +163,8 @@ def _device_fault(spec: str, site: str | None, name: str, arg: str) -> DeviceFau
         return DeviceFault(site, kill_after=_command_at(spec, arg))
     if name == "max-sessions":
         return DeviceFault(site, max_sessions=_number(spec, arg, int))
+    if name == "drop-ike" and not arg:
+        return DeviceFault(site, drop_ike=True)
     return None
 
 

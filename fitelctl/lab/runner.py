@@ -30,15 +30,17 @@ from 1 per start, a ``# lab started`` line at each start).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import secrets
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
@@ -58,8 +60,13 @@ from fitelctl.lab.scenarios import (
     site_addresses,
 )
 from fitelctl.lab.ssh_server import DeviceServer, load_or_create_host_key, start_device_server
+from fitelctl.lab.vpc_router import LabVpcRouter
 from fitelctl.lab.world import LabWorld, PeerEntry, VpcRouter
 from fitelctl.private_files import write_private_file
+
+if TYPE_CHECKING:  # real IKE is imported only when asked for (root, strongSwan)
+    from fitelctl.lab.strongswan.charon import Timing
+    from fitelctl.lab.strongswan.lab_world import StrongswanWorld
 
 LAB_HOST = "127.0.0.1"
 LAB_USERNAME = "admin"
@@ -81,6 +88,10 @@ class LabOptions:
     #: ``SITE=FILE``: that site's device starts from the running config in FILE
     #: (working = current = boot) instead of the scenario's
     device_configs: tuple[str, ...] = ()
+    #: who negotiates the tunnels: the model (``fitelctl.ike``) or real charons
+    ike: Literal["model", "strongswan"] = "model"
+    #: charon's retransmission timing in ``strongswan`` mode (None: charon's defaults)
+    ike_timing: Timing | None = None
 
 
 @dataclass
@@ -113,6 +124,10 @@ class Lab:
         if options.sa_format not in ("ipsec", "ike_child"):
             raise LabError(f"unknown show crypto sa format '{options.sa_format}'")
         faults = parse_faults(options.faults)
+        if faults.need_strongswan and options.ike != "strongswan":
+            raise LabError("--fault drop-ike and router-restart need real IKE (--ike strongswan)")
+        if options.ike == "strongswan":
+            self.world = _strongswan_world(options)
         names = [site_addresses(i).site for i in range(options.sites)]
         unknown = sorted(faults.sites() - set(names))
         if unknown:
@@ -161,7 +176,9 @@ class Lab:
             call_log=state / "calls.log",
             router_state=self.saved.router,
             persist=self.saved.save_router,
+            router_class=_router_class(options),
         )
+        self._strongswan_faults(faults)
         if faults.api_kill_after is not None:
             self.api.die_after(faults.api_kill_after, _die)
         self.saved.save_ports(self.api.port, {n: s.server.port for n, s in self.sites.items()})
@@ -325,12 +342,70 @@ class Lab:
             "vpc_router_id": self.api.appliance_id,
         }
 
+    def _strongswan_faults(self, faults: Faults) -> None:
+        if self.options.ike != "strongswan":
+            return
+        from fitelctl.lab.strongswan.lab_router import LabCharonRouter
+        from fitelctl.lab.strongswan.lab_world import StrongswanWorld
+
+        world, router = self.world, self.api.router if self.api is not None else None
+        assert isinstance(world, StrongswanWorld) and isinstance(router, LabCharonRouter)
+        for site in self.sites:
+            if faults.for_device(site).drop_ike:
+                world.drop_ike(site)
+        if faults.router_restart is not None:
+            asyncio.get_running_loop().call_later(faults.router_restart, router.restart_charon)
+
     async def stop(self) -> None:
         (self.options.state_dir / "ready").unlink(missing_ok=True)
         closing = [site.server.close() for site in self.sites.values()]
         if self.api is not None:
             closing.append(self.api.close())
         await asyncio.gather(*closing)
+        self.world.close()
+
+
+def _strongswan_world(options: LabOptions) -> StrongswanWorld:
+    """Real charons: the machine is checked first, and a dead lab's namespaces go."""
+    from fitelctl.lab.strongswan.lab_network import MAX_OFFICES
+    from fitelctl.lab.strongswan.lab_world import StrongswanWorld
+    from fitelctl.lab.strongswan.netns import NetnsError, remove_leftovers
+    from fitelctl.lab.strongswan.prerequisites import APT_INSTALL, missing
+
+    lacking = missing()
+    if lacking:
+        suffix = f": {APT_INSTALL}"
+        what = [f"  {line.removesuffix(suffix)}" for line in lacking]
+        if any(line.endswith(suffix) for line in lacking):
+            what.append(f"install them with: {APT_INSTALL}")
+        raise LabError("--ike strongswan: this machine lacks:\n" + "\n".join(what))
+    if options.sites > MAX_OFFICES:
+        raise LabError(f"--ike strongswan: at most {MAX_OFFICES} sites (got {options.sites})")
+    try:
+        for name in remove_leftovers():
+            print(f"removed namespace {name} of a lab that died", file=sys.stderr)
+        world = StrongswanWorld(
+            options.state_dir / "strongswan", timing=options.ike_timing, label=_next_label()
+        )
+    except NetnsError as error:
+        raise LabError(f"--ike strongswan: {error}") from None
+    return world
+
+
+_labels = itertools.count(1)
+
+
+def _next_label() -> str:
+    """Namespace labels unique in this process (tests run several labs in one)."""
+    return f"lab{next(_labels)}"
+
+
+def _router_class(options: LabOptions) -> Callable[..., LabVpcRouter]:
+    if options.ike != "strongswan":
+        return LabVpcRouter
+    from fitelctl.lab.strongswan.lab_router import LabCharonRouter
+
+    return LabCharonRouter
 
 
 def load_device_configs(specs: tuple[str, ...], sites: list[str]) -> dict[str, str]:
@@ -476,7 +551,11 @@ def run_foreground(options: LabOptions, announce: Callable[[str], None]) -> None
 
     async def main() -> None:
         lab = Lab(options, own_process=True)
-        await lab.start()
+        try:
+            await lab.start()
+        except BaseException:
+            await lab.stop()  # nothing half-made stays (real IKE: namespaces, charons)
+            raise
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -129,6 +129,9 @@ class LabWorld:
         for site in self.sites:
             self.renegotiate(site)
 
+    def close(self) -> None:
+        """Nothing to release: the model's tunnels are data (real IKE has processes)."""
+
     def outcome(self, site: str) -> list[Outcome]:
         return [t.outcome for t in self.sites[site].tunnels]
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fitelctl.errors import FitelctlError
+
 CHARON_BINARY = Path("/usr/sbin/charon-systemd")
 PLUGINS = (
     "random nonce openssl pem pkcs1 x509 revocation constraints pubkey aes sha1 sha2 md5"
@@ -30,7 +32,7 @@ START_TIMEOUT = 10.0
 LAST_LOG_LINES = 15
 
 
-class CharonError(Exception):
+class CharonError(FitelctlError):
     """A charon did not start, or its vici socket refused a command."""
 
 

@@ -25,12 +25,14 @@ import time
 from pathlib import Path
 from typing import IO
 
+from fitelctl.errors import FitelctlError
+
 PREFIX = "fitelctl-"
 OWNERS_DIR = Path("/run/fitelctl-lab")
 _OWNED = re.compile(rf"^{PREFIX}(\d+)-[a-z0-9-]+$")
 
 
-class NetnsError(Exception):
+class NetnsError(FitelctlError):
     """A namespace, link or address the lab needs could not be made."""
 
 

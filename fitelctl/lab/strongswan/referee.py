@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import vici
-
 from fitelctl.ike import NegotiationCause
 from fitelctl.lab.strongswan.charon import Charon, CharonError, Timing
 from fitelctl.lab.strongswan.netns import Namespaces, NetnsError, ip
 from fitelctl.lab.strongswan.translate import Connection, LabAddresses
+from fitelctl.lab.strongswan.vici_calls import initiate, load, reset, sas, terminate_all
 
 Initiator = Literal["device", "router"]
 
@@ -168,11 +167,11 @@ class Bench:
         retries.
         """
         for charon in (self.router, self.device):
-            _reset(charon)
+            reset(charon)
         router_log_start = len(self.router.log_lines())
         device_log_start = len(self.device.log_lines())
-        _load(self.router, routers, start=False)
-        _load(self.device, [device], start=False)
+        load(self.router, routers, start=False)
+        load(self.device, [device], start=False)
         if initiator == "device":
             starter, connection = self.device, device
         else:
@@ -180,11 +179,11 @@ class Bench:
         router_start, device_start = router_log_start, device_log_start
         for attempt in range(attempts):
             if attempt:
-                _terminate_all(starter)
+                terminate_all(starter)
                 router_start, device_start = (
                     len(c.log_lines()) for c in (self.router, self.device)
                 )
-            initiation = threading.Thread(target=_initiate, args=(starter, connection), daemon=True)
+            initiation = threading.Thread(target=initiate, args=(starter, connection), daemon=True)
             initiation.start()
             cause = self._wait(device.name, router_start, device_start, deadline)
             if cause == "ok":
@@ -194,7 +193,7 @@ class Bench:
             cause = classify(lines + self.device.log_lines()[device_log_start:]) or cause
         ike, esp = self._selected(device.name) if cause == "ok" else ("", "")
         for charon in (self.router, self.device):
-            _reset(charon)
+            reset(charon)
         initiation.join(deadline)
         return Observed(
             cause=cause,
@@ -221,12 +220,12 @@ class Bench:
     def _child_installed(self, device_conn: str) -> bool:
         return any(
             child.get("state") == b"INSTALLED"
-            for sa in _sas(self.device, device_conn)
+            for _, sa in sas(self.device, device_conn)
             for child in sa["child-sas"].values()
         )
 
     def _selected(self, device_conn: str) -> tuple[str, str]:
-        for sa in _sas(self.device, device_conn):
+        for _, sa in sas(self.device, device_conn):
             for child in sa["child-sas"].values():
                 if child.get("state") == b"INSTALLED":
                     return _proposal(sa, prf=True), _proposal(child, prf=False)
@@ -255,11 +254,6 @@ def _run_in(namespace: str, *command: str) -> None:
     ip("netns", "exec", namespace, *command)
 
 
-def _sas(charon: Charon, conn: str) -> list[dict[str, Any]]:
-    with charon.session() as session:
-        return [sa for item in session.list_sas({"ike": conn}) for sa in item.values()]
-
-
 def _proposal(sa: dict[str, Any], *, prf: bool) -> str:
     """charon's list-sas fields as one name, e.g. ``AES_CBC/128/HMAC_SHA1_96/MODP_1536``."""
     words = [sa.get("encr-alg"), sa.get("encr-keysize"), sa.get("integ-alg")]
@@ -272,53 +266,3 @@ def _router_entry_for(routers: list[Connection]) -> Connection:
     if not routers:
         raise CharonError("the router has no peer entry to initiate")
     return routers[0]
-
-
-def _load(charon: Charon, connections: list[Connection], *, start: bool) -> None:
-    """Load connections and their keys; ``start_action`` only when ``start``."""
-    with charon.session() as session:
-        for n, connection in enumerate(connections):
-            body = _without_start(connection.body) if not start else connection.body
-            session.load_conn({connection.name: body})
-            session.load_shared(
-                {
-                    "id": f"psk-{n}",
-                    "type": "IKE",
-                    "data": connection.psk,
-                    "owners": list(connection.psk_owners),
-                }
-            )
-
-
-def _without_start(body: dict[str, Any]) -> dict[str, Any]:
-    children = {name: {**child, "start_action": "none"} for name, child in body["children"].items()}
-    return {**body, "children": children}
-
-
-def _initiate(charon: Charon, connection: Connection) -> None:
-    child = next(iter(connection.body["children"]))
-    try:
-        with charon.session() as session:
-            for _ in session.initiate({"ike": connection.name, "child": child, "timeout": -1}):
-                pass
-    except (CharonError, vici.exception.CommandException):
-        return  # a failed initiation is read from the logs like any other failure
-
-
-def _terminate_all(charon: Charon) -> None:
-    """End every SA now (``force``: charon waits for no answer from the peer)."""
-    with charon.session() as session:
-        sas = [sa for item in session.list_sas() for sa in item.values()]
-        for sa in sas:
-            for _ in session.terminate({"ike-id": sa["uniqueid"], "force": "yes", "timeout": -1}):
-                pass
-
-
-def _reset(charon: Charon) -> None:
-    """Forget every SA, connection and key: each negotiation starts from nothing."""
-    _terminate_all(charon)
-    with charon.session() as session:
-        for name in session.get_conns().get("conns", []):
-            session.unload_conn({"name": name})
-        for key in session.get_shared().get("keys", []):
-            session.unload_shared({"id": key})

@@ -1,0 +1,97 @@
+"""The lab's network for real IKE: the VPC router, the offices and an ISP between them.
+
+One namespace plays the Internet (``isp``): the VPC router's namespace and every
+office's namespace hang off it on a veth pair of its own, and it routes between them.
+Each office is behind NAT as the source article's is (the F220's WAN address is not the
+address the VPC router sees): the ISP rewrites the office's source address to the
+office's public lab address (nftables ``snat``), one per office, so the router's charon
+sees each office under its own address and NAT-T runs as it does in the field.
+
+Lab addresses are in 198.19.0.0/16 (inside the RFC 2544 range 198.18.0.0/15, clear of
+198.18.x.y, which the scenarios use as *config* data for ``site2``…): the router is
+``198.19.0.1``; office ``i`` (from 0) is ``198.19.<i+1>.2`` on its own link, and
+``198.19.<i+1>.100`` once through the NAT.  Each side also has an inside address, on its
+loopback, that the lab's traffic goes between through the tunnel: ``198.19.<i+1>.10``
+for office ``i`` and ``198.19.0.101`` for the router.
+
+``drop_ike`` makes the ISP drop an office's IKE packets (UDP 500 and 4500), both ways.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fitelctl.lab.strongswan.netns import Namespaces, ip
+
+MAX_OFFICES = 200
+_ISP_ROUTER_SIDE = "198.19.0.254"
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where one side of the lab's IKE lives: its namespace and its lab addresses."""
+
+    namespace: str
+    address: str  # its own (outside) address
+    public: str  # the address the other side sees (after NAT)
+    inside: str  # where the lab's traffic through the tunnel starts or ends
+
+
+class LabNetwork:
+    """The ISP namespace and the places of the routers and offices attached to it."""
+
+    def __init__(self, namespaces: Namespaces, label: str) -> None:
+        self._namespaces, self._label = namespaces, label
+        self.isp = namespaces.create(f"{label}-isp")
+        ip("netns", "exec", self.isp, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        _nft(self.isp, "add table ip lab")
+        _nft(self.isp, "add chain ip lab outbound { type nat hook postrouting priority 100 ; }")
+        _nft(self.isp, "add chain ip lab ikefilter { type filter hook forward priority 0 ; }")
+        self._router_added = False
+        self._offices = 0
+
+    def add_router(self, name: str) -> Place:
+        """The VPC router's place (the lab has one router)."""
+        if self._router_added:
+            raise ValueError("the strongSwan lab holds one VPC router")
+        self._router_added = True
+        namespace = self._namespaces.create(f"{self._label}-{name}")
+        address = "198.19.0.1"
+        self._namespaces.link(
+            self.isp, f"{_ISP_ROUTER_SIDE}/24", namespace, f"{address}/24", name="wan"
+        )
+        ip("route", "add", "default", "via", _ISP_ROUTER_SIDE, namespace=namespace)
+        inside = "198.19.0.101"
+        ip("addr", "add", f"{inside}/32", "dev", "lo", namespace=namespace)
+        return Place(namespace, address, address, inside)
+
+    def add_office(self, name: str) -> Place:
+        index = self._offices
+        if index >= MAX_OFFICES:
+            raise ValueError(f"the strongSwan lab holds at most {MAX_OFFICES} offices")
+        self._offices += 1
+        namespace = self._namespaces.create(f"{self._label}-{name}")
+        net = f"198.19.{index + 1}"
+        self._namespaces.link(self.isp, f"{net}.1/24", namespace, f"{net}.2/24", name=f"o{index}")
+        ip("route", "add", "default", "via", f"{net}.1", namespace=namespace)
+        ip("addr", "add", f"{net}.10/32", "dev", "lo", namespace=namespace)
+        _nft(self.isp, f"add rule ip lab outbound ip saddr {net}.2 snat to {net}.100")
+        return Place(namespace, f"{net}.2", f"{net}.100", f"{net}.10")
+
+    def drop_ike(self, office: Place) -> None:
+        """From now on the ISP drops ``office``'s IKE traffic (both directions)."""
+        for direction in ("saddr", "daddr"):
+            _nft(
+                self.isp,
+                f"add rule ip lab ikefilter ip {direction} {office.address} "
+                "udp dport { 500, 4500 } drop",
+            )
+            _nft(
+                self.isp,
+                f"add rule ip lab ikefilter ip {direction} {office.address} "
+                "udp sport { 500, 4500 } drop",
+            )
+
+
+def _nft(namespace: str, command: str) -> None:
+    ip("netns", "exec", namespace, "nft", command)

@@ -1,0 +1,67 @@
+"""The VPC router of ``lab up --ike strongswan``: the API as before, its IPsec a real charon.
+
+``LabCharonRouter`` keeps everything the API sees of ``LabVpcRouter`` (settings,
+SettingsHash, power, migration, errors) and replaces what the model did for its VPN:
+
+- the settings the router runs reach its charon whenever they reach the router (apply,
+  boot, the end of a migration): every SA ends (charon tells each office with a
+  DELETE), the connections are loaded afresh and the router initiates to every peer
+  entry, as the real router re-initiates when its settings are applied; at lab start
+  the offices initiate instead;
+- power off, reset and migration stop the charon (the offices notice by DPD, if
+  configured); boot starts it again;
+- ``SiteToSiteIPsecVPNPeers`` is UP where the charon holds an installed CHILD_SA of the
+  peer's connection;
+- the VPN log is the charon's own log, in the router's syslog form (``router_syslog``),
+  addresses as the settings and the devices' configs name them;
+- ``restart_charon`` (the ``router-restart`` fault) restarts the charon mid-tunnel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fitelctl.lab.strongswan.lab_world import StrongswanWorld
+from fitelctl.lab.strongswan.router_syslog import router_syslog
+from fitelctl.lab.vpc_router import LabVpcRouter
+from fitelctl.lab.world import VpcRouter
+
+
+class LabCharonRouter(LabVpcRouter):
+    """``LabVpcRouter`` whose tunnels, peer status and VPN log are a real charon's."""
+
+    def __init__(self, world: StrongswanWorld, router: VpcRouter, **options: Any) -> None:
+        self.charon_world = world
+        self._log_offset = 0
+        super().__init__(world, router, **options)
+
+    def restart_charon(self) -> None:
+        """The router's charon stops and starts again (its SAs are gone), then re-initiates."""
+        if not self.router.up:
+            return
+        self.charon_world.stop_router_charon()
+        self._renegotiate()
+
+    # -- what the model did, done by charon ----------------------------------------
+    def _peer_up(self, public_address: str) -> bool:
+        return self.router.up and self.charon_world.router_peer_up(public_address)
+
+    def _start_initiations(self) -> None:
+        """Nothing: charon initiates when its connections are loaded (``_renegotiate``)."""
+
+    def _renegotiate(self) -> None:
+        world = self.charon_world
+        if self.router.up:
+            world.start_router_charon()
+            world.load_router(world.router_connections(self.router), restart=True)
+        else:
+            world.stop_router_charon()
+        self.collect_logs()
+
+    def collect_logs(self) -> None:
+        """The charon's log lines written since the last call, in the router's syslog form."""
+        lines = self.charon_world.router_log_lines()
+        new, self._log_offset = lines[self._log_offset :], len(lines)
+        self.log.extend(
+            router_syslog(new, self.charon_world.config_addresses(), hostname=self._hostname)
+        )

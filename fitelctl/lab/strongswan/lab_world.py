@@ -1,0 +1,339 @@
+"""The lab's world with real IKE: each F220 and the VPC router negotiate through charons.
+
+``StrongswanWorld`` is the ``LabWorld`` of ``fitelctl lab up --ike strongswan``.  Where
+the pure lab decides tunnels with ``fitelctl.ike``, here:
+
+- each device's IKE stack is a charon in the office's namespace, configured from the
+  device's *committed* config (``translate.device_connections``) whenever it changes
+  (commit, refresh, boot); ``always-up`` connections start as soon as they are loaded;
+  ``clear crypto sa`` ends the device's SAs and starts them again;
+- the VPC router is a charon in its own namespace, configured from the settings the
+  router *runs* (``translate.router_connections``); ``LabCharonRouter`` drives it
+  (apply, power, restart);
+- `show crypto sa` is read from the device's charon (``sa_views``);
+- every ``TRAFFIC_INTERVAL`` seconds each office sends a datagram from its inside address
+  to the router's through the tunnel, and the router echoes it, so the SAs' counters
+  move (``traffic``).
+
+A device config the translation cannot express is written to the lab's log with its
+line (``problems``) and leaves the device with no tunnel, as a config the F220 could not
+negotiate would; it is never dropped silently.
+
+Limit, knowingly: kernel-libipsec has no route-based tunnels (the VPC router's VTIs), so
+with several sites up the router's echoes leave through whichever of the identical
+``0.0.0.0/0`` policies charon installed last: the devices' OUT counters are exact, their
+IN counters are exact on a one-site lab.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fitelctl.fitelnet.config_tree import ConfigTree
+from fitelctl.fitelnet.crypto_config import DeviceTunnel, read_tunnels
+from fitelctl.lab.crypto_sa import render_crypto_sa
+from fitelctl.lab.device.model import LabDevice
+from fitelctl.lab.strongswan.charon import Charon, CharonError, Timing
+from fitelctl.lab.strongswan.lab_network import LabNetwork, Place
+from fitelctl.lab.strongswan.netns import Namespaces, ip
+from fitelctl.lab.strongswan.sa_views import established, ike_view, installed_children, ipsec_view
+from fitelctl.lab.strongswan.translate import (
+    Connection,
+    LabAddresses,
+    TranslationError,
+    device_connections,
+    router_connections,
+)
+from fitelctl.lab.strongswan.vici_calls import initiate, load, reset, sas, terminate_all
+from fitelctl.lab.vpc_router_settings import settings_from
+from fitelctl.lab.world import LabWorld, VpcRouter
+
+log = logging.getLogger("fitelctl.lab")
+
+TRAFFIC_INTERVAL = 2.0
+TRAFFIC_PORT = 7
+
+
+@dataclass
+class Office:
+    """One site's IKE side: where it lives, its charon, what it was last configured with."""
+
+    place: Place
+    charon: Charon
+    wan: str  # the device's own address in its config
+    public: str  # the address the VPC router's settings name it by
+    connections: list[Connection] = field(default_factory=list)
+    tunnels: list[DeviceTunnel] = field(default_factory=list)
+
+
+class StrongswanWorld(LabWorld):
+    """A ``LabWorld`` whose tunnels are negotiated by real charons (root, strongSwan)."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        timing: Timing | None = None,
+        label: str = "lab",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(clock)
+        self.workdir, self.timing = workdir, timing or Timing()
+        self._namespaces = Namespaces()
+        try:
+            self.network = LabNetwork(self._namespaces, label)
+        except BaseException:
+            self._namespaces.close()
+            raise
+        self.offices: dict[str, Office] = {}
+        self.router_place: Place | None = None
+        self.router_charon: Charon | None = None
+        #: translation refusals, newest last (also logged)
+        self.problems: list[str] = []
+        self._threads: list[threading.Thread] = []
+
+    # -- building -----------------------------------------------------------
+    def add_router(self, router: VpcRouter) -> None:
+        super().add_router(router)
+        self.router_place = self.network.add_router("vpc")
+        self.router_charon = Charon(
+            self.router_place.namespace, self.workdir / "vpc-router", timing=self.timing
+        )
+        self.start_router_charon()
+        self._run_in(
+            self.router_place,
+            sys.executable,
+            "-m",
+            TRAFFIC_MODULE,
+            "echo",
+            self.router_place.inside,
+            str(TRAFFIC_PORT),
+        )
+
+    def add_site(self, device: LabDevice, *, public_address: str) -> None:
+        site = device.spec.site
+        place = self.network.add_office(site)
+        charon = Charon(place.namespace, self.workdir / site, timing=self.timing)
+        wan = _wan_address(device.current_config()) or public_address
+        self.offices[site] = Office(place, charon, wan=wan, public=public_address)
+        charon.start()
+        router = next(iter(self.routers.values()))
+        self.load_router(self.router_connections(router), restart=False)
+        self._route_inside(place)
+        self._run_in(
+            place,
+            sys.executable,
+            "-m",
+            TRAFFIC_MODULE,
+            "send",
+            place.inside,
+            f"{self._router_place().inside}:{TRAFFIC_PORT}",
+            str(TRAFFIC_INTERVAL),
+        )
+        super().add_site(device, public_address=public_address)
+
+    def addresses(self) -> LabAddresses:
+        """Config address → lab address, for both sides' translations."""
+        places = {}
+        for global_address in self.routers:
+            places[global_address] = self._router_place().address
+        for office in self.offices.values():
+            places[office.public] = office.place.public
+            places[office.wan] = office.place.address
+        return LabAddresses(places)
+
+    def config_addresses(self) -> dict[str, str]:
+        """Lab address → config address (the inverse of ``addresses``)."""
+        return {lab: config for config, lab in self.addresses().places.items()}
+
+    # -- CryptoWorld -------------------------------------------------------
+    def show_crypto_sa(self, site: str) -> str:
+        office = self.offices[site]
+        by_name = {t.interface.replace(" ", ""): t for t in office.tunnels}
+        names = self.config_addresses()
+        ike_views, ipsec_views = [], []
+        for name, sa in _sas_or_none(office.charon):
+            tunnel = by_name.get(name)
+            if tunnel is None or not established(sa):
+                continue
+            children = installed_children(sa)
+            if children:
+                ike_views.append(ike_view(sa, tunnel, names))
+            ipsec_views += [ipsec_view(sa, child, tunnel, names) for child in children]
+        return render_crypto_sa(self.sites[site].device.spec.sa_format, ike_views, ipsec_views)
+
+    def clear_crypto_sa(self, site: str) -> None:
+        office = self.offices[site]
+        terminate_all(office.charon)
+        for connection in office.connections:
+            self._initiate(office.charon, connection)
+
+    def current_config_changed(self, site: str) -> None:
+        self.renegotiate(site)
+
+    def renegotiate(self, site: str) -> None:
+        """Configure the device's charon afresh from its committed config and start it."""
+        link, office = self.sites[site], self.offices[site]
+        text = link.device.current_config()
+        try:
+            connections = device_connections(text, self.addresses(), own_address=office.wan)
+        except TranslationError as error:
+            self._problem(f"{site}: the committed config has no strongSwan translation: {error}")
+            connections = []
+        reset(office.charon)
+        office.connections = connections
+        office.tunnels = (
+            [t for t in read_tunnels(ConfigTree.parse(text)) if isinstance(t, DeviceTunnel)]
+            if connections
+            else []
+        )
+        load(office.charon, connections, start=False)
+        for connection in connections:
+            child = next(iter(connection.body["children"].values()))
+            if child.get("start_action") == "start":
+                self._initiate(office.charon, connection)
+
+    def renegotiate_all(self) -> None:
+        """Nothing to do: each side's charon renegotiates on its own."""
+
+    # -- the router's charon (driven by ``LabCharonRouter``) ------------------
+    def start_router_charon(self) -> None:
+        charon = self._router_charon()
+        if not charon.running:
+            charon.start()
+            self._route_inside(self._router_place())
+
+    def stop_router_charon(self) -> None:
+        self._router_charon().stop()
+
+    def router_connections(self, router: VpcRouter) -> list[Connection]:
+        """The connections of the settings ``router`` runs (not those merely saved)."""
+        return router_connections(
+            settings_from(router),
+            version=router.version,
+            global_address=router.global_address,
+            lab=self.addresses(),
+        )
+
+    def load_router(self, connections: list[Connection], *, restart: bool) -> None:
+        """Give the router's charon ``connections``.
+
+        ``restart``: every SA ends and every connection goes first, and the router then
+        initiates each connection itself (settings applied); otherwise connections are
+        added or replaced and SAs stay (an office added at lab start).
+        """
+        charon = self._router_charon()
+        if restart:
+            reset(charon)
+        load(charon, connections, start=False)
+        if restart:
+            for connection in connections:
+                self._initiate(charon, connection)
+
+    def router_peer_up(self, peer: str) -> bool:
+        """Whether the router has an installed CHILD_SA with the office it knows as ``peer``."""
+        charon = self._router_charon()
+        return charon.running and any(
+            established(sa) and installed_children(sa)
+            for _, sa in _sas_or_none(charon, f"peer-{peer}-tunnel-vti")
+        )
+
+    def router_log_lines(self) -> list[str]:
+        return self._router_charon().log_lines()
+
+    def drop_ike(self, site: str) -> None:
+        self.network.drop_ike(self.offices[site].place)
+
+    # -- ending -------------------------------------------------------------
+    def close(self) -> None:
+        """Stop every charon and remove every namespace (and so every link) the lab made."""
+        for office in self.offices.values():
+            office.charon.stop()
+        if self.router_charon is not None:
+            self.router_charon.stop()
+        self._namespaces.close()
+
+    # -- helpers ------------------------------------------------------------
+    def _initiate(self, charon: Charon, connection: Connection) -> None:
+        thread = threading.Thread(target=initiate, args=(charon, connection), daemon=True)
+        thread.start()
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+
+    def _problem(self, text: str) -> None:
+        self.problems.append(text)
+        log.error("%s", text)
+
+    def _router_place(self) -> Place:
+        assert self.router_place is not None, "add_router first"
+        return self.router_place
+
+    def _router_charon(self) -> Charon:
+        assert self.router_charon is not None, "add_router first"
+        return self.router_charon
+
+    def _route_inside(self, place: Place) -> None:
+        """Traffic between the inside addresses goes into kernel-libipsec's ``ipsec0``."""
+        if place is self.router_place:
+            targets = [o.place.inside for o in self.offices.values()]
+        else:
+            targets = [self._router_place().inside]
+            router = self._router_place()
+            ip(
+                "route",
+                "replace",
+                f"{place.inside}/32",
+                "dev",
+                "ipsec0",
+                namespace=router.namespace,
+            )
+        for target in targets:
+            ip(
+                "route",
+                "replace",
+                f"{target}/32",
+                "dev",
+                "ipsec0",
+                "src",
+                place.inside,
+                namespace=place.namespace,
+            )
+
+    def _run_in(self, place: Place, *command: str) -> None:
+        """A helper process inside ``place``'s namespace; it dies with the namespace."""
+        subprocess.Popen(
+            ["ip", "netns", "exec", place.namespace, *command],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+
+TRAFFIC_MODULE = "fitelctl.lab.strongswan.traffic"
+
+
+def _sas_or_none(charon: Charon, conn: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """The charon's SAs, or none while it is not running (powered off, restarting)."""
+    if not charon.running:
+        return []
+    try:
+        return sas(charon, conn)
+    except CharonError:
+        return []
+
+
+def _wan_address(config_text: str) -> str | None:
+    """The device's own address: the first interface address of its config."""
+    for entry in ConfigTree.parse(config_text).entries:
+        if entry.header.startswith("interface "):
+            value = entry.child_value("ip address")
+            if value:
+                return value.split("/")[0].split()[0]
+    return None
