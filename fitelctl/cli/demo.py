@@ -8,16 +8,22 @@ the tunnel is down).  Then, as an engineer would: status, check, diff, apply
 reconnect, status.  Each step is the real command, run in this process on the
 lab's inventory, so the demo prints exactly what the command prints.  Exit 0
 when the tunnel ends up with the version-2 algorithms.
+
+With ``--ike strongswan`` the lab's tunnels are negotiated by real charons (root and
+strongSwan needed), and the demo also prints the router's real log (``fitelctl logs``)
+after the failed negotiation and after the successful one.
 """
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from fitelctl.cli import context
+from fitelctl.cli.lab import IKE_HELP, IkeChoice
 
 EXPECTED = ("AES-CBC/256", "HMAC-SHA2-256-128/256", 14)
 STEPS = (
@@ -31,7 +37,14 @@ STEPS = (
 )
 
 
-def demo() -> None:
+#: with real IKE: the router's own log after the failure and after the success
+ROUTER_LOG = ["logs", "tokyo", "-n", "12"]
+STRONGSWAN_STEPS = (*STEPS[:1], ROUTER_LOG, *STEPS[1:5], ROUTER_LOG, *STEPS[5:])
+
+
+def demo(
+    ike: Annotated[IkeChoice, typer.Option("--ike", help=IKE_HELP)] = IkeChoice.model,
+) -> None:
     """Run the main job on a temporary lab: status, check, diff, apply, status, reconnect."""
     from fitelctl.cli.console import console
     from fitelctl.inventory import load_inventory
@@ -41,15 +54,19 @@ def demo() -> None:
     out = console()
     with tempfile.TemporaryDirectory(prefix="fitelctl-demo-") as tmp:
         state_dir = Path(tmp)
-        out.rule("fitelctl lab up --scenario seed-v2-pending")
-        with BackgroundLab(LabOptions(state_dir=state_dir, scenario="seed-v2-pending")):
+        real = ike is IkeChoice.strongswan
+        out.rule(
+            "fitelctl lab up --scenario seed-v2-pending" + (" --ike strongswan" if real else "")
+        )
+        options = LabOptions(state_dir=state_dir, scenario="seed-v2-pending", ike=ike.value)
+        with BackgroundLab(options):
             inventory_file = state_dir / "inventory.yaml"
             out.print(
                 "The VPC router was migrated to version 2 (aes256/sha256/modp2048); "
                 "the F220 still runs the article's version-1 config."
             )
             codes = {}
-            for step in STEPS:
+            for step in STRONGSWAN_STEPS if real else STEPS:
                 out.print(f"\n[bold]$ fitelctl {' '.join(step)}[/]")
                 codes[step[0]] = _run_command(inventory_file, step)
             final = collect_status(load_inventory(inventory_file), ["tokyo"], workers=1)

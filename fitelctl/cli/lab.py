@@ -15,6 +15,18 @@ class SaFormatChoice(StrEnum):
     ike_child = "ike_child"
 
 
+class IkeChoice(StrEnum):
+    model = "model"
+    strongswan = "strongswan"
+
+
+IKE_HELP = (
+    "Who negotiates the tunnels: model (fitelctl's own IKE model, pure Python, no root) or "
+    "strongswan (a real charon per F220 and for the VPC router, in network namespaces of "
+    "their own; needs root and strongSwan 5.9, checked first; see the README's 'Real IKE')."
+)
+
+
 lab_app = typer.Typer(
     help="The embedded lab: simulated F220s on 127.0.0.1, no hardware needed. Its files, "
     "scenarios and faults: docs/output-contract.md#the-embedded-lab."
@@ -52,7 +64,9 @@ def up(
             "api-timeout-at:N (the Nth API call, from 1; a timed-out call is done, its answer "
             "lost), api-slow:SECONDS, api-quirks, [SITE/]kill-after:COMMAND[@N] and "
             "api-kill-after:N (SIGKILL this lab process once the N-th COMMAND line, e.g. "
-            "'commit' or 'show working.cfg@2', or the N-th API call, is answered).",
+            "'commit' or 'show working.cfg@2', or the N-th API call, is answered); with --ike "
+            "strongswan also [SITE/]drop-ike (the office's IKE packets are dropped) and "
+            "router-restart:SECONDS (the VPC router's charon restarts that long after start).",
         ),
     ] = None,
     sa_format: Annotated[
@@ -73,6 +87,7 @@ def up(
             "device accepts.",
         ),
     ] = None,
+    ike: Annotated[IkeChoice, typer.Option("--ike", help=IKE_HELP)] = IkeChoice.model,
 ) -> None:
     """Run the lab in the foreground until Ctrl-C or SIGTERM, then stop cleanly.
 
@@ -89,5 +104,6 @@ def up(
         faults=tuple(fault or ()),
         sa_format=sa_format.value,
         device_configs=tuple(device_config or ()),
+        ike=ike.value,
     )
     run_foreground(options, announce=lambda line: print(line, flush=True, file=sys.stdout))

@@ -562,7 +562,8 @@ def run_foreground(options: LabOptions, announce: Callable[[str], None]) -> None
             loop.add_signal_handler(sig, stop.set)
         announce(
             f"lab ready: scenario {options.scenario}, {len(lab.sites)} site(s), "
-            f"inventory {options.state_dir / 'inventory.yaml'}"
+            + ("IKE by strongSwan, " if options.ike == "strongswan" else "")
+            + f"inventory {options.state_dir / 'inventory.yaml'}"
         )
         try:
             await stop.wait()
