@@ -127,7 +127,7 @@ class Lab:
         if faults.need_strongswan and options.ike != "strongswan":
             raise LabError("--fault drop-ike and router-restart need real IKE (--ike strongswan)")
         if options.ike == "strongswan":
-            self.world = _strongswan_world(options)
+            self.world = _strongswan_world(options, faults)
         names = [site_addresses(i).site for i in range(options.sites)]
         unknown = sorted(faults.sites() - set(names))
         if unknown:
@@ -178,7 +178,7 @@ class Lab:
             persist=self.saved.save_router,
             router_class=_router_class(options),
         )
-        self._strongswan_faults(faults)
+        self._restart_router_later(faults)
         if faults.api_kill_after is not None:
             self.api.die_after(faults.api_kill_after, _die)
         self.saved.save_ports(self.api.port, {n: s.server.port for n, s in self.sites.items()})
@@ -342,17 +342,13 @@ class Lab:
             "vpc_router_id": self.api.appliance_id,
         }
 
-    def _strongswan_faults(self, faults: Faults) -> None:
+    def _restart_router_later(self, faults: Faults) -> None:
         if self.options.ike != "strongswan":
             return
         from fitelctl.lab.strongswan.lab_router import LabCharonRouter
-        from fitelctl.lab.strongswan.lab_world import StrongswanWorld
 
-        world, router = self.world, self.api.router if self.api is not None else None
-        assert isinstance(world, StrongswanWorld) and isinstance(router, LabCharonRouter)
-        for site in self.sites:
-            if faults.for_device(site).drop_ike:
-                world.drop_ike(site)
+        router = self.api.router if self.api is not None else None
+        assert isinstance(router, LabCharonRouter)
         if faults.router_restart is not None:
             asyncio.get_running_loop().call_later(faults.router_restart, router.restart_charon)
 
@@ -365,7 +361,7 @@ class Lab:
         self.world.close()
 
 
-def _strongswan_world(options: LabOptions) -> StrongswanWorld:
+def _strongswan_world(options: LabOptions, faults: Faults) -> StrongswanWorld:
     """Real charons: the machine is checked first, and a dead lab's namespaces go."""
     from fitelctl.lab.strongswan.lab_network import MAX_OFFICES
     from fitelctl.lab.strongswan.lab_world import StrongswanWorld
@@ -384,8 +380,12 @@ def _strongswan_world(options: LabOptions) -> StrongswanWorld:
     try:
         for name in remove_leftovers():
             print(f"removed namespace {name} of a lab that died", file=sys.stderr)
+        sites = (site_addresses(i).site for i in range(options.sites))
         world = StrongswanWorld(
-            options.state_dir / "strongswan", timing=options.ike_timing, label=_next_label()
+            options.state_dir / "strongswan",
+            timing=options.ike_timing,
+            label=_next_label(),
+            drop_ike=frozenset(s for s in sites if faults.for_device(s).drop_ike),
         )
     except NetnsError as error:
         raise LabError(f"--ike strongswan: {error}") from None

@@ -42,7 +42,7 @@ class LabNetwork:
 
     def __init__(self, namespaces: Namespaces, label: str) -> None:
         self._namespaces, self._label = namespaces, label
-        self.isp = namespaces.create(f"{label}-isp")
+        self.isp = self._create("isp")
         ip("netns", "exec", self.isp, "sysctl", "-qw", "net.ipv4.ip_forward=1")
         _nft(self.isp, "add table ip lab")
         _nft(self.isp, "add chain ip lab outbound { type nat hook postrouting priority 100 ; }")
@@ -55,7 +55,7 @@ class LabNetwork:
         if self._router_added:
             raise ValueError("the strongSwan lab holds one VPC router")
         self._router_added = True
-        namespace = self._namespaces.create(f"{self._label}-{name}")
+        namespace = self._create(name)
         address = "198.19.0.1"
         self._namespaces.link(
             self.isp, f"{_ISP_ROUTER_SIDE}/24", namespace, f"{address}/24", name="wan"
@@ -70,13 +70,28 @@ class LabNetwork:
         if index >= MAX_OFFICES:
             raise ValueError(f"the strongSwan lab holds at most {MAX_OFFICES} offices")
         self._offices += 1
-        namespace = self._namespaces.create(f"{self._label}-{name}")
+        namespace = self._create(name)
         net = f"198.19.{index + 1}"
         self._namespaces.link(self.isp, f"{net}.1/24", namespace, f"{net}.2/24", name=f"o{index}")
         ip("route", "add", "default", "via", f"{net}.1", namespace=namespace)
         ip("addr", "add", f"{net}.10/32", "dev", "lo", namespace=namespace)
         _nft(self.isp, f"add rule ip lab outbound ip saddr {net}.2 snat to {net}.100")
         return Place(namespace, f"{net}.2", f"{net}.100", f"{net}.10")
+
+    def _create(self, name: str) -> str:
+        """A namespace with IPv6 off: the lab speaks IPv4 only, and charon would log every
+        link-local address that appears."""
+        namespace = self._namespaces.create(f"{self._label}-{name}")
+        ip(
+            "netns",
+            "exec",
+            namespace,
+            "sysctl",
+            "-qw",
+            "net.ipv6.conf.all.disable_ipv6=1",
+            "net.ipv6.conf.default.disable_ipv6=1",
+        )
+        return namespace
 
     def drop_ike(self, office: Place) -> None:
         """From now on the ISP drops ``office``'s IKE traffic (both directions)."""

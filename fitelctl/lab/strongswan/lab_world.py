@@ -83,10 +83,13 @@ class StrongswanWorld(LabWorld):
         *,
         timing: Timing | None = None,
         label: str = "lab",
+        drop_ike: frozenset[str] = frozenset(),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(clock)
         self.workdir, self.timing = workdir, timing or Timing()
+        #: sites whose IKE packets the Internet drops (the ``drop-ike`` fault)
+        self.drop_ike = drop_ike
         self._namespaces = Namespaces()
         try:
             self.network = LabNetwork(self._namespaces, label)
@@ -124,6 +127,8 @@ class StrongswanWorld(LabWorld):
         charon = Charon(place.namespace, self.workdir / site, timing=self.timing)
         wan = _wan_address(device.current_config()) or public_address
         self.offices[site] = Office(place, charon, wan=wan, public=public_address)
+        if site in self.drop_ike:
+            self.network.drop_ike(place)
         charon.start()
         router = next(iter(self.routers.values()))
         self.load_router(self.router_connections(router), restart=False)
@@ -248,9 +253,6 @@ class StrongswanWorld(LabWorld):
 
     def router_log_lines(self) -> list[str]:
         return self._router_charon().log_lines()
-
-    def drop_ike(self, site: str) -> None:
-        self.network.drop_ike(self.offices[site].place)
 
     # -- ending -------------------------------------------------------------
     def close(self) -> None:

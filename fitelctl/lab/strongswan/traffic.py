@@ -21,14 +21,15 @@ def send(source: str, target: str, interval: float) -> None:
     host, _, port = target.rpartition(":")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind((source, 0))
-        sock.settimeout(interval)
+        sock.settimeout(interval / 2)
         while True:
+            next_send = time.monotonic() + interval
             try:
                 sock.sendto(PAYLOAD, (host, int(port)))
                 sock.recvfrom(2048)  # the echo, if the tunnel is up
-            except OSError:  # no route yet, or no answer within the interval
+            except OSError:  # no route yet, or no answer in time
                 pass
-            time.sleep(interval)
+            time.sleep(max(0.0, next_send - time.monotonic()))
 
 
 def echo(address: str, port: int) -> None:

@@ -1,0 +1,242 @@
+"""``lab up --ike strongswan``: what fitelctl shows of the lab comes from real charons.
+
+Each test starts a lab whose F220s and VPC router negotiate through charon-systemd in
+network namespaces, and runs fitelctl's real commands on its inventory.  Needs root and
+strongSwan (``require_strongswan``: fails under CI, never skips there).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import ROOT, lab_inventory_path, require_strongswan, run_in_process, settles
+
+from fitelctl.lab.runner import BackgroundLab, Lab, LabOptions
+from fitelctl.lab.strongswan.charon import Timing
+from fitelctl.lab.strongswan.lab_world import StrongswanWorld
+from fitelctl.lab.strongswan.netns import PREFIX, ip
+
+pytestmark = pytest.mark.interop
+
+StartLab = Callable[..., BackgroundLab]
+
+#: failures that meet silence end in ~2 s instead of charon's ~165 s
+QUICK = Timing(retransmit_tries=2, retransmit_timeout=0.5, retransmit_base=1.4)
+
+
+@pytest.fixture
+def strongswan_lab(tmp_path: Path) -> Iterator[StartLab]:
+    """``start(scenario, *faults)``: a lab of real charons (its ``BackgroundLab``: the lab
+    is ``.lab``), stopped after the test."""
+    require_strongswan()
+    labs: list[BackgroundLab] = []
+
+    def start(scenario: str, *faults: str) -> BackgroundLab:
+        state_dir = tmp_path / f"lab{len(labs)}"
+        options = LabOptions(
+            state_dir=state_dir,
+            scenario=scenario,
+            faults=faults,
+            ike="strongswan",
+            ike_timing=QUICK,
+        )
+        labs.append(BackgroundLab(options))
+        labs[-1].__enter__()
+        return labs[-1]
+
+    yield start
+    for lab in labs:
+        lab.__exit__(None, None, None)
+
+
+def fitelctl(lab: Lab, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_in_process("-i", str(lab_inventory_path(lab)), *args)
+
+
+def status(lab: Lab) -> dict[str, Any]:
+    result = fitelctl(lab, "status", "--json")
+    (site,) = json.loads(result.stdout)["sites"]
+    return dict(site)
+
+
+def router_log(lab: Lab) -> str:
+    return fitelctl(lab, "logs", "tokyo", "-n", "500").stdout
+
+
+def established_spis(log: str) -> list[tuple[str, str]]:
+    """(router's inbound, router's outbound) SPI of each CHILD_SA the router's log names."""
+    return re.findall(r"established with SPIs (\w+)_i (\w+)_o", log)
+
+
+def charon_world(lab: Lab) -> StrongswanWorld:
+    assert isinstance(lab.world, StrongswanWorld)
+    return lab.world
+
+
+def up_with(lab: Lab, state: str = "up", timeout: float = 10.0) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+
+    def reached() -> bool:
+        found.update(status(lab))
+        return bool(found["state"] == state)
+
+    assert settles(reached, timeout), found
+    return found
+
+
+def test_the_demo_runs_on_real_charons_and_prints_the_routers_real_log() -> None:
+    require_strongswan()
+    result = run_in_process("demo", "--ike", "strongswan")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "lab up --scenario seed-v2-pending --ike strongswan" in out
+    # the failure: the F220's version-1 proposals against the version-2 router's
+    assert "rt-113700012345 charon: " in out
+    assert "IKE:AES_CBC_128/HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_1536" in out
+    assert "<1> no proposal found" in out
+    # the success, after apply
+    assert "selected proposal: ESP:AES_CBC_256/HMAC_SHA2_256_128/MODP_2048/NO_EXT_SEQ" in out
+    assert re.search(r"CHILD_SA peer-126\.169\.118\.242-tunnel-vti\{\d+\} established", out)
+    assert "demo ok" in out
+
+
+def test_show_crypto_sa_is_the_device_charons_sa_and_its_counters_move(
+    strongswan_lab: StartLab,
+) -> None:
+    lab = strongswan_lab("seed-v2").lab
+    first = up_with(lab)
+    (sa,) = first["device"]["ipsec_sas"]
+    assert (sa["encryption"], sa["pfs_group"]) == ("AES-CBC/256", 14)
+    assert first["cloud"]["peer_status"] == "UP"
+    # the router's own log names the same CHILD_SA: its inbound SPI is the F220's outbound
+    assert (sa["out_spi"], sa["in_spi"]) in established_spis(router_log(lab))
+    time.sleep(5)  # the lab's traffic: a datagram and its echo every 2 s
+    (later,) = status(lab)["device"]["ipsec_sas"]
+    assert later["in_spi"] == sa["in_spi"]
+    assert later["out_packets"] >= sa["out_packets"] + 2
+    assert later["in_packets"] >= sa["in_packets"] + 2
+    assert later["lifetime_remaining"] <= sa["lifetime_remaining"] - 4
+    assert later["lifetime_total"] == 180
+
+
+def test_reconnect_from_the_cloud_makes_the_router_initiate_new_sas(
+    strongswan_lab: StartLab,
+) -> None:
+    lab = strongswan_lab("seed-v2").lab
+    (before,) = up_with(lab)["device"]["ipsec_sas"]
+    result = fitelctl(lab, "reconnect", "tokyo", "--side", "cloud")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (after,) = up_with(lab)["device"]["ipsec_sas"]
+    assert after["in_spi"] != before["in_spi"]
+    log = router_log(lab)
+    assert "initiating Main Mode IKE_SA peer-126.169.118.242-tunnel-vti" in log
+    assert (after["out_spi"], after["in_spi"]) in established_spis(log)
+
+
+def test_a_wrong_psk_is_diagnosed_from_the_real_routers_log(strongswan_lab: StartLab) -> None:
+    lab = strongswan_lab("seed-v2", "wrong-psk").lab
+    assert settles(lambda: "decryption failed" in router_log(lab), 10)
+    result = fitelctl(lab, "diagnose", "tokyo")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.startswith("psk_mismatch:")
+    assert "decryption failed" in result.stdout  # the evidence is the real line
+    assert "PreSharedSecret" in result.stdout
+
+
+def test_dropped_ike_packets_meet_real_silence(strongswan_lab: StartLab) -> None:
+    lab = strongswan_lab("seed-v2", "tokyo/drop-ike").lab
+    device = charon_world(lab).offices["tokyo"].charon
+    assert settles(lambda: any("giving up after" in line for line in device.log_lines()), 10)
+    assert "received packet" not in router_log(lab)  # nothing ever arrived
+    result = fitelctl(lab, "diagnose", "tokyo")
+    assert result.stdout.startswith("no_response:"), result.stdout + result.stderr
+    assert status(lab)["state"] == "down"
+
+
+def test_a_router_restart_mid_tunnel_comes_back_by_itself(strongswan_lab: StartLab) -> None:
+    lab = strongswan_lab("seed-v2", "router-restart:3").lab
+    (before,) = up_with(lab)["device"]["ipsec_sas"]
+    assert settles(lambda: router_log(lab).count("created TUN device: ipsec0") == 2, 10)
+
+    def new_sa_up() -> bool:
+        found = status(lab)
+        sas = found["device"]["ipsec_sas"]
+        fresh = [sa for sa in sas if sa["in_spi"] != before["in_spi"]]
+        return found["cloud"]["peer_status"] == "UP" and bool(fresh)
+
+    assert settles(new_sa_up, 15)
+
+
+def test_power_off_stops_the_routers_charon_and_boot_brings_the_tunnel_back(
+    strongswan_lab: StartLab,
+) -> None:
+    background = strongswan_lab("seed-v2")
+    lab, run = background.lab, background.call
+    (before,) = up_with(lab)["device"]["ipsec_sas"]
+    assert lab.api is not None
+    router = lab.api.router
+    run(router.shutdown)
+    assert settles(lambda: run(lambda: router.instance_status) == "down", 10)
+    assert not charon_world(lab).router_charon.running  # type: ignore[union-attr]
+    run(router.boot)
+
+    def back() -> bool:
+        sas = status(lab)["device"]["ipsec_sas"]
+        return any(sa["in_spi"] != before["in_spi"] for sa in sas)
+
+    assert settles(back, 15)
+    assert status(lab)["cloud"]["peer_status"] == "UP"
+
+
+def test_a_killed_lab_leaves_namespaces_the_next_lab_up_removes(tmp_path: Path) -> None:
+    require_strongswan()
+    state_dir = tmp_path / "state"
+
+    def lab_up() -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "fitelctl",
+                "lab",
+                "up",
+                "--ike",
+                "strongswan",
+                "--state-dir",
+                str(state_dir),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert settles(lambda: (state_dir / "ready").exists(), 60), process.poll()
+        return process
+
+    def namespaces_of(pid: int) -> list[str]:
+        return [n for n in ip("netns", "list").split() if n.startswith(f"{PREFIX}{pid}-")]
+
+    first = lab_up()
+    assert len(namespaces_of(first.pid)) == 3  # isp, vpc router, tokyo
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert len(namespaces_of(first.pid)) == 3
+    (state_dir / "ready").unlink()
+    second = lab_up()
+    assert namespaces_of(first.pid) == []
+    second.send_signal(signal.SIGTERM)
+    _, stderr = second.communicate(timeout=30)
+    assert second.returncode == 0, stderr
+    assert f"removed namespace {PREFIX}{first.pid}-" in stderr
+    assert namespaces_of(second.pid) == []
+    assert not os.path.exists(f"/proc/{first.pid}")
