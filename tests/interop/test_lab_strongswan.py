@@ -22,6 +22,7 @@ import pytest
 from helpers import ROOT, lab_inventory_path, require_strongswan, run_in_process, settles
 
 from fitelctl.lab.runner import BackgroundLab, Lab, LabOptions
+from fitelctl.lab.scenarios import device_config, site_addresses
 from fitelctl.lab.strongswan.charon import Timing
 from fitelctl.lab.strongswan.lab_world import StrongswanWorld
 from fitelctl.lab.strongswan.netns import PREFIX, ip
@@ -36,12 +37,12 @@ QUICK = Timing(retransmit_tries=2, retransmit_timeout=0.5, retransmit_base=1.4)
 
 @pytest.fixture
 def strongswan_lab(tmp_path: Path) -> Iterator[StartLab]:
-    """``start(scenario, *faults)``: a lab of real charons (its ``BackgroundLab``: the lab
-    is ``.lab``), stopped after the test."""
+    """``start(scenario, *faults, device_configs=())``: a lab of real charons (its
+    ``BackgroundLab``: the lab is ``.lab``), stopped after the test."""
     require_strongswan()
     labs: list[BackgroundLab] = []
 
-    def start(scenario: str, *faults: str) -> BackgroundLab:
+    def start(scenario: str, *faults: str, device_configs: tuple[str, ...] = ()) -> BackgroundLab:
         state_dir = tmp_path / f"lab{len(labs)}"
         options = LabOptions(
             state_dir=state_dir,
@@ -49,6 +50,7 @@ def strongswan_lab(tmp_path: Path) -> Iterator[StartLab]:
             faults=faults,
             ike="strongswan",
             ike_timing=QUICK,
+            device_configs=device_configs,
         )
         labs.append(BackgroundLab(options))
         labs[-1].__enter__()
@@ -196,6 +198,36 @@ def test_power_off_stops_the_routers_charon_and_boot_brings_the_tunnel_back(
 
     assert settles(back, 15)
     assert status(lab)["cloud"]["peer_status"] == "UP"
+
+
+def test_the_ipsec_sa_rekeys_for_real_at_its_configured_lifetime(
+    strongswan_lab: StartLab, tmp_path: Path
+) -> None:
+    """The article's config with a 60 s IPsec SA lifetime (the device's minimum): charon
+    renews the CHILD_SA before it runs out, under the same IKE_SA, with new SPIs."""
+    secrets = tmp_path / "lab0" / "secrets"
+    secrets.mkdir(parents=True)
+    (secrets / "tokyo.psk").write_text("rekey-test-psk\n")
+    config = device_config(site_addresses(0), "v2", "rekey-test-psk").replace(
+        "set security-association lifetime seconds 180",
+        "set security-association lifetime seconds 60",
+    )
+    (tmp_path / "tokyo.cfg").write_text(config)
+    lab = strongswan_lab("seed-v2", device_configs=(f"tokyo={tmp_path / 'tokyo.cfg'}",)).lab
+    (first,) = up_with(lab)["device"]["ipsec_sas"]
+    assert first["lifetime_total"] == 60
+    started = time.monotonic()
+
+    def rekeyed() -> bool:
+        sas = status(lab)["device"]["ipsec_sas"]
+        return any(sa["in_spi"] != first["in_spi"] for sa in sas)
+
+    assert settles(rekeyed, 60)
+    took = time.monotonic() - started
+    assert took < first["lifetime_remaining"], took  # renewed before it ran out
+    log = router_log(lab)
+    assert len(established_spis(log)) == 2
+    assert log.count("IKE_SA peer-126.169.118.242-tunnel-vti[1] established") == 1
 
 
 def test_a_killed_lab_leaves_namespaces_the_next_lab_up_removes(tmp_path: Path) -> None:
