@@ -58,6 +58,7 @@ from fitelctl.lab.world import LabWorld, VpcRouter
 
 log = logging.getLogger("fitelctl.lab")
 
+TRAFFIC_MODULE = "fitelctl.lab.strongswan.traffic"
 TRAFFIC_INTERVAL = 2.0
 TRAFFIC_PORT = 7
 
@@ -101,7 +102,6 @@ class StrongswanWorld(LabWorld):
         self.router_charon: Charon | None = None
         #: translation refusals, newest last (also logged)
         self.problems: list[str] = []
-        self._threads: list[threading.Thread] = []
 
     # -- building -----------------------------------------------------------
     def add_router(self, router: VpcRouter) -> None:
@@ -206,9 +206,6 @@ class StrongswanWorld(LabWorld):
             if child.get("start_action") == "start":
                 self._initiate(office.charon, connection)
 
-    def renegotiate_all(self) -> None:
-        """Nothing to do: each side's charon renegotiates on its own."""
-
     # -- the router's charon (driven by ``LabCharonRouter``) ------------------
     def start_router_charon(self) -> None:
         charon = self._router_charon()
@@ -265,9 +262,7 @@ class StrongswanWorld(LabWorld):
 
     # -- helpers ------------------------------------------------------------
     def _initiate(self, charon: Charon, connection: Connection) -> None:
-        thread = threading.Thread(target=initiate, args=(charon, connection), daemon=True)
-        thread.start()
-        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        threading.Thread(target=initiate, args=(charon, connection), daemon=True).start()
 
     def _problem(self, text: str) -> None:
         self.problems.append(text)
@@ -316,9 +311,6 @@ class StrongswanWorld(LabWorld):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-
-
-TRAFFIC_MODULE = "fitelctl.lab.strongswan.traffic"
 
 
 def _sas_or_none(charon: Charon, conn: str | None = None) -> list[tuple[str, dict[str, Any]]]:
