@@ -2,9 +2,10 @@
 
 ``charon-systemd`` runs fine without systemd and writes no pid file, so several run side
 by side; each gets its own ``strongswan.conf`` (through ``STRONGSWAN_CONF``), its own
-vici socket and its own log file, all in its work folder.  Plugins are listed explicitly
-(``load_modular = no``) so that what runs does not depend on the machine's
-``/etc/strongswan.d``.  The kernel here has no ESP, so CHILD_SAs are installed by
+vici socket (``netns.vici_socket``: named after its namespace, in a short path, since a
+Unix socket's may not exceed 108 bytes) and its own log file in its work folder.
+Plugins are listed explicitly (``load_modular = no``) so that what runs does not depend
+on the machine's ``/etc/strongswan.d``.  The kernel here has no ESP, so CHILD_SAs are installed by
 ``kernel-libipsec`` in user space (a TUN device ``ipsec0`` per namespace); it forces UDP
 encapsulation, which is why charon reports "remote host is behind NAT" even without one.
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fitelctl.errors import FitelctlError
+from fitelctl.lab.strongswan.netns import vici_socket
 
 CHARON_BINARY = Path("/usr/sbin/charon-systemd")
 PLUGINS = (
@@ -53,7 +55,7 @@ class Charon:
         self.namespace = namespace
         self.workdir = workdir
         self.timing = timing
-        self.vici_socket = workdir / "charon.vici"
+        self.vici_socket = vici_socket(namespace)
         self.log_file = workdir / "charon.log"
         self._process: subprocess.Popen[bytes] | None = None
 

@@ -93,8 +93,15 @@ def remove_leftovers() -> list[str]:
     return removed
 
 
+def vici_socket(namespace: str) -> Path:
+    """Where the charon of ``namespace`` listens: a short path, as a Unix socket's must be
+    (108 bytes), whatever the lab's state directory is."""
+    return OWNERS_DIR / f"{namespace}.vici"
+
+
 def remove_namespace(name: str) -> None:
-    """Kill the processes inside ``name`` (SIGTERM, then SIGKILL after 2 s) and delete it."""
+    """Kill the processes inside ``name`` (SIGTERM, then SIGKILL after 2 s) and delete it
+    (with its charon's vici socket)."""
     pids = _pids_in(name)
     _signal_all(pids, signal.SIGTERM)
     deadline = time.monotonic() + 2.0
@@ -103,6 +110,7 @@ def remove_namespace(name: str) -> None:
         pids = [pid for pid in pids if process_running(pid)]
     _signal_all(pids, signal.SIGKILL)
     ip("netns", "delete", name)
+    vici_socket(name).unlink(missing_ok=True)
 
 
 def _namespace_names() -> list[str]:

@@ -6,6 +6,7 @@ calls from several threads never share a socket.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import vici
@@ -61,8 +62,12 @@ def terminate_all(charon: Charon, conn: str | None = None) -> None:
         query = {"ike": conn} if conn else {}
         found = [sa for item in session.list_sas(query) for sa in item.values()]
         for sa in found:
-            for _ in session.terminate({"ike-id": sa["uniqueid"], "force": "yes", "timeout": -1}):
-                pass
+            # one that ended meanwhile (a half-open SA timing out) is "not found": fine
+            with contextlib.suppress(vici.exception.CommandException):
+                for _ in session.terminate(
+                    {"ike-id": sa["uniqueid"], "force": "yes", "timeout": -1}
+                ):
+                    pass
 
 
 def reset(charon: Charon) -> None:
