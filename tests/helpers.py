@@ -35,6 +35,7 @@ on the run's stderr, where a failing assertion shows it.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import io
 import logging
 import os
@@ -42,6 +43,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -59,7 +61,7 @@ import yaml
 from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.fitelnet.crypto_config import DeviceTunnel, read_tunnels
 from fitelctl.fitelnet.drivers import DriverKind
-from fitelctl.ike import CloudPeer
+from fitelctl.ike import CloudPeer, NegotiationCause
 from fitelctl.inventory import Inventory, load_inventory
 from fitelctl.lab.runner import Lab
 from fitelctl.lab.scenarios import VPC_ROUTER_ADDRESS, DeviceCrypto, device_config, site_addresses
@@ -135,6 +137,19 @@ def require_strongswan() -> None:
     if os.environ.get(REQUIRE_TOOLS) == "1" or os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+#: held while a test leaves a dead lab's namespaces behind on purpose (exclusive) or
+#: starts a lab, which removes every dead lab's (shared): under xdist, one test's lab
+#: start would otherwise remove the leftovers another test is about to look at
+LEFTOVERS_LOCK = Path(tempfile.gettempdir()) / "fitelctl-interop-leftovers.lock"
+
+
+@contextmanager
+def leftovers_lock(*, exclusive: bool) -> Iterator[None]:
+    with LEFTOVERS_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
 
 
 def run_in_child(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Completed:
@@ -391,6 +406,10 @@ def sessions_ended(lab: Lab, site: str = "tokyo") -> None:
     out has closed its connection, and the device drops the session a moment later."""
     assert settles(lambda: not lab.sites[site].device.ssh_sessions), "a session stayed listed"
 
+
+#: what a negotiation between two charons can end in (``router_down`` is read from the
+#: API, never from a negotiation)
+NEGOTIATED_CAUSES = frozenset(typing.get_args(NegotiationCause)) - {"router_down"}
 
 #: the lab's first site (tokyo): its public, WAN and tunnel addresses
 TOKYO = site_addresses(0)

@@ -61,6 +61,12 @@ class SaNumbers:
     spi_out: str
 
 
+def router_connection_name(peer: str) -> str:
+    """The VPC router's connection for the peer entry ``peer``, as its log names it
+    (the article's ``<peer-126.169.118.242-tunnel-vti|1>``)."""
+    return f"peer-{peer}-tunnel-vti"
+
+
 @dataclass(frozen=True)
 class Retransmit:
     """charon's ``retransmit_*`` settings, and the connection's ``keyingtries``."""
@@ -95,7 +101,7 @@ def unanswered_initiation(
 ) -> list[tuple[datetime, str]]:
     """The router's Main Mode to ``peer`` that nobody answers, each line with its time."""
     lines: list[tuple[datetime, str]] = []
-    conn = f"peer-{peer}-tunnel-vti"
+    conn = router_connection_name(peer)
     at = 0.0
 
     def add(thread: int, group: str, text: str) -> None:
@@ -240,7 +246,7 @@ class _Log:
 
     @property
     def conn(self) -> str:
-        return f"peer-{self._peer}-tunnel-vti"
+        return router_connection_name(self._peer)
 
     def add(self, thread: int, group: str, text: str) -> None:
         self.lines.append(_line(self._at, self._hostname, thread, group, self._context, text))

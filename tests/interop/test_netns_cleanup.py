@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, require_strongswan
+from helpers import ROOT, leftovers_lock, require_strongswan
 
 from fitelctl.lab.strongswan.netns import (
     OWNERS_DIR,
@@ -51,6 +51,11 @@ def test_a_killed_labs_namespaces_and_charons_are_removed_by_the_next_start(
     tmp_path: Path,
 ) -> None:
     require_strongswan()
+    with leftovers_lock(exclusive=True):
+        _kill_a_lab_and_clean_up(tmp_path)
+
+
+def _kill_a_lab_and_clean_up(tmp_path: Path) -> None:
     mine = Namespaces()
     live = mine.create("live")  # a live lab's namespace: must survive
     lab = subprocess.Popen(

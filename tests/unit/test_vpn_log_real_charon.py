@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import NEGOTIATED_CAUSES
 
 from fitelctl.vpn_log import diagnose_log
 
@@ -52,14 +53,7 @@ def test_where_the_log_shows_them_the_detail_must_name_parameter_and_line() -> N
 
 def test_the_cases_cover_every_failure_class_both_roles_and_nat() -> None:
     causes = {case["cause"] for case in CASES.values()}
-    assert causes == {
-        "ok",
-        "proposal_mismatch_main_mode",
-        "proposal_mismatch_quick_mode",
-        "psk_mismatch",
-        "id_mismatch",
-        "no_response",
-    }
+    assert causes == NEGOTIATED_CAUSES
     assert {(case["role"], case["nat"]) for case in CASES.values()} == {
         ("responder", False),
         ("responder", True),

@@ -18,11 +18,12 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fitelctl.errors import FitelctlError
+from fitelctl.lab.charon_log import HALF_OPEN_TIMEOUT, Retransmit
 from fitelctl.lab.strongswan.netns import vici_socket
 
 CHARON_BINARY = Path("/usr/sbin/charon-systemd")
@@ -40,12 +41,11 @@ class CharonError(FitelctlError):
 
 @dataclass(frozen=True)
 class Timing:
-    """charon's retransmission and half-open settings (strongswan.conf names)."""
+    """charon's retransmission and half-open settings, as the model lab knows them too
+    (``charon_log.Retransmit``: its ``keyingtries`` is a connection's, not charon's)."""
 
-    retransmit_tries: int = 5
-    retransmit_timeout: float = 4.0
-    retransmit_base: float = 1.8
-    half_open_timeout: int = 30
+    retransmit: Retransmit = field(default_factory=Retransmit)
+    half_open_timeout: float = HALF_OPEN_TIMEOUT
 
 
 class Charon:
@@ -141,10 +141,10 @@ charon-systemd {{
   load_modular = no
   load = {PLUGINS}
   install_routes = no
-  retransmit_tries = {t.retransmit_tries}
-  retransmit_timeout = {t.retransmit_timeout}
-  retransmit_base = {t.retransmit_base}
-  half_open_timeout = {t.half_open_timeout}
+  retransmit_tries = {t.retransmit.tries}
+  retransmit_timeout = {t.retransmit.timeout}
+  retransmit_base = {t.retransmit.base}
+  half_open_timeout = {t.half_open_timeout:g}
   plugins {{
     vici {{
       socket = unix://{self.vici_socket}

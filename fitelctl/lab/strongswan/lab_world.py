@@ -39,6 +39,7 @@ from typing import Any
 
 from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.fitelnet.crypto_config import DeviceTunnel, read_tunnels
+from fitelctl.lab.charon_log import router_connection_name
 from fitelctl.lab.crypto_sa import render_crypto_sa
 from fitelctl.lab.device.model import LabDevice
 from fitelctl.lab.strongswan.charon import Charon, CharonError, Timing
@@ -49,6 +50,7 @@ from fitelctl.lab.strongswan.translate import (
     Connection,
     LabAddresses,
     TranslationError,
+    device_connection_name,
     device_connections,
     router_connections,
 )
@@ -162,7 +164,7 @@ class StrongswanWorld(LabWorld):
     # -- CryptoWorld -------------------------------------------------------
     def show_crypto_sa(self, site: str) -> str:
         office = self.offices[site]
-        by_name = {t.interface.replace(" ", ""): t for t in office.tunnels}
+        by_name = {device_connection_name(t): t for t in office.tunnels}
         names = self.config_addresses()
         ike_views, ipsec_views = [], []
         for name, sa in _sas_or_none(office.charon):
@@ -245,7 +247,7 @@ class StrongswanWorld(LabWorld):
         charon = self._router_charon()
         return charon.running and any(
             established(sa) and installed_children(sa)
-            for _, sa in _sas_or_none(charon, f"peer-{peer}-tunnel-vti")
+            for _, sa in _sas_or_none(charon, router_connection_name(peer))
         )
 
     def router_log_lines(self) -> list[str]:

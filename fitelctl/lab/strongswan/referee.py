@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fitelctl.ike import NegotiationCause
+from fitelctl.lab.charon_log import Retransmit
 from fitelctl.lab.strongswan.charon import Charon, CharonError, Timing
 from fitelctl.lab.strongswan.netns import Namespaces, NetnsError, ip
 from fitelctl.lab.strongswan.translate import Connection, LabAddresses
@@ -34,7 +35,7 @@ NAT_INSIDE_ADDRESS = "198.18.1.1"
 DEVICE_BEHIND_NAT_ADDRESS = "198.18.1.2"
 
 #: Fast retransmissions: failures that meet silence end in about a second.
-BENCH_TIMING = Timing(retransmit_tries=1, retransmit_timeout=0.5, retransmit_base=1.4)
+BENCH_TIMING = Timing(Retransmit(timeout=0.5, base=1.4, tries=1))
 
 #: strongSwan 5.9 messages that decide an IKEv1 negotiation, in the order they are
 #: looked for in both charons' logs.  The responder refuses Main Mode's proposal with

@@ -70,6 +70,7 @@ from typing import Any, TypeVar
 
 from fitelctl.fitelnet.config_tree import ConfigTree, Entry
 from fitelctl.fitelnet.crypto_config import BrokenTunnel, DeviceTunnel, read_tunnels
+from fitelctl.lab.charon_log import router_connection_name
 
 K = TypeVar("K")
 
@@ -180,6 +181,11 @@ class Connection:
 # ---------------------------------------------------------------- the F220's side
 
 
+def device_connection_name(tunnel: DeviceTunnel) -> str:
+    """The device charon's connection for ``tunnel``: its interface, e.g. ``tunnel1``."""
+    return tunnel.interface.replace(" ", "")
+
+
 def device_connections(
     config_text: str, lab: LabAddresses, *, own_address: str
 ) -> list[Connection]:
@@ -231,7 +237,7 @@ def _block_kind(header: str) -> str:
 def _device_connection(
     tree: ConfigTree, tunnel: DeviceTunnel, lab: LabAddresses, own_address: str
 ) -> Connection:
-    name = tunnel.interface.replace(" ", "")
+    name = device_connection_name(tunnel)
     profile = _profile_of(tree, tunnel.map_name)
     identity = _identity(profile) or tunnel.local_address or own_address
     local_ts, remote_ts = _selectors(tree, tunnel.map_name)
@@ -362,7 +368,7 @@ def router_connections(
     connections = []
     for entry in vpn.get("Config", []):
         peer = str(entry["Peer"])
-        name = f"peer-{peer}-tunnel-vti"
+        name = router_connection_name(peer)
         remote_id = str(entry.get("RemoteID") or peer)
         body: dict[str, Any] = {
             "version": "1",
