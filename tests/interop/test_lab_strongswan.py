@@ -40,6 +40,7 @@ StartLab = Callable[..., BackgroundLab]
 
 #: failures that meet silence end in ~2 s instead of charon's ~165 s
 QUICK = Timing(Retransmit(timeout=0.5, base=1.4, tries=2))
+OFFICE = "126.169.118.242"  # tokyo's public address: the router's Peer
 
 
 @pytest.fixture
@@ -237,6 +238,50 @@ def test_the_ipsec_sa_rekeys_for_real_at_its_configured_lifetime(
     log = router_log(lab)
     assert len(established_spis(log)) == 2
     assert log.count("IKE_SA peer-126.169.118.242-tunnel-vti[1] established") == 1
+
+
+def test_dead_peer_detection_takes_the_tunnel_down_at_the_routers_dpd_timing(
+    strongswan_lab: StartLab,
+) -> None:
+    """The Internet starts dropping the office's IKE and ESP-in-UDP mid-tunnel: the
+    router's charon, on its settings' DPD (every 15 s, dead after 30 s), gives the peer
+    up by itself; nothing in the lab tells it to."""
+    background = strongswan_lab("seed-v2")
+    lab, world = background.lab, charon_world(background.lab)
+    up_with(lab)
+    cut = time.monotonic()
+    background.call(lambda: world.network.drop_ike(world.offices["tokyo"].place))
+    assert settles(lambda: not background.call(lambda: world.router_peer_up(OFFICE)), 60)
+    took = time.monotonic() - cut
+    log = router_log(lab)
+    assert "sending DPD request" in log, log  # charon's own lines, the router's syslog form
+    assert "DPD check timed out, enforcing DPD action" in log, log
+    assert status(lab)["cloud"]["peer_status"] == "DOWN"
+    # seen: 29.6 s and 30 s; never before the first DPD request (15 s after the last
+    # packet), never long after the 30 s timeout
+    assert 15 <= took <= 30 + 15, took
+
+
+def test_a_committed_config_the_translation_refuses_is_named_and_nothing_negotiates(
+    strongswan_lab: StartLab, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The device accepts a crypto map naming a profile that does not exist (as typed,
+    before the profile is); the lab's charons cannot be given it: the lab says which
+    tunnel and what is missing, and the office's charon holds no connection."""
+    config = device_config(site_addresses(0), "v2", "refused-test-psk").replace(
+        " set isakmp-profile sakuratokyo", " set isakmp-profile notyet"
+    )
+    (tmp_path / "tokyo.cfg").write_text(config)
+    lab = strongswan_lab("seed-v2", device_configs=(f"tokyo={tmp_path / 'tokyo.cfg'}",)).lab
+    refused = [r.getMessage() for r in caplog.records if r.name == "fitelctl.lab"]
+    assert refused == [
+        "tokyo: the committed config has no strongSwan translation: "
+        "tunnel 1: 'crypto isakmp profile notyet' is referenced but not configured"
+    ]
+    assert charon_world(lab).offices["tokyo"].connections == []
+    found = status(lab)
+    assert found["state"] == "down"
+    assert found["device"]["ipsec_sas"] == []
 
 
 def test_a_killed_lab_leaves_namespaces_the_next_lab_up_removes(tmp_path: Path) -> None:

@@ -322,7 +322,7 @@ def test_an_unknown_top_level_crypto_line_is_refused_with_its_number() -> None:
     with pytest.raises(TranslationError) as refused:
         translate(text)
     assert str(refused.value) == (
-        f"line {number}: 'crypto pki trustpoint X' at top level has no strongSwan translation"
+        f"line {number}: 'crypto pki trustpoint …' at top level has no strongSwan translation"
     )
 
 
@@ -341,15 +341,59 @@ def test_certificate_authentication_is_refused_with_its_line() -> None:
     ("old", "new", "named"),
     [
         (" encryption aes\n", " encryption aes-gcm\n", "aes-gcm"),
-        (" hash sha\n", " hash sha-384\n", "sha-384"),
+        (" hash sha\n", " hash sha sha-384\n", "sha-384"),
         (" group 5\n", " group 21\n", "21"),
-        (" set pfs group5\n", " set pfs group21\n", "21"),
+        (" set pfs group5\n", " set pfs group21\n", "group21"),
+        (
+            " set security-association transform esp-aes esp-sha-hmac\n",
+            " set security-association transform esp-aes-gcm esp-sha-hmac\n",
+            "esp-aes-gcm",
+        ),
     ],
 )
-def test_a_value_without_a_strongswan_name_is_refused(old: str, new: str, named: str) -> None:
-    """A mapped line with a value outside the table: refused, naming the tunnel and value."""
-    with pytest.raises(TranslationError, match=rf"^tunnel 1: .*{re.escape(named)}"):
-        translate(edited(old, new))
+def test_a_value_without_a_strongswan_name_is_refused_with_its_line(
+    old: str, new: str, named: str
+) -> None:
+    text = edited(old, new)
+    number = line_of(text, new.rstrip("\n"))
+    with pytest.raises(TranslationError) as refused:
+        translate(text)
+    assert str(refused.value) == (
+        f"line {number}: '{named}' in '{new.strip()}' has no strongSwan name"
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "block"),
+    [
+        (" set peer 203.0.113.77", "crypto isakmp profile"),
+        (" group 14", "crypto isakmp policy"),
+        (" set pfs group14", "crypto ipsec policy"),
+    ],
+)
+def test_a_second_line_of_a_setting_the_f220_keeps_once_is_refused(line: str, block: str) -> None:
+    """The device replaces such a line (``set peer`` typed twice leaves the second); a text
+    holding both is not one the F220 shows, and taking either would be a guess."""
+    header = next(raw for raw in ARTICLE.splitlines() if raw.startswith(block + " "))
+    text = edited(header + "\n", f"{header}\n{line}\n")
+    keyword = " ".join(line.split()[:-1])
+    first = line_of(text, line)
+    later = enumerate(text.splitlines()[first:], start=first + 1)
+    second = next(n for n, raw in later if raw.strip().startswith(keyword))
+    with pytest.raises(TranslationError) as refused:
+        translate(text)
+    assert str(refused.value) == (
+        f"line {second}: a second '{keyword}' in '{block}' (line {first}); the F220 keeps one"
+    )
+
+
+def test_an_unknown_line_is_quoted_only_by_its_opening_words() -> None:
+    """Another vendor's PSK line must not reach an error message whole."""
+    text = ARTICLE + "!\ncrypto isakmp key fake-secret-psk address 198.51.100.1\n"
+    with pytest.raises(TranslationError) as refused:
+        translate(text)
+    assert "fake-secret-psk" not in str(refused.value)
+    assert "'crypto isakmp key …' at top level" in str(refused.value)
 
 
 @pytest.mark.parametrize(

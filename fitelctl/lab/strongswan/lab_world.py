@@ -15,9 +15,10 @@ the pure lab decides tunnels with ``fitelctl.ike``, here:
   to the router's through the tunnel, and the router echoes it, so the SAs' counters
   move (``traffic``).
 
-A device config the translation cannot express is written to the lab's log with its
-line (``problems``) and leaves the device with no tunnel, as a config the F220 could not
-negotiate would; it is never dropped silently.
+A device config the translation cannot express is written to the lab's log (the
+``fitelctl.lab`` logger: ``lab up``'s stderr) naming its line or its tunnel, and leaves
+the device with no tunnel, as a config the F220 could not negotiate would; it is never
+dropped silently.
 
 Limit, knowingly: kernel-libipsec has no route-based tunnels (the VPC router's VTIs), so
 with several sites up the router's echoes leave through whichever of the identical
@@ -102,8 +103,6 @@ class StrongswanWorld(LabWorld):
         self.offices: dict[str, Office] = {}
         self.router_place: Place | None = None
         self.router_charon: Charon | None = None
-        #: translation refusals, newest last (also logged)
-        self.problems: list[str] = []
 
     # -- building -----------------------------------------------------------
     def add_router(self, router: VpcRouter) -> None:
@@ -193,7 +192,7 @@ class StrongswanWorld(LabWorld):
         try:
             connections = device_connections(text, self.addresses(), own_address=office.wan)
         except TranslationError as error:
-            self._problem(f"{site}: the committed config has no strongSwan translation: {error}")
+            log.error("%s: the committed config has no strongSwan translation: %s", site, error)
             connections = []
         reset(office.charon)
         office.connections = connections
@@ -265,10 +264,6 @@ class StrongswanWorld(LabWorld):
     # -- helpers ------------------------------------------------------------
     def _initiate(self, charon: Charon, connection: Connection) -> None:
         threading.Thread(target=initiate, args=(charon, connection), daemon=True).start()
-
-    def _problem(self, text: str) -> None:
-        self.problems.append(text)
-        log.error("%s", text)
 
     def _router_place(self) -> Place:
         assert self.router_place is not None, "add_router first"

@@ -42,7 +42,11 @@ sides negotiate: ``set ip df-bit``, ``set ip fragment``, ``set mtu``, ``set mss`
 UDP encapsulation anyway), and at top level ``crypto isakmp keepalive``, ``crypto
 isakmp log …``, ``crypto isakmp negotiation always-up-params …``, ``crypto ipsec
 replay-check …``.  Anything else in a crypto block has no translation and is refused
-with its line number (``TranslationError``), never dropped.
+with its line number (``TranslationError``), never dropped; so is an algorithm word the
+tables below do not name, and a setting given twice in one block (the F220 keeps one
+``set peer``, one ``group``…: a text holding two is not what the device shows).
+A policy without ``authentication`` is taken as ``pre-share``, the only method the
+vocabulary has (docs/domain.md#ipsec-configuration-vocabulary).
 
 What swanctl cannot express of the F220: its peer-identity check (UNKNOWN; the device
 side accepts any identity from the router: ``remote.id = %any``), and the F220's own
@@ -97,6 +101,16 @@ DH_GROUPS = {
     20: "ecp384",
 }
 IDENTITY_PREFIX = {"address": "", "fqdn": "fqdn:", "user-fqdn": "email:"}
+#: The value words of each line that names algorithms, and the table that names them.
+NAMED_VALUES: dict[tuple[str, str], frozenset[str]] = {
+    ("crypto isakmp policy", "encryption"): frozenset(IKE_CIPHERS),
+    ("crypto isakmp policy", "hash"): frozenset(HASHES),
+    ("crypto isakmp policy", "group"): frozenset(str(g) for g in DH_GROUPS),
+    ("crypto ipsec policy", "set pfs"): frozenset(f"group{g}" for g in DH_GROUPS),
+    ("crypto ipsec policy", "set security-association transform"): frozenset(
+        {*ESP_CIPHERS, *ESP_AUTHS}
+    ),
+}
 
 #: Leading words of every line the translation reads, per block kind; ``""``: top level.
 MAPPED: dict[str, tuple[str, ...]] = {
@@ -211,6 +225,7 @@ def device_connections(
 def check_vocabulary(config_text: str) -> None:
     """Refuse the first crypto line the translation neither maps nor knowingly leaves out."""
     block = ""  # the crypto block kind the indented lines belong to, if any
+    seen: dict[str, int] = {}  # keyword → line number, in the current block
     for number, raw in enumerate(config_text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("!"):
@@ -220,18 +235,48 @@ def check_vocabulary(config_text: str) -> None:
             if not kind:
                 continue
         else:
-            block = _block_kind(line)
+            block, seen = _block_kind(line), {}
             if block or not line.startswith("crypto "):
                 continue
             kind = ""
-        known = MAPPED.get(kind, ()) + NOT_NEGOTIATED.get(kind, ())
-        if not any(line == k or line.startswith(k + " ") for k in known):
-            where = f"in '{kind}'" if kind else "at top level"
-            raise TranslationError(f"line {number}: '{line}' {where} has no strongSwan translation")
+        where = f"in '{kind}'" if kind else "at top level"
+        mapped = _keyword(line, MAPPED.get(kind, ()))
+        if mapped is None:
+            if _keyword(line, NOT_NEGOTIATED.get(kind, ())) is None:
+                raise TranslationError(
+                    f"line {number}: '{_opening(line)}' {where} has no strongSwan translation"
+                )
+            continue
+        if kind and kind != "crypto ipsec selector":  # a selector holds several src/dst
+            if mapped in seen:
+                raise TranslationError(
+                    f"line {number}: a second '{mapped}' {where} (line {seen[mapped]}); "
+                    "the F220 keeps one"
+                )
+            seen[mapped] = number
+        for word in _unnamed(kind, mapped, line[len(mapped) :].split()):
+            raise TranslationError(f"line {number}: '{word}' in '{line}' has no strongSwan name")
 
 
 def _block_kind(header: str) -> str:
     return next((k for k in MAPPED if k and header.startswith(k + " ")), "")
+
+
+def _opening(line: str) -> str:
+    """A line's first words: enough to find it, too few to carry a secret it may hold
+    (``crypto isakmp key SECRET address …`` is another vendor's syntax)."""
+    words = line.split()
+    return " ".join(words[:3]) + (" …" if len(words) > 3 else "")
+
+
+def _keyword(line: str, keywords: tuple[str, ...]) -> str | None:
+    return next((k for k in keywords if line == k or line.startswith(k + " ")), None)
+
+
+def _unnamed(kind: str, keyword: str, words: list[str]) -> list[str]:
+    """The words of a mapped line's value that have no strongSwan name."""
+    names = NAMED_VALUES.get((kind, keyword))
+    return [] if names is None else [word for word in words if word not in names]
 
 
 def _device_connection(
