@@ -20,13 +20,18 @@ which parameter, what it can).
 
 The router's log is kept from the bench loading the connection to the referee's
 verdict; the bench's own clean-up after it (``vici terminate``, keys unloaded) is cut,
-as no router does that.  The router initiates on the direct bench only: through the
-NAT, whether its first packet reaches the F220 depends on a mapping the F220's own
-earlier traffic may have left (it did on the bench), not on the configs.
-``ike-version 2``, aggressive mode and a wrong
-``set peer`` are cases of the F220 initiating only: with the router initiating, what
-the F220 would answer is not known (charon, standing in for it, refuses with
-NO_PROPOSAL_CHOSEN, which the router's log cannot tell from a proposal mismatch).
+as no router does that.  Through the NAT, the router's first packet reaches the F220
+only through a mapping the F220's own traffic left in the office's NAT (nothing
+forwards ports to it): so a case of the router initiating to an office behind NAT
+first brings the tunnel up with the article's configs, the F220 initiating, as it was
+before the change (``PRIMING``), and the router then initiates the changed one (a
+reconnect, a rekey after a setting changed); only that attempt's log is kept.
+``ike-version 2``, aggressive mode and a wrong ``set peer`` are cases of the F220
+initiating only: with the router initiating, what the F220 would answer is not known
+(charon, standing in for it, refuses with NO_PROPOSAL_CHOSEN, or for aggressive mode
+AUTHENTICATION_FAILED after the identities, which the router's log cannot tell from a
+proposal or key mismatch), and the half-open limit of fast retries is the
+responder's, so the router initiating never meets it.
 
 The pre-shared keys are test values, and no log may contain one.
 """
@@ -46,7 +51,13 @@ from fitelctl.lab.device.editing import replay_config
 from fitelctl.lab.strongswan import prerequisites
 from fitelctl.lab.strongswan.referee import Bench, Initiator
 from fitelctl.lab.strongswan.router_syslog import router_syslog
-from fitelctl.lab.strongswan.translate import UNREACHABLE, device_connections, router_connections
+from fitelctl.lab.strongswan.translate import (
+    UNREACHABLE,
+    Connection,
+    LabAddresses,
+    device_connections,
+    router_connections,
+)
 from fitelctl.vpn_log import diagnose_log
 
 Role = Literal["responder", "initiator"]
@@ -262,12 +273,16 @@ def _router_initiating(case: Case) -> Case:
     return replace(case, **changes)
 
 
+ROUTER_INITIATING = tuple(_router_initiating(case) for case in EITHER_SIDE_INITIATING)
 CASES: tuple[Case, ...] = (
     *EITHER_SIDE_INITIATING,
     *F220_INITIATING,
-    *(_router_initiating(case) for case in EITHER_SIDE_INITIATING),
-    *(replace(case, nat=True) for case in EITHER_SIDE_INITIATING + F220_INITIATING),
+    *ROUTER_INITIATING,
+    *(replace(case, nat=True) for case in (*EITHER_SIDE_INITIATING, *F220_INITIATING)),
+    *(replace(case, nat=True) for case in ROUTER_INITIATING),
 )
+#: the tunnel as it was before the change, brought up by the F220 through the NAT
+PRIMING = Case("ok", "ok", nat=True)
 
 
 # --- configs ------------------------------------------------------------------------------
@@ -324,20 +339,35 @@ def capture(benches: Mapping[bool, Bench], cases: Iterable[Case] = CASES) -> lis
 
 
 def _capture_one(bench: Bench, case: Case) -> Captured:
-    device_address = OFFICE_BEHIND_NAT if case.nat else OFFICE_PUBLIC
-    lab = bench.addresses(router=ROUTER_GLOBAL, office_public=OFFICE_PUBLIC, device=device_address)
-    (device,) = device_connections(f220_config(case), lab, own_address=device_address)
-    routers = router_connections(
-        router_settings(case), version=2, global_address=ROUTER_GLOBAL, lab=lab
-    )
+    lab = _lab_addresses(bench, case)
     initiator: Initiator = "device" if case.role == "responder" else "router"
+    if case.nat and initiator == "router":
+        primed = bench.negotiate(*_connections(PRIMING, lab), initiator="device")
+        if primed.cause != "ok":
+            raise CaptureError(f"{case.name}: the tunnel before the change: {primed.cause}")
     started = time.monotonic()
+    device, routers = _connections(case, lab)
     observed = bench.negotiate(device, routers, initiator=initiator, attempts=case.attempts)
     seconds = time.monotonic() - started
     config_address = {place: address for address, place in lab.places.items()}
     config_address[UNREACHABLE] = ELSEWHERE
     log = router_syslog(_before_cleanup(observed.router_log), config_address)
     return Captured(case, observed.cause, tuple(log), seconds)
+
+
+def _lab_addresses(bench: Bench, case: Case) -> LabAddresses:
+    device_address = OFFICE_BEHIND_NAT if case.nat else OFFICE_PUBLIC
+    return bench.addresses(router=ROUTER_GLOBAL, office_public=OFFICE_PUBLIC, device=device_address)
+
+
+def _connections(case: Case, lab: LabAddresses) -> tuple[Connection, list[Connection]]:
+    """(the F220's connection, the router's) for ``case``."""
+    own = OFFICE_BEHIND_NAT if case.nat else OFFICE_PUBLIC
+    (device,) = device_connections(f220_config(case), lab, own_address=own)
+    routers = router_connections(
+        router_settings(case), version=2, global_address=ROUTER_GLOBAL, lab=lab
+    )
+    return device, routers
 
 
 def _before_cleanup(lines: Iterable[str]) -> list[str]:

@@ -2,7 +2,8 @@
 
 The logs come from ``tests/interop/capture_router_logs.py``: two real strongSwan 5.9
 charons negotiate the article's configs with one thing changed each, in both roles,
-with and without NAT, and the router's log is kept in the router's syslog form.
+with and without NAT (the router initiating through the office's NAT over the mapping
+the F220's earlier tunnel left), and the router's log is kept in the router's syslog form.
 ``cases.json`` says what each log must be diagnosed as: the cause the bench's referee
 saw, whether the router is rate-limiting the office, and what the detail must quote
 (the parameter that differs and the F220 line that fixes it, where the router's log
@@ -58,6 +59,7 @@ def test_the_cases_cover_every_failure_class_both_roles_and_nat() -> None:
         ("responder", False),
         ("responder", True),
         ("initiator", False),
+        ("initiator", True),
     }
     assert sum(case["rate_limited"] for case in CASES.values()) == 2
 
