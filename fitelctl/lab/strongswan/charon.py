@@ -32,6 +32,8 @@ PLUGINS = (
     " hmac gmp curve25519 kdf kernel-libipsec kernel-netlink socket-default vici"
 )
 START_TIMEOUT = 10.0
+#: what charon logs when its vici plugin cannot listen (and then runs on without it)
+VICI_FAILED = "creating vici socket failed"
 LAST_LOG_LINES = 15
 
 
@@ -79,6 +81,9 @@ class Charon:
                 raise self._failed(f"exited with status {self._process.returncode}")
             if self._answers():
                 return
+            if any(VICI_FAILED in line for line in self.log_lines()):
+                self.stop()  # it would run on, unreachable
+                raise self._failed("could not create its vici socket")
             time.sleep(0.02)
         self.stop()
         raise self._failed(f"its vici socket did not answer within {START_TIMEOUT:.0f}s")
