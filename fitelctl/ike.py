@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from fitelctl.fitelnet.algorithms import AES, DH_GROUP_BY_SWANCTL, HASH_BY_SWANCTL, HASH_BY_WORD
 from fitelctl.fitelnet.crypto_config import DeviceTunnel
 
 NegotiationCause = Literal[
@@ -30,37 +31,13 @@ NegotiationCause = Literal[
     "router_down",
 ]
 
-CLOUD_HASH_TO_DEVICE = {"sha1": "sha", "sha256": "sha-256"}
-CLOUD_DH_GROUP = {"modp1024": 2, "modp1536": 5, "modp2048": 14, "modp3072": 15, "modp4096": 16}
-CLOUD_AES_BITS = {"aes128": 128, "aes256": 256}
-
-#: strongSwan's proposal keywords (as charon logs them, e.g. ``IKE:AES_CBC_128/
-#: HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_1536``) for FITELnet's names; AES is
-#: ``AES_CBC_<bits>``.  Read one way to write the lab's log, the other to read a
-#: router's log.
-STRONGSWAN_CIPHERS = {"3des": "3DES_CBC", "des": "DES_CBC", "null": "NULL"}
-STRONGSWAN_INTEGRITY = {
-    "sha": "HMAC_SHA1_96",
-    "sha-256": "HMAC_SHA2_256_128",
-    "sha-512": "HMAC_SHA2_512_256",
-    "md5": "HMAC_MD5_96",
-}
-#: the PRF charon names next to each IKE integrity algorithm (written, never read back)
-STRONGSWAN_PRFS = {
-    "sha": "PRF_HMAC_SHA1",
-    "sha-256": "PRF_HMAC_SHA2_256",
-    "sha-512": "PRF_HMAC_SHA2_512",
-    "md5": "PRF_HMAC_MD5",
-}
-STRONGSWAN_GROUPS = {
-    1: "MODP_768",
-    2: "MODP_1024",
-    5: "MODP_1536",
-    14: "MODP_2048",
-    15: "MODP_3072",
-    16: "MODP_4096",
-    19: "ECP_256",
-    20: "ECP_384",
+#: The VPC router's algorithm settings (strongSwan's proposal keywords) in FITELnet's
+#: terms: the values a version-2 router takes, and the version-1 router's fixed group.
+CLOUD_AES_BITS = {AES.swanctl_name(bits): bits for bits in (128, 256)}
+CLOUD_HASH_TO_DEVICE = {name: HASH_BY_SWANCTL[name].word for name in ("sha1", "sha256")}
+CLOUD_DH_GROUP = {
+    name: DH_GROUP_BY_SWANCTL[name].number
+    for name in ("modp1024", "modp1536", "modp2048", "modp3072", "modp4096")
 }
 
 
@@ -186,7 +163,7 @@ def _main_mode_mismatch(device: DeviceTunnel, want: AcceptedSet) -> str:
 def _quick_mode_mismatch(device: DeviceTunnel, want: AcceptedSet) -> str:
     if device.esp_encryption != "esp-aes" or want.aes_bits not in device.esp_key_bits:
         return f"ESP encryption: router wants esp-aes {want.aes_bits}"
-    wanted_auth = {"sha": "esp-sha-hmac", "sha-256": "esp-sha256-hmac"}[want.hash]
+    wanted_auth = HASH_BY_WORD[want.hash].esp
     if device.esp_auth != wanted_auth:
         return f"ESP integrity {device.esp_auth}: router wants {wanted_auth}"
     if device.pfs_group != want.pfs_group:

@@ -61,13 +61,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from fitelctl.fitelnet import vocabulary as vocab
-from fitelctl.ike import (
-    STRONGSWAN_CIPHERS,
-    STRONGSWAN_GROUPS,
-    STRONGSWAN_INTEGRITY,
-    NegotiationCause,
+from fitelctl.fitelnet.algorithms import (
+    AES,
+    CIPHERS,
+    DH_GROUP_BY_CHARON,
+    HASH_BY_CHARON,
+    HASH_BY_WORD,
 )
+from fitelctl.ike import NegotiationCause
 from fitelctl.redact import SECRETS
 
 #: the negotiation model's causes, and "the log does not say"
@@ -523,10 +524,9 @@ class Offer:
 
 
 _PROPOSALS = re.compile(r"(?P<side>received|configured) proposals: (?P<list>.*)$")
-_AES = re.compile(r"^AES_CBC_(?P<bits>\d+)$")
-_CIPHERS = {name: cipher for cipher, name in STRONGSWAN_CIPHERS.items()}
-_HASHES = {name: hash_ for hash_, name in STRONGSWAN_INTEGRITY.items()}
-_GROUPS = {name: group for group, name in STRONGSWAN_GROUPS.items()}
+_AES = re.compile(rf"^{AES.charon}_(?P<bits>\d+)$")
+#: charon's names of the ciphers named without a key length (AES's: ``_AES``)
+_CIPHERS = {cipher.charon: cipher.word for cipher in CIPHERS if not cipher.keyed}
 
 
 def _proposals(lines: Iterable[str], side: str, phase: Phase) -> Offer | None:
@@ -552,8 +552,8 @@ def _offer(words: list[str]) -> Offer:
             {_CIPHERS[w] for w in words if w in _CIPHERS} | ({"aes"} if aes else set())
         ),
         aes_bits=frozenset(aes),
-        hashes=frozenset(_HASHES[w] for w in words if w in _HASHES),
-        groups=frozenset(_GROUPS[w] for w in words if w in _GROUPS),
+        hashes=frozenset(HASH_BY_CHARON[w].word for w in words if w in HASH_BY_CHARON),
+        groups=frozenset(DH_GROUP_BY_CHARON[w].number for w in words if w in DH_GROUP_BY_CHARON),
     )
 
 
@@ -588,7 +588,7 @@ def _refused_by_the_office(phase: Phase, lead_up: Iterable[str]) -> str:
     return (
         f"{unknown}; it proposes the suite main mode selected ({selected}) with PFS in that "
         f"group, so the F220's crypto ipsec policy needs `set security-association transform "
-        f"esp-{cipher} {_ESP_AUTH.get(hash_, hash_)}` and `set pfs group{group}`{bits}"
+        f"esp-{cipher} {_esp_auth(hash_)}` and `set pfs group{group}`{bits}"
     )
 
 
@@ -597,7 +597,11 @@ def _version(wanted: Offer) -> int | None:
     return 1 if 5 in wanted.groups else None
 
 
-_ESP_AUTH = {hash_: auth for auth, hash_ in vocab.ESP_AUTH_TO_HASH.items()}
+def _esp_auth(hash_: str) -> str:
+    """The ESP transform word for an IKE hash word (itself when it has none)."""
+    return HASH_BY_WORD[hash_].esp if hash_ in HASH_BY_WORD else hash_
+
+
 _BLOCK: dict[Phase, str] = {"main": "crypto isakmp policy", "quick": "crypto ipsec policy"}
 
 
@@ -639,7 +643,7 @@ def _differences(phase: Phase, offered: Offer, wanted: Offer) -> list[_Differenc
     cipher = min(wanted.ciphers, default="aes")
     bits = min(wanted.aes_bits, default=128)
     hash_ = min(wanted.hashes, default="sha")
-    esp_auth = _ESP_AUTH.get(hash_, hash_)
+    esp_auth = _esp_auth(hash_)
     transform = f"set security-association transform esp-{cipher} {esp_auth}"
     found: list[_Difference] = []
     if not offered.ciphers & wanted.ciphers:
@@ -675,7 +679,7 @@ def _differences(phase: Phase, offered: Offer, wanted: Offer) -> list[_Differenc
                 )
             )
         else:
-            have = _words(_ESP_AUTH.get(h, h) for h in offered.hashes)
+            have = _words(_esp_auth(h) for h in offered.hashes)
             found.append(_Difference("ESP integrity", have, esp_auth, transform, "HashAlgo"))
     if wanted.groups and not offered.groups & wanted.groups:
         group = min(wanted.groups)

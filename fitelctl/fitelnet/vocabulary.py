@@ -3,18 +3,21 @@
 The words and their sources: docs/domain.md#ipsec-configuration-vocabulary.
 
 One table shared by the lab device (which rejects anything else, as the real
-CLI does), the config renderer and the compatibility checks.
+CLI does), the config renderer and the compatibility checks.  The algorithm words are
+those of ``algorithms``' rows, which also hold each algorithm's strongSwan names.
 """
 
 from __future__ import annotations
 
-ISAKMP_ENCRYPTIONS = ("aes", "3des", "des")
-ISAKMP_HASHES = ("sha", "sha-256", "sha-512", "md5")
-DH_GROUPS = (1, 2, 5, 14, 15, 16, 19, 20)
+from fitelctl.fitelnet import algorithms
+
+ISAKMP_ENCRYPTIONS = tuple(cipher.word for cipher in algorithms.CIPHERS if cipher.ike)
+ISAKMP_HASHES = tuple(hash_.word for hash_ in algorithms.HASHES)
+DH_GROUPS = tuple(group.number for group in algorithms.DH_GROUPS)
 AES_KEY_BITS = (128, 192, 256)
 
-ESP_ENCRYPTIONS = ("esp-aes", "esp-3des", "esp-des", "esp-null")
-ESP_AUTHS = ("esp-sha-hmac", "esp-sha256-hmac", "esp-sha512-hmac", "esp-md5-hmac")
+ESP_ENCRYPTIONS = tuple(cipher.esp for cipher in algorithms.CIPHERS)
+ESP_AUTHS = tuple(hash_.esp for hash_ in algorithms.HASHES)
 
 IKE_VERSIONS = (1, 2)
 
@@ -26,16 +29,6 @@ DEFAULT_AES_KEY_BITS = (128, 192, 256)
 #: ISAKMP SA lifetime.
 DEFAULT_IPSEC_LIFETIME = 600
 DEFAULT_ISAKMP_LIFETIME = 86400
-
-HASH_BITS = {"sha": 160, "sha-256": 256, "sha-512": 512, "md5": 128}
-ESP_AUTH_TO_HASH = {
-    "esp-sha-hmac": "sha",
-    "esp-sha256-hmac": "sha-256",
-    "esp-sha512-hmac": "sha-512",
-    "esp-md5-hmac": "md5",
-}
-
-MODP_BITS = {1: 768, 2: 1024, 5: 1536, 14: 2048, 15: 3072, 16: 4096}
 
 
 def device_encryption_name(key_bits: int) -> str:
@@ -49,9 +42,4 @@ def device_authentication_name(esp_auth: str) -> str:
     ``HMAC-SHA1-96/160`` is observed (the article); the SHA-2 names follow the
     same ``ICV-bits/key-bits`` pattern and are INFERRED.
     """
-    return {
-        "esp-sha-hmac": "HMAC-SHA1-96/160",
-        "esp-sha256-hmac": "HMAC-SHA2-256-128/256",
-        "esp-sha512-hmac": "HMAC-SHA2-512-256/512",
-        "esp-md5-hmac": "HMAC-MD5-96/128",
-    }[esp_auth]
+    return algorithms.HASH_BY_ESP[esp_auth].show_crypto_sa

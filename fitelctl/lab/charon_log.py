@@ -38,17 +38,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from fitelctl.fitelnet.crypto_config import DeviceTunnel
-from fitelctl.fitelnet.vocabulary import ESP_AUTH_TO_HASH
-from fitelctl.ike import (
-    STRONGSWAN_CIPHERS,
-    STRONGSWAN_GROUPS,
-    STRONGSWAN_INTEGRITY,
-    STRONGSWAN_PRFS,
-    CloudPeer,
-    Outcome,
-    accepted_set,
+from fitelctl.fitelnet.algorithms import (
+    AES,
+    CIPHER_BY_WORD,
+    DH_GROUP_BY_NUMBER,
+    HASH_BY_ESP,
+    HASH_BY_WORD,
 )
+from fitelctl.fitelnet.crypto_config import DeviceTunnel
+from fitelctl.ike import CloudPeer, Outcome, accepted_set
 
 
 @dataclass(frozen=True)
@@ -195,9 +193,10 @@ def charon_log_lines(
 
 
 def _ike_offers(device: DeviceTunnel) -> str:
-    integrity = STRONGSWAN_INTEGRITY.get(device.ike_hash, device.ike_hash.upper())
-    prf = STRONGSWAN_PRFS.get(device.ike_hash, "")
-    group = STRONGSWAN_GROUPS.get(device.dh_group, f"GROUP_{device.dh_group}")
+    hash_ = HASH_BY_WORD.get(device.ike_hash)
+    integrity = hash_.charon_integrity if hash_ else device.ike_hash.upper()
+    prf = hash_.charon_prf if hash_ else ""
+    group = _group_name(device.dh_group, f"GROUP_{device.dh_group}")
     tail = "/".join(part for part in (integrity, prf, group) if part)
     return ", ".join(
         f"IKE:{cipher}/{tail}" for cipher in _ciphers(device.ike_encryption, device.ike_key_bits)
@@ -205,9 +204,9 @@ def _ike_offers(device: DeviceTunnel) -> str:
 
 
 def _esp_offers(device: DeviceTunnel) -> str:
-    hash_ = ESP_AUTH_TO_HASH.get(device.esp_auth, "")
-    integrity = STRONGSWAN_INTEGRITY.get(hash_, device.esp_auth.upper())
-    group = f"/{STRONGSWAN_GROUPS.get(device.pfs_group, 'MODP_1024')}" if device.pfs_group else ""
+    hash_ = HASH_BY_ESP.get(device.esp_auth)
+    integrity = hash_.charon_integrity if hash_ else device.esp_auth.upper()
+    group = f"/{_group_name(device.pfs_group, 'MODP_1024')}" if device.pfs_group else ""
     return ", ".join(
         f"ESP:{cipher}/{integrity}{group}/NO_EXT_SEQ"
         for cipher in _ciphers(device.esp_encryption, device.esp_key_bits)
@@ -215,22 +214,30 @@ def _esp_offers(device: DeviceTunnel) -> str:
 
 
 def _ciphers(encryption: str, key_bits: tuple[int, ...]) -> list[str]:
-    if encryption in ("aes", "esp-aes"):
-        return [f"AES_CBC_{bits}" for bits in key_bits]
-    return [STRONGSWAN_CIPHERS.get(encryption.removeprefix("esp-"), encryption.upper())]
+    """charon's names for an IKE or ESP cipher, one per key length offered."""
+    cipher = CIPHER_BY_WORD.get(encryption.removeprefix("esp-"))
+    if cipher is None:
+        return [encryption.upper()]
+    return [cipher.charon_name(bits) for bits in key_bits] if cipher.keyed else [cipher.charon]
+
+
+def _group_name(group: int, unknown: str) -> str:
+    known = DH_GROUP_BY_NUMBER.get(group)
+    return known.charon if known else unknown
 
 
 def _ike_wanted(cloud: CloudPeer) -> str:
     want = accepted_set(cloud)
-    integrity, prf = STRONGSWAN_INTEGRITY[want.hash], STRONGSWAN_PRFS[want.hash]
-    return f"IKE:AES_CBC_{want.aes_bits}/{integrity}/{prf}/{STRONGSWAN_GROUPS[want.dh_group]}"
+    hash_ = HASH_BY_WORD[want.hash]
+    cipher, group = AES.charon_name(want.aes_bits), DH_GROUP_BY_NUMBER[want.dh_group].charon
+    return f"IKE:{cipher}/{hash_.charon_integrity}/{hash_.charon_prf}/{group}"
 
 
 def _esp_wanted(cloud: CloudPeer) -> str:
     want = accepted_set(cloud)
-    integrity = STRONGSWAN_INTEGRITY[want.hash]
-    group = STRONGSWAN_GROUPS[want.pfs_group]
-    return f"ESP:AES_CBC_{want.aes_bits}/{integrity}/{group}/NO_EXT_SEQ"
+    cipher, integrity = AES.charon_name(want.aes_bits), HASH_BY_WORD[want.hash].charon_integrity
+    group = DH_GROUP_BY_NUMBER[want.pfs_group].charon
+    return f"ESP:{cipher}/{integrity}/{group}/NO_EXT_SEQ"
 
 
 class _Log:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fitelctl.fitelnet import vocabulary as vocab
+from fitelctl.fitelnet.algorithms import DH_GROUP_BY_NUMBER, HASH_BY_ESP
 from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.fitelnet.crypto_config import BrokenTunnel, DeviceTunnel, read_tunnels
 from fitelctl.ike import CloudPeer, Outcome, negotiate
@@ -149,7 +150,7 @@ def _ipsec_view(tunnel: Tunnel, link: SiteLink, now: float) -> IpsecSaView:
     elapsed = max(0, int(now - tunnel.established_at))
     generation, age = divmod(elapsed, total)
     bits = tunnel.outcome.esp_aes_bits or 128
-    key_bytes = vocab.HASH_BITS[vocab.ESP_AUTH_TO_HASH[tunnel.config.esp_auth]] // 8
+    key_bytes = HASH_BY_ESP[tunnel.config.esp_auth].bits // 8
 
     def hexv(label: str, n: int) -> str:
         return derived_hex(tunnel.seed, label, generation, n)
@@ -192,7 +193,7 @@ def _ike_view(tunnel: Tunnel, link: SiteLink, now: float) -> IkeSaView:
         aes_bits=tunnel.outcome.ike_aes_bits or 128,
         ike_hash=tunnel.config.ike_hash,
         dh_group=group,
-        modp_bits=vocab.MODP_BITS.get(group, 0),
+        modp_bits=DH_GROUP_BY_NUMBER[group].modp_bits if group in DH_GROUP_BY_NUMBER else 0,
         initiator_cookie=derived_hex(tunnel.seed, "icookie", generation, 8),
         responder_cookie=derived_hex(tunnel.seed, "rcookie", generation, 8),
         lifetime_left=total - age,

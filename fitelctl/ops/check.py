@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fitelctl.fitelnet import vocabulary as vocab
-from fitelctl.ike import CLOUD_DH_GROUP, STRONGSWAN_GROUPS, AcceptedSet, accepted_set
+from fitelctl.fitelnet.algorithms import DH_GROUP_BY_NUMBER, HASH_BY_WORD
+from fitelctl.ike import AcceptedSet, accepted_set
 from fitelctl.inventory import EmptySecretError, Inventory, SecretError, resolve_secret
 from fitelctl.inventory.tunnel import Cloud, Crypto, Tunnel
 from fitelctl.parsing import IKE_CHILD_LAYOUT_FROM, KNOWN_MODELS, firmware_release
@@ -43,7 +44,6 @@ _V1_ONLY_SET = (
     "whatever its manual lists, a version-1 VPC router links with F220 firmware only with "
     "AES128 + SHA1 + MODP1536 (group 5) + PFS group 5 (preset sakura-v1)"
 )
-_WANTED_ESP_AUTH = {hash_: auth for auth, hash_ in vocab.ESP_AUTH_TO_HASH.items()}
 
 
 @dataclass(frozen=True)
@@ -106,9 +106,6 @@ class _Difference:
     change: str  # the inventory change on the device side that fixes it
 
 
-#: the router's DHGroup setting for each group it can select
-_CLOUD_GROUP_NAMES = {group: name for name, group in CLOUD_DH_GROUP.items()}
-
 #: The version-2 alternative: change the router's setting instead of the F220's.
 _CLOUD_ALTERNATIVE = {
     "encryption": "or change cloud.encryption_algo to match the F220",
@@ -148,7 +145,7 @@ def offered_key_bits(size: tuple[int, int, int] | None) -> tuple[int, ...]:
 
 def _differences(crypto: Crypto, want: AcceptedSet) -> list[_Difference]:
     aes = f"AES-{want.aes_bits}"
-    wanted_auth = _WANTED_ESP_AUTH[want.hash]
+    wanted_auth = HASH_BY_WORD[want.hash].esp
     found: list[_Difference] = []
     if crypto.ike_encryption != "aes":
         found.append(
@@ -191,7 +188,7 @@ def _differences(crypto: Crypto, want: AcceptedSet) -> list[_Difference]:
             _Difference(
                 "dh-group",
                 f"IKE DH group is {crypto.dh_group}, the VPC router selects group "
-                f"{want.dh_group} ({_CLOUD_GROUP_NAMES[want.dh_group]})",
+                f"{want.dh_group} ({DH_GROUP_BY_NUMBER[want.dh_group].swanctl})",
                 f"set tunnel.crypto.dh_group: {want.dh_group}",
             )
         )
@@ -202,7 +199,7 @@ def _differences(crypto: Crypto, want: AcceptedSet) -> list[_Difference]:
                 "pfs-group",
                 f"PFS is {have}, but the VPC router's quick mode proposal carries its DH "
                 f"group {want.pfs_group} (strongSwan: "
-                f"ESP:.../{STRONGSWAN_GROUPS[want.pfs_group]}/...)",
+                f"ESP:.../{DH_GROUP_BY_NUMBER[want.pfs_group].charon}/...)",
                 f"set tunnel.crypto.pfs_group: {want.pfs_group}",
             )
         )

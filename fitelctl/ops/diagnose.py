@@ -24,7 +24,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from fitelctl.errors import FitelctlError
-from fitelctl.fitelnet import vocabulary as vocab
+from fitelctl.fitelnet.algorithms import HASH_BY_ESP
 from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.fitelnet.crypto_config import BrokenTunnel, DeviceTunnel, read_tunnels
 from fitelctl.ike import (
@@ -448,7 +448,8 @@ def _offer(tunnel: DeviceTunnel, phase: Phase) -> Offer:
         hashes, groups = {tunnel.ike_hash}, {tunnel.dh_group}
     else:
         cipher, bits = tunnel.esp_encryption.removeprefix("esp-"), tunnel.esp_key_bits
-        hashes = {vocab.ESP_AUTH_TO_HASH.get(tunnel.esp_auth, tunnel.esp_auth)}
+        esp_hash = HASH_BY_ESP.get(tunnel.esp_auth)
+        hashes = {esp_hash.word if esp_hash else tunnel.esp_auth}
         groups = {tunnel.pfs_group} if tunnel.pfs_group else set()
     return Offer(
         ciphers=frozenset({cipher}),

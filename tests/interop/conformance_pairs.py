@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fitelctl.fitelnet import vocabulary as vocab
+from fitelctl.fitelnet.algorithms import HASH_BY_WORD
 from fitelctl.ike import CLOUD_AES_BITS, CLOUD_DH_GROUP, CLOUD_HASH_TO_DEVICE, CloudPeer
 from fitelctl.inventory import Device, Inventory, Site
 from fitelctl.inventory.fitelnet_config import render_text, render_tunnel
@@ -35,8 +36,6 @@ OFFICE_BEHIND_NAT = "172.30.128.254"
 ELSEWHERE = "203.0.113.77"  # a Peer / set peer that is not the other side
 PSK_ENV = "FITELCTL_CONFORMANCE_PSK"
 DEVICE = Device(host="127.0.0.1", username="conformance")
-
-_ESP_AUTH_FOR = {hash_: auth for auth, hash_ in vocab.ESP_AUTH_TO_HASH.items()}
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,7 @@ def _draw(rng: random.Random, number: int) -> Pair:
         "ike_lifetime": rng.choice((3600, 28800, 86400)),
         "esp_transform": [
             "esp-aes" if rng.random() < 0.95 else rng.choice(vocab.ESP_ENCRYPTIONS),
-            linking(_ESP_AUTH_FOR[hash_], *vocab.ESP_AUTHS),
+            linking(HASH_BY_WORD[hash_].esp, *vocab.ESP_AUTHS),
         ],
         "esp_key_size": _key_size(rng, bits),
         "pfs_group": linking(group, None, *vocab.DH_GROUPS),

@@ -17,15 +17,10 @@ import pytest
 from conformance_pairs import PSK_ENV, Pair, draw_pairs
 from helpers import NEGOTIATED_CAUSES
 
+from fitelctl.fitelnet.algorithms import DH_GROUP_BY_NUMBER, HASH_BY_WORD
 from fitelctl.fitelnet.config_tree import ConfigTree
 from fitelctl.fitelnet.crypto_config import DeviceTunnel, read_tunnels
-from fitelctl.ike import (
-    STRONGSWAN_GROUPS,
-    STRONGSWAN_INTEGRITY,
-    STRONGSWAN_PRFS,
-    accepted_set,
-    negotiate,
-)
+from fitelctl.ike import accepted_set, negotiate
 from fitelctl.lab.strongswan.referee import Bench, Observed
 from fitelctl.lab.strongswan.translate import device_connections, router_connections
 from fitelctl.ops.check import check_site, has_errors
@@ -86,12 +81,12 @@ def _model(pair: Pair) -> Verdict:
     if not outcome.up:
         return outcome.cause, "", ""
     want = accepted_set(pair.cloud_peer)
-    integrity = STRONGSWAN_INTEGRITY[want.hash]
+    integrity = HASH_BY_WORD[want.hash].charon_integrity
     ike = (
-        f"AES_CBC/{outcome.ike_aes_bits}/{integrity}/{STRONGSWAN_PRFS[want.hash]}/"
-        f"{STRONGSWAN_GROUPS[want.dh_group]}"
+        f"AES_CBC/{outcome.ike_aes_bits}/{integrity}/{HASH_BY_WORD[want.hash].charon_prf}/"
+        f"{DH_GROUP_BY_NUMBER[want.dh_group].charon}"
     )
-    esp = f"AES_CBC/{outcome.esp_aes_bits}/{integrity}/{STRONGSWAN_GROUPS[want.pfs_group]}"
+    esp = f"AES_CBC/{outcome.esp_aes_bits}/{integrity}/{DH_GROUP_BY_NUMBER[want.pfs_group].charon}"
     return "ok", ike, esp
 
 

@@ -20,15 +20,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from fitelctl.fitelnet import vocabulary as vocab
+from fitelctl.fitelnet.algorithms import AES, DH_GROUP_BY_CHARON, HASH_BY_CHARON
 from fitelctl.fitelnet.crypto_config import DeviceTunnel
-from fitelctl.ike import STRONGSWAN_GROUPS, STRONGSWAN_INTEGRITY
 from fitelctl.lab.crypto_sa import IkeSaView, IpsecSaView
 from fitelctl.lab.world import derived_hex
-
-#: charon's names back to the F220's keywords
-_HASH_KEYWORD = {name: keyword for keyword, name in STRONGSWAN_INTEGRITY.items()}
-_GROUP_NUMBER = {name: group for group, name in STRONGSWAN_GROUPS.items()}
-_ESP_AUTH_KEYWORD = {hash_: auth for auth, hash_ in vocab.ESP_AUTH_TO_HASH.items()}
 
 
 def _text(sa: Mapping[str, Any], key: str, default: str = "") -> str:
@@ -53,7 +48,9 @@ def ike_view(
 ) -> IkeSaView:
     """An ESTABLISHED IKE_SA as the device prints it; addresses as the configs name them."""
     total = tunnel.ike_lifetime
-    group = _GROUP_NUMBER.get(_text(ike_sa, "dh-group"), 0)
+    group = DH_GROUP_BY_CHARON.get(_text(ike_sa, "dh-group"))
+    integrity = _text(ike_sa, "integ-alg")
+    hash_ = HASH_BY_CHARON.get(integrity)
     local_ip = _config(config_address, _text(ike_sa, "local-host"))
     return IkeSaView(
         local_ip=local_ip,
@@ -61,9 +58,9 @@ def ike_view(
         local_id=_text(ike_sa, "local-id"),
         remote_id=_text(ike_sa, "remote-id"),
         aes_bits=_number(ike_sa, "encr-keysize"),
-        ike_hash=_HASH_KEYWORD.get(_text(ike_sa, "integ-alg"), _text(ike_sa, "integ-alg")),
-        dh_group=group,
-        modp_bits=vocab.MODP_BITS.get(group, 0),
+        ike_hash=hash_.word if hash_ else integrity,
+        dh_group=group.number if group else 0,
+        modp_bits=group.modp_bits if group else 0,
         initiator_cookie=_text(ike_sa, "initiator-spi").rjust(16, "0"),
         responder_cookie=_text(ike_sa, "responder-spi").rjust(16, "0"),
         lifetime_left=max(0, total - _number(ike_sa, "established")),
@@ -82,10 +79,10 @@ def ipsec_view(
     total = tunnel.ipsec_lifetime
     bits = _number(child, "encr-keysize")
     integrity = _text(child, "integ-alg")
-    esp_auth = _ESP_AUTH_KEYWORD.get(_HASH_KEYWORD.get(integrity, ""), "")
-    group = _GROUP_NUMBER.get(_text(child, "dh-group"))
+    hash_ = HASH_BY_CHARON.get(integrity)
+    group = DH_GROUP_BY_CHARON.get(_text(child, "dh-group"))
     in_spi, out_spi = _text(child, "spi-in"), _text(child, "spi-out")
-    key_bytes = vocab.HASH_BITS[vocab.ESP_AUTH_TO_HASH[esp_auth]] // 8 if esp_auth else 20
+    key_bytes = hash_.bits // 8 if hash_ else 20
 
     def stand_in(label: str, spi: str, nbytes: int) -> str:
         return derived_hex(spi, label, 0, nbytes)
@@ -95,12 +92,12 @@ def ipsec_view(
         peer_ip=_config(config_address, _text(ike_sa, "remote-host")),
         local_ip=_config(config_address, _text(ike_sa, "local-host")),
         encryption=vocab.device_encryption_name(bits)
-        if _text(child, "encr-alg") == "AES_CBC"
+        if _text(child, "encr-alg") == AES.charon
         else _text(child, "encr-alg").replace("_", "-"),
-        authentication=vocab.device_authentication_name(esp_auth) if esp_auth else integrity,
+        authentication=hash_.show_crypto_sa if hash_ else integrity,
         lifetime_left=max(0, total - _number(child, "install-time")),
         lifetime_total=total,
-        pfs_group=group,
+        pfs_group=group.number if group else None,
         in_spi=in_spi,
         out_spi=out_spi,
         in_packets=_number(child, "packets-in"),

@@ -42,9 +42,10 @@ sides negotiate: ``set ip df-bit``, ``set ip fragment``, ``set mtu``, ``set mss`
 UDP encapsulation anyway), and at top level ``crypto isakmp keepalive``, ``crypto
 isakmp log …``, ``crypto isakmp negotiation always-up-params …``, ``crypto ipsec
 replay-check …``.  Anything else in a crypto block has no translation and is refused
-with its line number (``TranslationError``), never dropped; so is an algorithm word the
-tables below do not name, and a setting given twice in one block (the F220 keeps one
-``set peer``, one ``group``…: a text holding two is not what the device shows).
+with its line number (``TranslationError``), never dropped; so is an algorithm word
+``fitelctl.fitelnet.algorithms`` does not name, and a setting given twice in one block
+(the F220 keeps one ``set peer``, one ``group``…: a text holding two is not what the
+device shows).
 A policy without ``authentication`` is taken as ``pre-share``, the only method the
 vocabulary has (docs/domain.md#ipsec-configuration-vocabulary).
 
@@ -72,43 +73,34 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from fitelctl.fitelnet import vocabulary as vocab
+from fitelctl.fitelnet.algorithms import (
+    CIPHER_BY_ESP,
+    CIPHER_BY_WORD,
+    DH_GROUP_BY_NUMBER,
+    HASH_BY_ESP,
+    HASH_BY_WORD,
+    Cipher,
+)
 from fitelctl.fitelnet.config_tree import ConfigTree, Entry
 from fitelctl.fitelnet.crypto_config import BrokenTunnel, DeviceTunnel, read_tunnels
 from fitelctl.lab.charon_log import router_connection_name
 
 K = TypeVar("K")
+V = TypeVar("V")
 
 #: in 198.18.0.0/15 (RFC 2544), never given to any namespace
 UNREACHABLE = "198.19.255.254"
 
-IKE_CIPHERS = {"aes": "aes", "3des": "3des", "des": "des"}
-ESP_CIPHERS = {"esp-aes": "aes", "esp-3des": "3des", "esp-des": "des", "esp-null": "null"}
-HASHES = {"sha": "sha1", "sha-256": "sha256", "sha-512": "sha512", "md5": "md5"}
-ESP_AUTHS = {
-    "esp-sha-hmac": "sha1",
-    "esp-sha256-hmac": "sha256",
-    "esp-sha512-hmac": "sha512",
-    "esp-md5-hmac": "md5",
-}
-DH_GROUPS = {
-    1: "modp768",
-    2: "modp1024",
-    5: "modp1536",
-    14: "modp2048",
-    15: "modp3072",
-    16: "modp4096",
-    19: "ecp256",
-    20: "ecp384",
-}
 IDENTITY_PREFIX = {"address": "", "fqdn": "fqdn:", "user-fqdn": "email:"}
-#: The value words of each line that names algorithms, and the table that names them.
+#: The value words of each line that names algorithms: those the algorithm table names.
 NAMED_VALUES: dict[tuple[str, str], frozenset[str]] = {
-    ("crypto isakmp policy", "encryption"): frozenset(IKE_CIPHERS),
-    ("crypto isakmp policy", "hash"): frozenset(HASHES),
-    ("crypto isakmp policy", "group"): frozenset(str(g) for g in DH_GROUPS),
-    ("crypto ipsec policy", "set pfs"): frozenset(f"group{g}" for g in DH_GROUPS),
+    ("crypto isakmp policy", "encryption"): frozenset(vocab.ISAKMP_ENCRYPTIONS),
+    ("crypto isakmp policy", "hash"): frozenset(vocab.ISAKMP_HASHES),
+    ("crypto isakmp policy", "group"): frozenset(str(g) for g in vocab.DH_GROUPS),
+    ("crypto ipsec policy", "set pfs"): frozenset(f"group{g}" for g in vocab.DH_GROUPS),
     ("crypto ipsec policy", "set security-association transform"): frozenset(
-        {*ESP_CIPHERS, *ESP_AUTHS}
+        {*vocab.ESP_ENCRYPTIONS, *vocab.ESP_AUTHS}
     ),
 }
 
@@ -352,31 +344,32 @@ def _identity(profile: Entry) -> str:
 
 
 def _ike_proposals(tunnel: DeviceTunnel) -> list[str]:
-    if tunnel.ike_encryption not in IKE_CIPHERS:
+    if tunnel.ike_encryption not in vocab.ISAKMP_ENCRYPTIONS:
         raise TranslationError(f"{tunnel.interface}: encryption {tunnel.ike_encryption}")
-    ciphers = _ciphers(IKE_CIPHERS[tunnel.ike_encryption], tunnel.ike_key_bits)
+    ciphers = _ciphers(CIPHER_BY_WORD[tunnel.ike_encryption], tunnel.ike_key_bits)
     group = _group(tunnel.dh_group, tunnel.interface)
-    hashes = [_lookup(HASHES, h, tunnel.interface) for h in tunnel.ike_hashes]
+    hashes = [_lookup(HASH_BY_WORD, h, tunnel.interface).swanctl for h in tunnel.ike_hashes]
     return [f"{c}-{h}-{group}" for c in ciphers for h in hashes]
 
 
 def _esp_proposals(tunnel: DeviceTunnel) -> list[str]:
-    cipher = _lookup(ESP_CIPHERS, tunnel.esp_encryption, tunnel.interface)
+    cipher = _lookup(CIPHER_BY_ESP, tunnel.esp_encryption, tunnel.interface)
     ciphers = _ciphers(cipher, tunnel.esp_key_bits)
-    auth = _lookup(ESP_AUTHS, tunnel.esp_auth, tunnel.interface)
+    auth = _lookup(HASH_BY_ESP, tunnel.esp_auth, tunnel.interface).swanctl
     pfs = f"-{_group(tunnel.pfs_group, tunnel.interface)}" if tunnel.pfs_group else ""
     return [f"{c}-{auth}{pfs}" for c in ciphers]
 
 
-def _ciphers(cipher: str, key_bits: tuple[int, ...]) -> list[str]:
-    return [f"aes{bits}" for bits in key_bits] if cipher == "aes" else [cipher]
+def _ciphers(cipher: Cipher, key_bits: tuple[int, ...]) -> list[str]:
+    """One proposal keyword per key length offered (``aes128``, …), or the one keyword."""
+    return [cipher.swanctl_name(bits) for bits in key_bits] if cipher.keyed else [cipher.swanctl]
 
 
 def _group(group: int, where: str) -> str:
-    return _lookup(DH_GROUPS, group, where)
+    return _lookup(DH_GROUP_BY_NUMBER, group, where).swanctl
 
 
-def _lookup(table: Mapping[K, str], key: K, where: str) -> str:
+def _lookup(table: Mapping[K, V], key: K, where: str) -> V:
     if key not in table:
         raise TranslationError(f"{where}: '{key}' has no strongSwan name")
     return table[key]
