@@ -8,11 +8,9 @@ stderr and a non-zero exit; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 import typer.main
@@ -115,23 +113,19 @@ def _register() -> None:
 _register()
 
 
-@functools.cache
-def _command() -> Callable[..., Any]:
-    """The click command tree, built once per process.
-
-    ``app(...)`` would rebuild it from every command function's signature on each call
-    (about 0.15 s of ``typing.get_type_hints``), which every in-process run pays: the
-    test suite's thousands, an exporter's, a runbook's.  With pretty exceptions off,
-    typer's ``app(...)`` adds nothing else.
-    """
-    return typer.main.get_command(app)
+#: The click command tree, built once, at import: ``app(...)`` would rebuild it from
+#: every command function's signature on each call (about 0.15 s of
+#: ``typing.get_type_hints``), which every in-process run would pay (the test suite's
+#: thousands, a runbook's), and a process forked after the import (the test suite's lab
+#: processes) inherits it.  With pretty exceptions off, ``app(...)`` adds nothing else.
+_COMMAND = typer.main.get_command(app)
 
 
 def main() -> None:
     from fitelctl.errors import FitelctlError
 
     try:
-        code = _command()(standalone_mode=False)
+        code = _COMMAND(standalone_mode=False)
     except FitelctlError as err:
         if context.STATE.debug:
             raise
