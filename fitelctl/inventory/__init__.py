@@ -100,6 +100,9 @@ class Api(StrictModel):
     secret: SecretRef | None = None
     retry_max: int | None = Field(default=None, ge=0, le=100)
     timeout: float | None = Field(default=None, gt=0)
+    rate_limit: float | None = Field(
+        default=None, gt=0, description="requests per second this process sends (default 10)"
+    )
     migration_call: str | None = Field(
         default=None,
         description="METHOD PATH FIELD of the v1->v2 migration call (UNKNOWN publicly)",

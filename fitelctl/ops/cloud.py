@@ -43,6 +43,7 @@ def api_settings(inventory: Inventory, *, zone: str | None = None) -> ApiSetting
         root_url=api.root_url,
         retry_max=api.retry_max,
         timeout=api.timeout,
+        rate_limit=api.rate_limit,
         migration_call=api.migration_call,
         inventory_label=f"{inventory.base_dir}: api",
     )

@@ -40,6 +40,8 @@ DEFAULT_ROOT_URL = "https://secure.sakura.ad.jp/cloud/zone"
 DEFAULT_ZONE = "is1a"
 DEFAULT_RETRY_MAX = 10
 DEFAULT_TIMEOUT = 300.0
+#: requests per second per account (the SDK family's self-throttle)
+DEFAULT_RATE_LIMIT = 10.0
 
 ENV_TOKEN = "SAKURACLOUD_ACCESS_TOKEN"
 ENV_SECRET = "SAKURACLOUD_ACCESS_TOKEN_SECRET"
@@ -47,6 +49,7 @@ ENV_ZONE = "SAKURACLOUD_ZONE"
 ENV_ROOT_URL = "SAKURACLOUD_API_ROOT_URL"
 ENV_RETRY_MAX = "SAKURACLOUD_RETRY_MAX"
 ENV_TIMEOUT = "SAKURACLOUD_API_REQUEST_TIMEOUT"
+ENV_RATE_LIMIT = "SAKURACLOUD_API_REQUEST_RATE_LIMIT"
 ENV_PROFILE = "USACLOUD_PROFILE"
 ENV_PROFILE_DIRS = ("SAKURACLOUD_PROFILE_DIR", "USACLOUD_PROFILE_DIR")
 
@@ -101,8 +104,7 @@ class ApiSettings:
     retry_wait_min: float = 1.0
     retry_wait_max: float = 64.0
     #: self-throttle, requests per second per account (token) across this process
-    #: (the SDK's default is 10)
-    rate_limit: float = 10.0
+    rate_limit: float = DEFAULT_RATE_LIMIT
     migration_call: MigrationCall = MigrationCall()
 
     @property
@@ -122,6 +124,7 @@ def resolve_api_settings(
     root_url: str | None = None,
     retry_max: int | None = None,
     timeout: float | None = None,
+    rate_limit: float | None = None,
     migration_call: str | None = None,
     environ: Mapping[str, str] | None = None,
     home: Path | None = None,
@@ -136,6 +139,7 @@ def resolve_api_settings(
         "root_url": root_url,
         "retry_max": retry_max,
         "timeout": timeout,
+        "rate_limit": rate_limit,
     }
     values: dict[str, tuple[str, str]] = dict(_profile_values(env, home))
     values.update(  # setting -> (where it came from, raw value)
@@ -160,6 +164,7 @@ def resolve_api_settings(
         root_url=get("root_url", _url, DEFAULT_ROOT_URL),
         retry_max=get("retry_max", _count, DEFAULT_RETRY_MAX),
         timeout=get("timeout", _seconds, DEFAULT_TIMEOUT),
+        rate_limit=get("rate_limit", _rate, DEFAULT_RATE_LIMIT),
     )
     if migration_call:
         call = MigrationCall.parse(migration_call, source=f"{inventory_label} migration_call")
@@ -181,6 +186,7 @@ _ENV_TO_SETTING = {
     ENV_ROOT_URL: "root_url",
     ENV_RETRY_MAX: "retry_max",
     ENV_TIMEOUT: "timeout",
+    ENV_RATE_LIMIT: "rate_limit",
 }
 
 _PROFILE_KEYS = {
@@ -190,6 +196,7 @@ _PROFILE_KEYS = {
     "APIRootURL": "root_url",
     "RetryMax": "retry_max",
     "HTTPRequestTimeout": "timeout",
+    "HTTPRequestRateLimit": "rate_limit",
 }
 
 
@@ -248,11 +255,19 @@ def _count(where: str, raw: str) -> int:
     return int(raw)
 
 
+def _rate(where: str, raw: str) -> float:
+    return _positive(where, raw, "a number of requests per second")
+
+
 def _seconds(where: str, raw: str) -> float:
+    return _positive(where, raw, "a number of seconds")
+
+
+def _positive(where: str, raw: str, expected: str) -> float:
     try:
         value = float(raw)
     except ValueError:
         value = 0.0
     if not value > 0 or value == float("inf"):
-        raise ConfigError(f"{where}={raw!r}: expected a number of seconds greater than 0")
+        raise ConfigError(f"{where}={raw!r}: expected {expected} greater than 0")
     return value

@@ -573,6 +573,7 @@ def kill_point(tmp: Path, runbook: str, clean: dict[str, str], point: Point) -> 
         result = run_killing_lab(
             run_args(state, runbook, *variables), process, point.kill_after_steps
         )
+        sweep_inventory(state)  # the restarted lab may have had to take another port
         if "Traceback" in result.stderr:
             problems.append("traceback: " + result.stderr[-300:])
         boot = process.saved_boot("tokyo")

@@ -28,7 +28,7 @@ def write_profile(home: Path, name: str, values: dict[str, object]) -> Path:
 def test_defaults(tmp_path: Path) -> None:
     settings = resolve_api_settings(environ=ENV, home=tmp_path)
     assert (settings.zone, settings.root_url) == ("is1a", DEFAULT_ROOT_URL)
-    assert (settings.retry_max, settings.timeout) == (10, 300.0)
+    assert (settings.retry_max, settings.timeout, settings.rate_limit) == (10, 300.0, 10.0)
     assert settings.api_url == "https://secure.sakura.ad.jp/cloud/zone/is1a/api/cloud/1.1/"
     assert settings.migration_call == MigrationCall("PUT", "appliance/{id}/vpcrouter/version")
 
@@ -147,6 +147,11 @@ def test_an_unreadable_profile_names_its_file(tmp_path: Path) -> None:
         ("SAKURACLOUD_API_REQUEST_TIMEOUT", "0", "SAKURACLOUD_API_REQUEST_TIMEOUT='0': expected"),
         ("SAKURACLOUD_API_REQUEST_TIMEOUT", "soon", "SAKURACLOUD_API_REQUEST_TIMEOUT='soon'"),
         ("SAKURACLOUD_API_ROOT_URL", "ftp://x", "SAKURACLOUD_API_ROOT_URL='ftp://x': expected an"),
+        (
+            "SAKURACLOUD_API_REQUEST_RATE_LIMIT",
+            "0",
+            "SAKURACLOUD_API_REQUEST_RATE_LIMIT='0': expected a number of requests per second",
+        ),
     ],
 )
 def test_bad_values_name_the_variable(
@@ -195,3 +200,16 @@ def test_the_migration_call_is_a_setting(tmp_path: Path) -> None:
     assert custom.render(7, 2) == ("POST", "appliance/7/migrate/2", None)
     with pytest.raises(ConfigError, match="migration_call='upgrade it': expected 'METHOD PATH"):
         resolve_api_settings(migration_call="upgrade it", environ=ENV, home=tmp_path)
+
+
+def test_the_rate_limit_comes_from_inventory_profile_or_environment_as_the_sdk_reads_it(
+    tmp_path: Path,
+) -> None:
+    """The SDK's names: ``HTTPRequestRateLimit`` in a usacloud profile,
+    ``SAKURACLOUD_API_REQUEST_RATE_LIMIT`` in the environment."""
+    assert resolve_api_settings(rate_limit=50, environ=ENV, home=tmp_path).rate_limit == 50
+    write_profile(tmp_path, "default", {"HTTPRequestRateLimit": 4})
+    assert resolve_api_settings(environ=ENV, home=tmp_path).rate_limit == 4
+    assert resolve_api_settings(rate_limit=2, environ=ENV, home=tmp_path).rate_limit == 2
+    environ = {**ENV, "SAKURACLOUD_API_REQUEST_RATE_LIMIT": "25"}
+    assert resolve_api_settings(rate_limit=2, environ=environ, home=tmp_path).rate_limit == 25
