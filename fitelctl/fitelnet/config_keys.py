@@ -62,6 +62,7 @@ names are case-sensitive).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 
@@ -153,8 +154,12 @@ def managed_child(line: str, block: str) -> bool:
     return tuple(line.split()[:length]) not in UNMANAGED_KEYS.get(_block_kind(block), ())
 
 
+@functools.lru_cache(maxsize=1024)
 def _block_kind(header: str) -> str:
-    """The longest ``KEYS`` kind the header starts with ("" if none)."""
+    """The longest ``KEYS`` kind the header starts with ("" if none).
+
+    Cached, like ``_patterns``: a diff asks this of the same few headers for every line
+    of two configs (about a sixth of ``apply``'s CPU before)."""
     words = header.split()
     kinds = [kind for kind in KEYS if kind and words[: len(kind.split())] == kind.split()]
     return max(kinds, key=len) if kinds else ""
@@ -170,11 +175,17 @@ def _key_length(words: list[str], keys: tuple[str, ...]) -> int | None:
     """How many leading words of ``words`` form the longest matching key, if any."""
     lengths = [
         len(pattern)
-        for pattern in (key.split() for key in keys)
+        for pattern in _patterns(keys)
         if len(words) >= len(pattern)
         and all(p in ("*", w) for p, w in zip(pattern, words, strict=False))
     ]
     return max(lengths, default=None)
+
+
+@functools.cache
+def _patterns(keys: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """Each key of a ``KEYS`` entry as its words."""
+    return tuple(tuple(key.split()) for key in keys)
 
 
 def _route(words: list[str]) -> Setting:
