@@ -106,4 +106,16 @@ def up(
         device_configs=tuple(device_config or ()),
         ike=ike.value,
     )
+    _warnings_to_stderr()
     run_foreground(options, announce=lambda line: print(line, flush=True, file=sys.stdout))
+
+
+def _warnings_to_stderr() -> None:
+    """What the running lab finds wrong (a committed config its charons cannot be given)
+    as one ``fitelctl: lab: …`` line on stderr each."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("fitelctl: lab: %(message)s"))
+    logging.getLogger("fitelctl.lab").addHandler(handler)
