@@ -21,6 +21,7 @@ import pytest
 from fitelctl.lab.strongswan.translate import (
     UNREACHABLE,
     Connection,
+    DeviceConnection,
     LabAddresses,
     TranslationError,
     device_connections,
@@ -482,7 +483,7 @@ def real(name: str) -> str:
     return (REAL / name).read_text()
 
 
-def translate_real(text: str) -> list[Connection]:
+def translate_real(text: str) -> list[DeviceConnection]:
     return device_connections(text, REAL_LAB, own_address="203.0.113.10")
 
 

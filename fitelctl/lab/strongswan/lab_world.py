@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 from fitelctl.fitelnet.config_tree import ConfigTree
-from fitelctl.fitelnet.crypto_config import DeviceTunnel, read_tunnels
 from fitelctl.lab.charon_log import router_connection_name
 from fitelctl.lab.crypto_sa import render_crypto_sa
 from fitelctl.lab.device.model import LabDevice
@@ -49,9 +48,9 @@ from fitelctl.lab.strongswan.netns import Namespaces, ip
 from fitelctl.lab.strongswan.sa_views import established, ike_view, installed_children, ipsec_view
 from fitelctl.lab.strongswan.translate import (
     Connection,
+    DeviceConnection,
     LabAddresses,
     TranslationError,
-    device_connection_name,
     device_connections,
     router_connections,
 )
@@ -74,8 +73,7 @@ class Office:
     charon: Charon
     wan: str  # the device's own address in its config
     public: str  # the address the VPC router's settings name it by
-    connections: list[Connection] = field(default_factory=list)
-    tunnels: list[DeviceTunnel] = field(default_factory=list)
+    connections: list[DeviceConnection] = field(default_factory=list)
 
 
 class StrongswanWorld(LabWorld):
@@ -163,7 +161,7 @@ class StrongswanWorld(LabWorld):
     # -- CryptoWorld -------------------------------------------------------
     def show_crypto_sa(self, site: str) -> str:
         office = self.offices[site]
-        by_name = {device_connection_name(t): t for t in office.tunnels}
+        by_name = {c.name: c.tunnel for c in office.connections}
         names = self.config_addresses()
         ike_views, ipsec_views = [], []
         for name, sa in _sas_or_none(office.charon):
@@ -196,11 +194,6 @@ class StrongswanWorld(LabWorld):
             connections = []
         reset(office.charon)
         office.connections = connections
-        office.tunnels = (
-            [t for t in read_tunnels(ConfigTree.parse(text)) if isinstance(t, DeviceTunnel)]
-            if connections
-            else []
-        )
         load(office.charon, connections, start=False)
         for connection in connections:
             child = next(iter(connection.body["children"].values()))

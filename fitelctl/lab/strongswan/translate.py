@@ -184,17 +184,20 @@ class Connection:
     psk: str = field(repr=False)
 
 
+@dataclass(frozen=True)
+class DeviceConnection(Connection):
+    """A device's connection, with the tunnel of its config it was made from (for what
+    the lab shows of its SAs: ``show crypto sa`` names the tunnel's interface and peer)."""
+
+    tunnel: DeviceTunnel = field(compare=False, repr=False)
+
+
 # ---------------------------------------------------------------- the F220's side
-
-
-def device_connection_name(tunnel: DeviceTunnel) -> str:
-    """The device charon's connection for ``tunnel``: its interface, e.g. ``tunnel1``."""
-    return tunnel.interface.replace(" ", "")
 
 
 def device_connections(
     config_text: str, lab: LabAddresses, *, own_address: str
-) -> list[Connection]:
+) -> list[DeviceConnection]:
     """Every IPsec tunnel of the device's committed config, as its charon's connections.
 
     ``own_address`` is the config address of the device's outside interface: the
@@ -273,8 +276,8 @@ def _unnamed(kind: str, keyword: str, words: list[str]) -> list[str]:
 
 def _device_connection(
     tree: ConfigTree, tunnel: DeviceTunnel, lab: LabAddresses, own_address: str
-) -> Connection:
-    name = device_connection_name(tunnel)
+) -> DeviceConnection:
+    name = tunnel.interface.replace(" ", "")  # the connection is its interface: tunnel1
     profile = _profile_of(tree, tunnel.map_name)
     identity = _identity(profile) or tunnel.local_address or own_address
     local_ts, remote_ts = _selectors(tree, tunnel.map_name)
@@ -301,7 +304,9 @@ def _device_connection(
         body["dpd_delay"] = f"{tunnel.keepalive_interval}s"
     if _ipsec_policy(tree, profile).child_value("set udp-encapsulation-force") is not None:
         body["encap"] = "yes"
-    return Connection(name=name, body=body, psk_owners=(identity,), psk=tunnel.psk)
+    return DeviceConnection(
+        name=name, body=body, psk_owners=(identity,), psk=tunnel.psk, tunnel=tunnel
+    )
 
 
 def _profile_of(tree: ConfigTree, map_name: str) -> Entry:

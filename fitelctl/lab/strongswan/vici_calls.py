@@ -7,6 +7,7 @@ calls from several threads never share a socket.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 import vici
@@ -15,7 +16,7 @@ from fitelctl.lab.strongswan.charon import Charon, CharonError
 from fitelctl.lab.strongswan.translate import Connection
 
 
-def load(charon: Charon, connections: list[Connection], *, start: bool) -> None:
+def load(charon: Charon, connections: Sequence[Connection], *, start: bool) -> None:
     """Load connections and their keys; their ``start_action`` only when ``start``."""
     with charon.session() as session:
         for n, connection in enumerate(connections):
