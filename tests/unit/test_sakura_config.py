@@ -206,7 +206,8 @@ def test_the_rate_limit_comes_from_inventory_profile_or_environment_as_the_sdk_r
     tmp_path: Path,
 ) -> None:
     """The SDK's names: ``HTTPRequestRateLimit`` in a usacloud profile,
-    ``SAKURACLOUD_API_REQUEST_RATE_LIMIT`` in the environment."""
+    ``SAKURACLOUD_API_REQUEST_RATE_LIMIT`` in the environment (sacloud/api-client-go
+    ``options.go``: ``OptionsFromProfile``, ``OptionsFromEnv``)."""
     assert resolve_api_settings(rate_limit=50, environ=ENV, home=tmp_path).rate_limit == 50
     write_profile(tmp_path, "default", {"HTTPRequestRateLimit": 4})
     assert resolve_api_settings(environ=ENV, home=tmp_path).rate_limit == 4
