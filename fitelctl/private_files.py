@@ -68,6 +68,7 @@ def write_private_file(
     overwrite: bool = True,
     root: Path | None = None,
     guard: bool = True,
+    durable: bool = True,
 ) -> None:
     """Write ``text`` to ``path`` atomically, mode 0600.
 
@@ -78,6 +79,10 @@ def write_private_file(
 
     ``guard=False`` skips the directory check, for the lab's own throwaway secrets
     in a state directory the user chose (a lab must start under ``umask 002`` too).
+    ``durable=False`` skips the two fsyncs: still whole or not at all when the process
+    is killed (the page cache keeps what was written), not across a crash of the
+    machine.  For the lab's state, which it saves while answering a request: on a
+    busy disk an fsync there held the lab's every device and its API for over a second.
     """
     target = path.resolve() if path.is_symlink() else path
     if guard:
@@ -88,8 +93,9 @@ def write_private_file(
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         if overwrite:
             os.replace(temporary, target)
         else:
@@ -97,7 +103,8 @@ def write_private_file(
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
-    _sync_directory(target.parent)
+    if durable:
+        _sync_directory(target.parent)
 
 
 def append_private_line(

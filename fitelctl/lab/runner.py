@@ -515,9 +515,10 @@ def _call_faults(faults: Faults) -> dict[int, CallFault]:
 
 
 def _write(path: Path, text: str, *, private: bool = False) -> None:
-    """Whole or not at all: a temporary file renamed over ``path``."""
+    """Whole or not at all: a temporary file renamed over ``path``.  Not synced: a lab
+    "power cycle" is its process killed, which loses nothing the kernel was given."""
     if private:
-        write_private_file(path, text, guard=False)
+        write_private_file(path, text, guard=False, durable=False)
         return
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text, encoding="utf-8")

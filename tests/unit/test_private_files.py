@@ -126,3 +126,26 @@ def test_run_records_refused_where_others_can_write(tmp_path: Path) -> None:
     with pytest.raises(UnsafeDirectory, match="chmod 700"):
         RunRecord.create(runs, "reconnect", "tokyo", root=tmp_path)
     assert list(runs.iterdir()) == []
+
+
+@pytest.mark.parametrize(("durable", "syncs"), [(True, 2), (False, 0)])
+def test_a_durable_write_is_synced_and_the_labs_is_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durable: bool, syncs: int
+) -> None:
+    """The file and the rename are fsynced for fitelctl's own records; the lab's state,
+    saved while it answers a request, only has to survive its process being killed."""
+    import os
+
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def counted_fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counted_fsync)
+    path = tmp_path / "state" / "router.json"
+    write_private_file(path, "{}\n", guard=False, durable=durable)
+    assert path.read_text() == "{}\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(synced) == syncs
