@@ -22,7 +22,7 @@ WRONG_PSK = [
     "12[ENC] <3> could not decrypt payloads",
 ]
 NO_PEER_ENTRY = [
-    "09[IKE] <21> no IKE config found for 198.18.0.1...198.18.0.2, sending NO_PROPOSAL_CHOSEN"
+    "09[IKE] <21> no IKE config found for 198.19.0.1...198.19.0.2, sending NO_PROPOSAL_CHOSEN"
 ]
 IKEV2 = [
     "11[ENC] <2> parsed IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) ]",
@@ -48,7 +48,7 @@ SILENCE = ["07[IKE] <tunnel1|4> giving up after 1 retransmits"]
         (IDENTITY_REFUSED_BY_INITIATOR, "id_mismatch"),
         (AGGRESSIVE, "proposal_mismatch_main_mode"),
         (SILENCE, "no_response"),
-        (["13[IKE] <1> 198.18.0.2 is initiating a Main Mode IKE_SA"], None),
+        (["13[IKE] <1> 198.19.0.2 is initiating a Main Mode IKE_SA"], None),
     ],
 )
 def test_the_decisive_line_names_the_failure(lines: list[str], cause: str | None) -> None:

@@ -35,7 +35,7 @@ ARTICLE = TUNNEL_1 + (DATA / "config_v1_sakura_tokyo.cfg").read_text()
 ROUTER = "27.133.132.134"  # the article's VPC router
 DEVICE = "172.30.128.254"  # the F220's own (local-address, self-identity)
 OWN = "10.0.0.9"  # the device's outside interface when the config names no address
-LAB = LabAddresses({ROUTER: "198.18.0.1", DEVICE: "198.18.0.2", OWN: "198.18.1.2"})
+LAB = LabAddresses({ROUTER: "198.19.0.1", DEVICE: "198.19.0.2", OWN: "198.19.1.2"})
 ARTICLE_PSK = "THIS-IS-SECRET-KEY"
 
 
@@ -117,8 +117,8 @@ def test_the_article_presents_its_self_identity_and_accepts_any_peer_identity() 
 
 def test_the_article_addresses_are_placed_in_the_lab() -> None:
     body = translate().body
-    assert body["local_addrs"] == ["198.18.0.2"]
-    assert body["remote_addrs"] == ["198.18.0.1"]
+    assert body["local_addrs"] == ["198.19.0.2"]
+    assert body["remote_addrs"] == ["198.19.0.1"]
 
 
 def test_the_article_selector_any_is_all_ipv4_both_ways() -> None:
@@ -255,7 +255,7 @@ def test_without_self_identity_nor_local_address_the_own_address_is_used() -> No
     text = edited(f" local-address {DEVICE}\n", "", text)
     body = translate(text).body
     assert body["local"]["id"] == OWN
-    assert body["local_addrs"] == ["198.18.1.2"]
+    assert body["local_addrs"] == ["198.19.1.2"]
 
 
 def test_aggressive_initiate_mode() -> None:
@@ -301,7 +301,7 @@ def test_two_tunnels_give_two_connections_each_with_its_key() -> None:
     connections = device_connections(ARTICLE + "!\n" + second, LAB, own_address=OWN)
     assert [c.name for c in connections] == ["tunnel1", "tunnel2"]
     assert [c.psk for c in connections] == [ARTICLE_PSK, "ANOTHER-KEY"]
-    assert [c.body["remote_addrs"] for c in connections] == [["198.18.0.1"], [UNREACHABLE]]
+    assert [c.body["remote_addrs"] for c in connections] == [["198.19.0.1"], [UNREACHABLE]]
 
 
 # ---------------------------------------------------------------- refusals
@@ -459,7 +459,7 @@ def test_no_tunnel_interface_means_no_connection() -> None:
 # tests/data/real_configs/README.md: each file either translates or is refused at a line.
 
 REAL = DATA / "real_configs"
-REAL_LAB = LabAddresses({"198.51.100.1": "198.18.0.1", "203.0.113.10": "198.18.0.2"})
+REAL_LAB = LabAddresses({"198.51.100.1": "198.19.0.1", "203.0.113.10": "198.19.0.2"})
 
 #: No IPsec tunnel: ``interface Tunnel 1`` is ``tunnel mode srv6`` and no crypto line is
 #: there (their ``set mtu`` sits in ``segment-routing srv6``, which is not checked).
@@ -510,8 +510,8 @@ def test_cloudflare_early_main_mode_translates() -> None:
     assert "reauth_time" not in body
     assert body["aggressive"] == "no"
     assert body["local"]["id"] == "203.0.113.10"
-    assert body["local_addrs"] == ["198.18.0.2"]
-    assert body["remote_addrs"] == ["198.18.0.1"]
+    assert body["local_addrs"] == ["198.19.0.2"]
+    assert body["remote_addrs"] == ["198.19.0.1"]
     assert "dpd_delay" not in body  # no keepalive line in the profile
     child_sa = child(connection)
     assert child_sa["esp_proposals"] == ["aes256-sha256"]  # no set pfs
@@ -534,7 +534,7 @@ def test_cloudflare_router1_translates_without_that_line_too() -> None:
     assert body["version"] == "2"
     assert body["aggressive"] == "yes"  # initiate-mode aggressive (swanctl: IKEv1 only)
     assert body["local"]["id"] == "fqdn:fitel-tunnel-1.example.com"
-    assert body["local_addrs"] == ["198.18.0.2"]  # no local-address: the own address
+    assert body["local_addrs"] == ["198.19.0.2"]  # no local-address: the own address
 
 
 def test_the_one_box_config_translates_without_that_line_too() -> None:
@@ -551,7 +551,7 @@ def test_the_one_box_config_translates_without_that_line_too() -> None:
 
 
 GLOBAL = "27.133.132.134"
-ROUTER_LAB = LabAddresses({GLOBAL: "198.18.0.1", "126.169.118.242": "198.18.0.2"})
+ROUTER_LAB = LabAddresses({GLOBAL: "198.19.0.1", "126.169.118.242": "198.19.0.2"})
 
 
 def v2_shape() -> dict[str, Any]:
@@ -615,8 +615,8 @@ def test_each_peer_entry_is_a_connection_named_as_the_router_names_it() -> None:
     assert connection.name == "peer-126.169.118.242-tunnel-vti"
     assert list(connection.body["children"]) == ["peer-126.169.118.242-tunnel-vti"]
     body = connection.body
-    assert body["local_addrs"] == ["198.18.0.1"]
-    assert body["remote_addrs"] == ["198.18.0.2"]
+    assert body["local_addrs"] == ["198.19.0.1"]
+    assert body["remote_addrs"] == ["198.19.0.2"]
     assert body["local"] == {"auth": "psk", "id": GLOBAL}
     assert body["remote"] == {"auth": "psk", "id": "172.30.128.254"}  # RemoteID
     assert child(connection)["local_ts"] == child(connection)["remote_ts"] == ["0.0.0.0/0"]

@@ -1,7 +1,8 @@
 """The VPC router of ``lab up --ike strongswan``: the API as before, its IPsec a real charon.
 
 ``LabCharonRouter`` keeps everything the API sees of ``LabVpcRouter`` (settings,
-SettingsHash, power, migration, errors) and replaces what the model did for its VPN:
+SettingsHash, power, migration, errors) and replaces what the model did for its VPN
+(the router's charon is one per office, driven as one: ``lab_world``):
 
 - the settings the router runs reach its charon whenever they reach the router (apply,
   boot, the end of a migration): every SA ends (charon tells each office with a
@@ -12,8 +13,9 @@ SettingsHash, power, migration, errors) and replaces what the model did for its 
   configured); boot starts it again;
 - ``SiteToSiteIPsecVPNPeers`` is UP where the charon holds an installed CHILD_SA of the
   peer's connection;
-- the VPN log is the charon's own log, in the router's syslog form (``router_syslog``),
-  addresses as the settings and the devices' configs name them;
+- the VPN log is the charons' own log, merged (``router_log_merge``), in the router's
+  syslog form (``router_syslog``), addresses as the settings and the devices' configs
+  name them;
 - ``restart_charon`` (the ``router-restart`` fault) restarts the charon mid-tunnel.
 """
 
@@ -32,7 +34,6 @@ class LabCharonRouter(LabVpcRouter):
 
     def __init__(self, world: StrongswanWorld, router: VpcRouter, **options: Any) -> None:
         self.charon_world = world
-        self._log_offset = 0
         super().__init__(world, router, **options)
 
     def restart_charon(self) -> None:
@@ -59,9 +60,8 @@ class LabCharonRouter(LabVpcRouter):
         self.collect_logs()
 
     def collect_logs(self) -> None:
-        """The charon's log lines written since the last call, in the router's syslog form."""
-        lines = self.charon_world.router_log_lines()
-        new, self._log_offset = lines[self._log_offset :], len(lines)
+        """The charons' log lines written since the last call, in the router's syslog form."""
+        new = self.charon_world.new_router_log_lines()
         self.log.extend(
             router_syslog(new, self.charon_world.config_addresses(), hostname=self._hostname)
         )

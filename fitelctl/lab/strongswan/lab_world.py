@@ -7,9 +7,12 @@ the pure lab decides tunnels with ``fitelctl.ike``, here:
   device's *committed* config (``translate.device_connections``) whenever it changes
   (commit, refresh, boot); ``always-up`` connections start as soon as they are loaded;
   ``clear crypto sa`` ends the device's SAs and starts them again;
-- the VPC router is a charon in its own namespace, configured from the settings the
-  router *runs* (``translate.router_connections``); ``LabCharonRouter`` drives it
-  (apply, power, restart);
+- the VPC router is one charon per office, each in a namespace of its own holding the
+  router's address (``lab_network`` says why), configured from the settings the router
+  *runs* (``translate.router_connections``): each holds the connection of the peer
+  entry that names its office; entries naming no office go to the first one.
+  ``LabCharonRouter`` drives them as one router (apply, power, restart), and their logs
+  are merged into the router's one log (``router_log_merge``);
 - `show crypto sa` is read from the device's charon (``sa_views``);
 - every ``TRAFFIC_INTERVAL`` seconds each office sends a datagram from its inside address
   to the router's through the tunnel, and the router echoes it, so the SAs' counters
@@ -19,11 +22,6 @@ A device config the translation cannot express is written to the lab's log (the
 ``fitelctl.lab`` logger: ``lab up``'s stderr) naming its line or its tunnel, and leaves
 the device with no tunnel, as a config the F220 could not negotiate would; it is never
 dropped silently.
-
-Limit, knowingly: kernel-libipsec has no route-based tunnels (the VPC router's VTIs), so
-with several sites up the router's echoes leave through whichever of the identical
-``0.0.0.0/0`` policies charon installed last: the devices' OUT counters are exact, their
-IN counters are exact on a one-site lab.
 """
 
 from __future__ import annotations
@@ -43,8 +41,9 @@ from fitelctl.lab.charon_log import router_connection_name
 from fitelctl.lab.crypto_sa import render_crypto_sa
 from fitelctl.lab.device.model import LabDevice
 from fitelctl.lab.strongswan.charon import Charon, CharonError, Timing
-from fitelctl.lab.strongswan.lab_network import LabNetwork, Place
+from fitelctl.lab.strongswan.lab_network import ROUTER_ADDRESS, LabNetwork, Place
 from fitelctl.lab.strongswan.netns import Namespaces, ip
+from fitelctl.lab.strongswan.router_log_merge import RouterLogMerge
 from fitelctl.lab.strongswan.sa_views import established, ike_view, installed_children, ipsec_view
 from fitelctl.lab.strongswan.translate import (
     Connection,
@@ -54,7 +53,14 @@ from fitelctl.lab.strongswan.translate import (
     device_connections,
     router_connections,
 )
-from fitelctl.lab.strongswan.vici_calls import initiate, load, reset, sas, terminate_all
+from fitelctl.lab.strongswan.vici_calls import (
+    initiate,
+    load,
+    reset,
+    sas,
+    terminate_all,
+    unload_others,
+)
 from fitelctl.lab.vpc_router_settings import settings_from
 from fitelctl.lab.world import LabWorld, VpcRouter
 
@@ -67,13 +73,18 @@ TRAFFIC_PORT = 7
 
 @dataclass
 class Office:
-    """One site's IKE side: where it lives, its charon, what it was last configured with."""
+    """One site's IKE: where it lives, its charon, what it was last configured with, and
+    the VPC router's side of its tunnels (place and charon)."""
 
     place: Place
     charon: Charon
+    router_place: Place
+    router_charon: Charon
     wan: str  # the device's own address in its config
     public: str  # the address the VPC router's settings name it by
     connections: list[DeviceConnection] = field(default_factory=list)
+    #: what the router's charon of this office was last given
+    router_connections: list[Connection] = field(default_factory=list)
 
 
 class StrongswanWorld(LabWorld):
@@ -99,39 +110,38 @@ class StrongswanWorld(LabWorld):
             self._namespaces.close()
             raise
         self.offices: dict[str, Office] = {}
-        self.router_place: Place | None = None
-        self.router_charon: Charon | None = None
+        self._router_log = RouterLogMerge()
+        #: whether the router's charons run (power, restart)
+        self._router_running = True
 
     # -- building -----------------------------------------------------------
-    def add_router(self, router: VpcRouter) -> None:
-        super().add_router(router)
-        self.router_place = self.network.add_router("vpc")
-        self.router_charon = Charon(
-            self.router_place.namespace, self.workdir / "vpc-router", timing=self.timing
+    def add_site(self, device: LabDevice, *, public_address: str) -> None:
+        site = device.spec.site
+        place, router_place = self.network.add_office(site)
+        charon = Charon(place.namespace, self.workdir / site, timing=self.timing)
+        router_charon = Charon(
+            router_place.namespace, self.workdir / f"vpc-router-{site}", timing=self.timing
         )
-        self.start_router_charon()
+        wan = _wan_address(device.current_config()) or public_address
+        office = Office(place, charon, router_place, router_charon, wan, public_address)
+        self.offices[site] = office
+        if site in self.drop_ike:
+            self.network.drop_ike(place)
+        charon.start()
+        if self._router_running:
+            router_charon.start()
+        router = next(iter(self.routers.values()))
+        self.load_router(self.router_connections(router), restart=False)
+        self._route_inside(office)
         self._run_in(
-            self.router_place,
+            router_place,
             sys.executable,
             "-m",
             TRAFFIC_MODULE,
             "echo",
-            self.router_place.inside,
+            router_place.inside,
             str(TRAFFIC_PORT),
         )
-
-    def add_site(self, device: LabDevice, *, public_address: str) -> None:
-        site = device.spec.site
-        place = self.network.add_office(site)
-        charon = Charon(place.namespace, self.workdir / site, timing=self.timing)
-        wan = _wan_address(device.current_config()) or public_address
-        self.offices[site] = Office(place, charon, wan=wan, public=public_address)
-        if site in self.drop_ike:
-            self.network.drop_ike(place)
-        charon.start()
-        router = next(iter(self.routers.values()))
-        self.load_router(self.router_connections(router), restart=False)
-        self._route_inside(place)
         self._run_in(
             place,
             sys.executable,
@@ -139,7 +149,7 @@ class StrongswanWorld(LabWorld):
             TRAFFIC_MODULE,
             "send",
             place.inside,
-            f"{self._router_place().inside}:{TRAFFIC_PORT}",
+            f"{router_place.inside}:{TRAFFIC_PORT}",
             str(TRAFFIC_INTERVAL),
         )
         super().add_site(device, public_address=public_address)
@@ -148,7 +158,7 @@ class StrongswanWorld(LabWorld):
         """Config address → lab address, for both sides' translations."""
         places = {}
         for global_address in self.routers:
-            places[global_address] = self._router_place().address
+            places[global_address] = ROUTER_ADDRESS
         for office in self.offices.values():
             places[office.public] = office.place.public
             places[office.wan] = office.place.address
@@ -200,15 +210,20 @@ class StrongswanWorld(LabWorld):
             if child.get("start_action") == "start":
                 self._initiate(office.charon, connection)
 
-    # -- the router's charon (driven by ``LabCharonRouter``) ------------------
+    # -- the router's charons (driven by ``LabCharonRouter``) ------------------
     def start_router_charon(self) -> None:
-        charon = self._router_charon()
-        if not charon.running:
-            charon.start()
-            self._route_inside(self._router_place())
+        """The router's charons start (the router boots)."""
+        self._router_running = True
+        for office in self.offices.values():
+            if not office.router_charon.running:
+                office.router_charon.start()
 
     def stop_router_charon(self) -> None:
-        self._router_charon().stop()
+        """The router's charons stop (power off, restart, migration)."""
+        self._router_running = False
+        for office in self.offices.values():
+            office.router_charon.stop()
+            office.router_connections = []
 
     def router_connections(self, router: VpcRouter) -> list[Connection]:
         """The connections of the settings ``router`` runs (not those merely saved)."""
@@ -220,72 +235,79 @@ class StrongswanWorld(LabWorld):
         )
 
     def load_router(self, connections: list[Connection], *, restart: bool) -> None:
-        """Give the router's charon ``connections``.
+        """Give the router's charons ``connections``: each office's router charon the one
+        naming that office, the first office's also those naming no office.
 
         ``restart``: every SA ends and every connection goes first, and the router then
         initiates each connection itself (settings applied); otherwise connections are
-        added or replaced and SAs stay (an office added at lab start).
+        added, replaced or removed and SAs stay (an office added at lab start); a charon
+        whose share is what it already holds is left alone.
         """
-        charon = self._router_charon()
-        if restart:
-            reset(charon)
-        load(charon, connections, start=False)
-        if restart:
-            for connection in connections:
-                self._initiate(charon, connection)
+        if not self._router_running:
+            return
+        for office, own in self._router_shares(connections):
+            if not restart and own == office.router_connections:
+                continue
+            charon, office.router_connections = office.router_charon, own
+            if restart:
+                reset(charon)
+            else:
+                unload_others(charon, {connection.name for connection in own})
+            load(charon, own, start=False)
+            if restart:
+                for connection in own:
+                    self._initiate(charon, connection)
 
     def router_peer_up(self, peer: str) -> bool:
         """Whether the router has an installed CHILD_SA with the office it knows as ``peer``."""
-        charon = self._router_charon()
-        return charon.running and any(
+        name = router_connection_name(peer)
+        return any(
             established(sa) and installed_children(sa)
-            for _, sa in _sas_or_none(charon, router_connection_name(peer))
+            for office in self.offices.values()
+            for _, sa in _sas_or_none(office.router_charon, name)
         )
 
-    def router_log_lines(self) -> list[str]:
-        return self._router_charon().log_lines()
+    def new_router_log_lines(self) -> list[str]:
+        """What the router's charons logged since the last call, as one charon's log."""
+        return self._router_log.new_lines(
+            [office.router_charon.log_lines() for office in self.offices.values()]
+        )
+
+    def _router_shares(
+        self, connections: list[Connection]
+    ) -> list[tuple[Office, list[Connection]]]:
+        offices = list(self.offices.values())
+        shares: dict[str, list[Connection]] = {office.place.public: [] for office in offices}
+        homeless = []
+        for connection in connections:
+            remote = connection.body["remote_addrs"][0]
+            shares[remote].append(connection) if remote in shares else homeless.append(connection)
+        result = [(office, shares[office.place.public]) for office in offices]
+        if result:
+            result[0][1].extend(homeless)
+        return result
 
     # -- ending -------------------------------------------------------------
     def close(self) -> None:
         """Stop every charon and remove every namespace (and so every link) the lab made."""
         for office in self.offices.values():
             office.charon.stop()
-        if self.router_charon is not None:
-            self.router_charon.stop()
+            office.router_charon.stop()
         self._namespaces.close()
 
     # -- helpers ------------------------------------------------------------
     def _initiate(self, charon: Charon, connection: Connection) -> None:
         threading.Thread(target=initiate, args=(charon, connection), daemon=True).start()
 
-    def _router_place(self) -> Place:
-        assert self.router_place is not None, "add_router first"
-        return self.router_place
-
-    def _router_charon(self) -> Charon:
-        assert self.router_charon is not None, "add_router first"
-        return self.router_charon
-
-    def _route_inside(self, place: Place) -> None:
-        """Traffic between the inside addresses goes into kernel-libipsec's ``ipsec0``."""
-        if place is self.router_place:
-            targets = [o.place.inside for o in self.offices.values()]
-        else:
-            targets = [self._router_place().inside]
-            router = self._router_place()
+    def _route_inside(self, office: Office) -> None:
+        """Traffic between the office's and the router's inside addresses goes into
+        kernel-libipsec's ``ipsec0`` on both sides."""
+        office_side, router_side = office.place, office.router_place
+        for place, there in ((office_side, router_side), (router_side, office_side)):
             ip(
                 "route",
                 "replace",
-                f"{place.inside}/32",
-                "dev",
-                "ipsec0",
-                namespace=router.namespace,
-            )
-        for target in targets:
-            ip(
-                "route",
-                "replace",
-                f"{target}/32",
+                f"{there.inside}/32",
                 "dev",
                 "ipsec0",
                 "src",

@@ -29,10 +29,10 @@ from fitelctl.lab.strongswan.vici_calls import initiate, load, reset, sas, termi
 
 Initiator = Literal["device", "router"]
 
-ROUTER_ADDRESS = "198.18.0.1"
-OFFICE_PUBLIC_ADDRESS = "198.18.0.2"  # the device itself, or the NAT's outside
-NAT_INSIDE_ADDRESS = "198.18.1.1"
-DEVICE_BEHIND_NAT_ADDRESS = "198.18.1.2"
+ROUTER_ADDRESS = "198.19.0.1"
+OFFICE_PUBLIC_ADDRESS = "198.19.0.2"  # the device itself, or the NAT's outside
+NAT_INSIDE_ADDRESS = "198.19.1.1"
+DEVICE_BEHIND_NAT_ADDRESS = "198.19.1.2"
 
 #: Fast retransmissions: failures that meet silence end in about a second.
 BENCH_TIMING = Timing(Retransmit(timeout=0.5, base=1.4, tries=1))

@@ -71,6 +71,14 @@ def terminate_all(charon: Charon, conn: str | None = None) -> None:
                     pass
 
 
+def unload_others(charon: Charon, keep: set[str]) -> None:
+    """Unload every connection not named in ``keep``."""
+    with charon.session() as session:
+        for name in session.get_conns().get("conns", []):
+            if name.decode() not in keep:  # vici's strings are bytes
+                session.unload_conn({"name": name})
+
+
 def reset(charon: Charon) -> None:
     """Forget every SA, connection and key: what follows starts from nothing."""
     terminate_all(charon)
