@@ -65,7 +65,9 @@ def test_config_addresses_in_the_benchmarking_range_stay() -> None:
     """The scenarios' ``site2``… are 198.18.x.y in the configs: in a multi-site lab the
     router's connection names carry them (the lab refused to start before)."""
     line = "Dec  7 03:04:54 14[CFG] added vici connection: peer-198.18.0.2-tunnel-vti"
-    assert router_syslog([line], CONFIG_ADDRESS)[0].endswith("connection: peer-198.18.0.2-tunnel-vti")
+    assert router_syslog([line], CONFIG_ADDRESS)[0].endswith(
+        "connection: peer-198.18.0.2-tunnel-vti"
+    )
 
 
 def test_other_addresses_stay() -> None:
