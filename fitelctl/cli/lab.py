@@ -65,8 +65,10 @@ def up(
             "lost), api-slow:SECONDS, api-quirks, [SITE/]kill-after:COMMAND[@N] and "
             "api-kill-after:N (SIGKILL this lab process once the N-th COMMAND line, e.g. "
             "'commit' or 'show working.cfg@2', or the N-th API call, is answered); with --ike "
-            "strongswan also [SITE/]drop-ike (the office's IKE packets are dropped) and "
-            "router-restart:SECONDS (the VPC router's charon restarts that long after start).",
+            "strongswan also [SITE/]drop-ike (the office's IKE packets are dropped), "
+            "[SITE/]esp-noise (the office is sent replayed and forged ESP: real Replay and Auth "
+            "errors) and router-restart:SECONDS (the VPC router's charon restarts that long "
+            "after start).",
         ),
     ] = None,
     sa_format: Annotated[

@@ -49,6 +49,10 @@ class IpsecSaView:
     out_cipher_key: str
     out_auth_key: str
     selector: str = "0.0.0.0/0 ALL ALL <---> 0.0.0.0/0 ALL ALL"
+    in_replay_errors: int = 0
+    in_auth_errors: int = 0
+    in_padding_errors: int = 0
+    in_rule_errors: int = 0
 
 
 @dataclass(frozen=True)
@@ -161,10 +165,10 @@ def _ipsec_block(sa: IpsecSaView, fmt: SaFormat) -> list[str]:
         f"      SPI : {sa.in_spi}",
         f"      Packets       : {sa.in_packets}",
         f"      Octets        : {sa.in_octets}",
-        "      Replay error  : 0",
-        "      Auth error    : 0",
-        "      Padding error : 0",
-        "      Rule error    : 0",
+        f"      Replay error  : {sa.in_replay_errors}",
+        f"      Auth error    : {sa.in_auth_errors}",
+        f"      Padding error : {sa.in_padding_errors}",
+        f"      Rule error    : {sa.in_rule_errors}",
     ]
     if with_keys:
         block += [

@@ -26,10 +26,12 @@ prompt; for a command that asks (``save``) the answer to the question.  Only a l
 process of its own (``fitelctl lab up``) takes them; restarted on its state directory
 it is a power cycle (``runner``).
 
-Two faults need real IKE (``lab up --ike strongswan``): ``[SITE/]drop-ike`` (from the
+Three faults need real IKE (``lab up --ike strongswan``): ``[SITE/]drop-ike`` (from the
 start, the Internet drops the office's IKE packets, UDP 500 and 4500, both ways: its
-negotiations meet real silence) and ``router-restart:SECONDS`` (the VPC router's charon
-is restarted that long after the lab started, tunnels up or not).
+negotiations meet real silence), ``[SITE/]esp-noise`` (a third party sends the office a
+replayed and a forged ESP packet for each of its SAs every 2 s: real Replay and Auth
+errors, ``strongswan.esp_noise``) and ``router-restart:SECONDS`` (the VPC router's
+charon is restarted that long after the lab started, tunnels up or not).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ KNOWN = (
     "[SITE/]ssh-drop-after:N[@K], [SITE/]commit-fails, wrong-psk, api-503:N, api-503-at:N, "
     "api-reset-at:N, api-timeout-at:N, api-slow:SECONDS, api-quirks, "
     "[SITE/]kill-after:COMMAND[@N], api-kill-after:N, [SITE/]max-sessions:N, "
-    "[SITE/]drop-ike, router-restart:SECONDS"
+    "[SITE/]drop-ike, [SITE/]esp-noise, router-restart:SECONDS"
 )
 
 
@@ -61,6 +63,7 @@ class DeviceFault:
     kill_after: tuple[str, int] | None = None  # SIGKILL the lab after (COMMAND, N-th)
     max_sessions: int | None = None  # a session beyond N is refused after login
     drop_ike: bool = False  # the office's IKE packets are dropped (--ike strongswan)
+    esp_noise: bool = False  # the office is sent replayed and forged ESP (--ike strongswan)
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class Faults:
                     fault.kill_after or merged.kill_after,
                     fault.max_sessions if fault.max_sessions is not None else merged.max_sessions,
                     fault.drop_ike or merged.drop_ike,
+                    fault.esp_noise or merged.esp_noise,
                 )
         return merged
 
@@ -103,7 +107,9 @@ class Faults:
     @property
     def need_strongswan(self) -> bool:
         """Whether a fault only real IKE can do (``--ike strongswan``) is asked for."""
-        return self.router_restart is not None or any(f.drop_ike for f in self.devices)
+        return self.router_restart is not None or any(
+            f.drop_ike or f.esp_noise for f in self.devices
+        )
 
     @property
     def kill(self) -> bool:
@@ -165,6 +171,8 @@ def _device_fault(spec: str, site: str | None, name: str, arg: str) -> DeviceFau
         return DeviceFault(site, max_sessions=_number(spec, arg, int))
     if name == "drop-ike" and not arg:
         return DeviceFault(site, drop_ike=True)
+    if name == "esp-noise" and not arg:
+        return DeviceFault(site, esp_noise=True)
     return None
 
 

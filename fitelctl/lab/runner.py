@@ -125,7 +125,9 @@ class Lab:
             raise LabError(f"unknown show crypto sa format '{options.sa_format}'")
         faults = parse_faults(options.faults)
         if faults.need_strongswan and options.ike != "strongswan":
-            raise LabError("--fault drop-ike and router-restart need real IKE (--ike strongswan)")
+            raise LabError(
+                "--fault drop-ike, esp-noise and router-restart need real IKE (--ike strongswan)"
+            )
         if options.ike == "strongswan":
             self.world = _strongswan_world(options, faults)
         names = [site_addresses(i).site for i in range(options.sites)]
@@ -380,12 +382,13 @@ def _strongswan_world(options: LabOptions, faults: Faults) -> StrongswanWorld:
     try:
         for name in remove_leftovers():
             print(f"removed namespace {name} of a lab that died", file=sys.stderr)
-        sites = (site_addresses(i).site for i in range(options.sites))
+        sites = [faults.for_device(site_addresses(i).site) for i in range(options.sites)]
         world = StrongswanWorld(
             options.state_dir / "strongswan",
             timing=options.ike_timing,
             label=_next_label(),
-            drop_ike=frozenset(s for s in sites if faults.for_device(s).drop_ike),
+            drop_ike=frozenset(f.site for f in sites if f.drop_ike and f.site),
+            esp_noise=frozenset(f.site for f in sites if f.esp_noise and f.site),
         )
     except NetnsError as error:
         raise LabError(f"--ike strongswan: {error}") from None

@@ -681,6 +681,24 @@ def test_fault_specs() -> None:
             parse_faults([bad])
 
 
+def test_real_ike_faults_need_the_strongswan_lab(tmp_path: Path) -> None:
+    from fitelctl.lab.faults import parse_faults
+
+    faults = parse_faults(["tokyo/esp-noise", "site2/drop-ike"])
+    assert (faults.for_device("tokyo").esp_noise, faults.for_device("tokyo").drop_ike) == (
+        True,
+        False,
+    )
+    assert faults.for_device("site2").drop_ike and faults.need_strongswan
+    result = fitelctl("lab", "up", "--state-dir", str(tmp_path), "--fault", "esp-noise")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .endswith("--fault drop-ike, esp-noise and router-restart need real IKE (--ike strongswan)")
+    )
+
+
 def test_unknown_site_in_a_fault_is_one_line(tmp_path: Path) -> None:
     result = fitelctl("lab", "up", "--state-dir", str(tmp_path), "--fault", "osaka/commit-fails")
     assert result.returncode != 0 and "Traceback" not in result.stderr

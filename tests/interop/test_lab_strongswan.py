@@ -7,6 +7,7 @@ strongSwan (``require_strongswan``: fails under CI, never skips there).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import signal
@@ -33,6 +34,7 @@ from fitelctl.lab.scenarios import device_config, site_addresses
 from fitelctl.lab.strongswan.charon import Timing
 from fitelctl.lab.strongswan.lab_world import StrongswanWorld
 from fitelctl.lab.strongswan.netns import OWNERS_DIR, PREFIX, ip
+from fitelctl.parsing import IpsecSa, parse_crypto_sa
 
 pytestmark = pytest.mark.interop
 
@@ -195,6 +197,38 @@ def test_every_site_of_a_three_site_lab_negotiates_and_gets_its_own_traffic_back
         len({ike for _, ike, _ in established}) == len({child for _, _, child in established}) == 3
     )
     assert log.count("loaded plugins: ") == 1  # the router started once
+
+
+def test_replayed_and_forged_esp_move_the_error_counters_of_that_sa_only(
+    strongswan_lab: StartLab,
+) -> None:
+    """``tokyo/esp-noise``: tokyo's charon refuses the replays and forgeries sent to its
+    SA (real libipsec refusals, read from its log) and `show crypto sa` counts them;
+    site2, sent none, counts none."""
+    background = strongswan_lab("seed-v2", "tokyo/esp-noise", sites=2)
+    lab = background.lab
+    seen: dict[str, IpsecSa] = {}
+
+    def counted() -> bool:
+        for site in ("tokyo", "site2"):
+            text = background.call(functools.partial(lab.world.show_crypto_sa, site))
+            sas = parse_crypto_sa(text).ipsec_sas
+            if len(sas) != 1:
+                return False
+            seen[site] = sas[0]
+        return seen["tokyo"].in_replay_errors >= 2 and seen["tokyo"].in_auth_errors >= 2
+
+    assert settles(counted, 20), seen
+    tokyo, site2 = seen["tokyo"], seen["site2"]
+    assert (tokyo.in_padding_errors, tokyo.in_rule_errors) == (0, 0)  # need the SA's keys
+    assert tokyo.in_packets >= 2  # the good traffic still gets through
+    assert (site2.in_replay_errors, site2.in_auth_errors, site2.in_packets > 0) == (0, 0, True)
+    found = {
+        site["site"]: site for site in json.loads(fitelctl(lab, "status", "--json").stdout)["sites"]
+    }
+    assert found["tokyo"]["state"] == "degraded"
+    assert found["tokyo"]["device"]["ipsec_sas"][0]["in_errors"] >= 4
+    assert found["site2"]["state"] == "up"
 
 
 def test_reconnect_from_the_cloud_makes_the_router_initiate_new_sas(

@@ -53,10 +53,14 @@ class Timing:
 class Charon:
     """A charon running in ``namespace``, configured and logging under ``workdir``."""
 
-    def __init__(self, namespace: str, workdir: Path, *, timing: Timing = Timing()) -> None:
+    def __init__(
+        self, namespace: str, workdir: Path, *, timing: Timing = Timing(), esp_packets: bool = False
+    ) -> None:
         self.namespace = namespace
         self.workdir = workdir
         self.timing = timing
+        #: log every inbound ESP packet's header (``esp_errors`` needs it)
+        self.esp_packets = esp_packets
         self.vici_socket = vici_socket(namespace)
         self.log_file = workdir / "charon.log"
         self._process: subprocess.Popen[bytes] | None = None
@@ -124,6 +128,18 @@ class Charon:
         except FileNotFoundError:
             return []
 
+    def log_since(self, offset: int) -> tuple[list[str], int]:
+        """The whole log lines written after byte ``offset``, and the offset after them
+        (charon appends to its log, also when it starts again)."""
+        try:
+            with open(self.log_file, "rb") as log:
+                log.seek(offset)
+                data = log.read()
+        except FileNotFoundError:
+            return [], offset
+        end = data.rfind(b"\n") + 1
+        return data[:end].decode(errors="replace").splitlines(), offset + end
+
     def _answers(self) -> bool:
         if not self.vici_socket.exists():
             return False
@@ -164,6 +180,7 @@ charon-systemd {{
       time_format = %b %e %T
       ike_name = yes
       default = 1
+      esp = {2 if self.esp_packets else 1}
       flush_line = yes
     }}
   }}

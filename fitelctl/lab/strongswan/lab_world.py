@@ -41,6 +41,7 @@ from fitelctl.lab.charon_log import router_connection_name
 from fitelctl.lab.crypto_sa import render_crypto_sa
 from fitelctl.lab.device.model import LabDevice
 from fitelctl.lab.strongswan.charon import Charon, CharonError, Timing
+from fitelctl.lab.strongswan.esp_errors import EspErrorCount
 from fitelctl.lab.strongswan.lab_network import ROUTER_ADDRESS, LabNetwork, Place
 from fitelctl.lab.strongswan.netns import Namespaces, ip
 from fitelctl.lab.strongswan.router_log_merge import RouterLogMerge
@@ -67,6 +68,7 @@ from fitelctl.lab.world import LabWorld, VpcRouter
 log = logging.getLogger("fitelctl.lab")
 
 TRAFFIC_MODULE = "fitelctl.lab.strongswan.traffic"
+ESP_NOISE_MODULE = "fitelctl.lab.strongswan.esp_noise"
 TRAFFIC_INTERVAL = 2.0
 TRAFFIC_PORT = 7
 
@@ -83,6 +85,9 @@ class Office:
     wan: str  # the device's own address in its config
     public: str  # the address the VPC router's settings name it by
     connections: list[DeviceConnection] = field(default_factory=list)
+    #: the inbound errors its charon logged so far, and how far its log was read for them
+    esp_errors: EspErrorCount = field(default_factory=EspErrorCount)
+    esp_log_read: int = 0
     #: what the router's charon of this office was last given
     router_connections: list[Connection] = field(default_factory=list)
 
@@ -97,12 +102,15 @@ class StrongswanWorld(LabWorld):
         timing: Timing | None = None,
         label: str = "lab",
         drop_ike: frozenset[str] = frozenset(),
+        esp_noise: frozenset[str] = frozenset(),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(clock)
         self.workdir, self.timing = workdir, timing or Timing()
         #: sites whose IKE packets the Internet drops (the ``drop-ike`` fault)
         self.drop_ike = drop_ike
+        #: sites sent replayed and forged ESP (the ``esp-noise`` fault)
+        self.esp_noise = esp_noise
         self._namespaces = Namespaces()
         try:
             self.network = LabNetwork(self._namespaces, label)
@@ -118,7 +126,7 @@ class StrongswanWorld(LabWorld):
     def add_site(self, device: LabDevice, *, public_address: str) -> None:
         site = device.spec.site
         place, router_place = self.network.add_office(site)
-        charon = Charon(place.namespace, self.workdir / site, timing=self.timing)
+        charon = Charon(place.namespace, self.workdir / site, timing=self.timing, esp_packets=True)
         router_charon = Charon(
             router_place.namespace, self.workdir / f"vpc-router-{site}", timing=self.timing
         )
@@ -152,6 +160,15 @@ class StrongswanWorld(LabWorld):
             f"{router_place.inside}:{TRAFFIC_PORT}",
             str(TRAFFIC_INTERVAL),
         )
+        if site in self.esp_noise:
+            self._run_in(
+                router_place,
+                sys.executable,
+                "-m",
+                ESP_NOISE_MODULE,
+                str(router_charon.vici_socket),
+                str(TRAFFIC_INTERVAL),
+            )
         super().add_site(device, public_address=public_address)
 
     def addresses(self) -> LabAddresses:
@@ -173,6 +190,8 @@ class StrongswanWorld(LabWorld):
         office = self.offices[site]
         by_name = {c.name: c.tunnel for c in office.connections}
         names = self.config_addresses()
+        lines, office.esp_log_read = office.charon.log_since(office.esp_log_read)
+        office.esp_errors.add(lines)
         ike_views, ipsec_views = [], []
         for name, sa in _sas_or_none(office.charon):
             tunnel = by_name.get(name)
@@ -181,7 +200,9 @@ class StrongswanWorld(LabWorld):
             children = installed_children(sa)
             if children:
                 ike_views.append(ike_view(sa, tunnel, names))
-            ipsec_views += [ipsec_view(sa, child, tunnel, names) for child in children]
+            ipsec_views += [
+                ipsec_view(sa, child, tunnel, names, office.esp_errors) for child in children
+            ]
         return render_crypto_sa(self.sites[site].device.spec.sa_format, ike_views, ipsec_views)
 
     def clear_crypto_sa(self, site: str) -> None:

@@ -6,10 +6,10 @@ tunnel config and the lab's address map in; ``IkeSaView``/``IpsecSaView`` out.
 What comes from charon: every algorithm, key length and DH group as negotiated, the IKE
 cookies (``initiator-spi``/``responder-spi``), the CHILD_SA's SPIs, packet and byte
 counters, and the ages the lifetimes count down from (``established``,
-``install-time``).  What charon does not tell over vici, and the lab supplies: the
-total lifetimes (the device's configured ones, which the F220 prints as the negotiated
-total; charon proposes exactly these, see ``translate``), the error counters (always 0:
-kernel-libipsec keeps none that vici reports), and the keys of the ``ipsec`` layout
+``install-time``); the inbound error counters come from charon's log (``esp_errors``:
+vici reports none).  What charon does not tell, and the lab supplies: the total
+lifetimes (the device's configured ones, which the F220 prints as the negotiated total;
+charon proposes exactly these, see ``translate``) and the keys of the ``ipsec`` layout
 (charon never exports them; the lab prints stand-ins derived from the SPI, so the lines
 keep their shape and change with every rekey).
 """
@@ -23,6 +23,7 @@ from fitelctl.fitelnet import vocabulary as vocab
 from fitelctl.fitelnet.algorithms import AES, DH_GROUP_BY_CHARON, HASH_BY_CHARON
 from fitelctl.fitelnet.crypto_config import DeviceTunnel
 from fitelctl.lab.crypto_sa import IkeSaView, IpsecSaView
+from fitelctl.lab.strongswan.esp_errors import EspErrorCount, EspErrors
 from fitelctl.lab.world import derived_hex
 
 
@@ -74,14 +75,17 @@ def ipsec_view(
     child: Mapping[str, Any],
     tunnel: DeviceTunnel,
     config_address: Mapping[str, str],
+    esp_errors: EspErrorCount | None = None,
 ) -> IpsecSaView:
-    """An INSTALLED CHILD_SA as the device prints it."""
+    """An INSTALLED CHILD_SA as the device prints it, with the inbound errors
+    ``esp_errors`` counted for it (none without)."""
     total = tunnel.ipsec_lifetime
     bits = _number(child, "encr-keysize")
     integrity = _text(child, "integ-alg")
     hash_ = HASH_BY_CHARON.get(integrity)
     group = DH_GROUP_BY_CHARON.get(_text(child, "dh-group"))
     in_spi, out_spi = _text(child, "spi-in"), _text(child, "spi-out")
+    errors = esp_errors.of(in_spi) if esp_errors else EspErrors()
     key_bytes = hash_.bits // 8 if hash_ else 20
 
     def stand_in(label: str, spi: str, nbytes: int) -> str:
@@ -108,6 +112,10 @@ def ipsec_view(
         in_auth_key=stand_in("in-ak", in_spi, key_bytes),
         out_cipher_key=stand_in("out-ck", out_spi, max(bits, 64) // 8),
         out_auth_key=stand_in("out-ak", out_spi, key_bytes),
+        in_replay_errors=errors.replay,
+        in_auth_errors=errors.auth,
+        in_padding_errors=errors.padding,
+        in_rule_errors=errors.rule,
     )
 
 
