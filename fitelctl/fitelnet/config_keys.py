@@ -131,8 +131,12 @@ class Setting:
     value: tuple[str, ...]
 
 
+@functools.lru_cache(maxsize=8192)
 def setting(line: str, block: str | None = None) -> Setting:
-    """The setting ``line`` makes at top level, or inside the block headed ``block``."""
+    """The setting ``line`` makes at top level, or inside the block headed ``block``.
+
+    Cached: a diff asks it of every line of both configs, and the same lines come back
+    in every plan, check and verification of a run."""
     words = line.split()
     if block is None and words[:2] == ["ip", "route"]:
         return _route(words)
@@ -145,6 +149,7 @@ def setting(line: str, block: str | None = None) -> Setting:
     return Setting(key, value)
 
 
+@functools.lru_cache(maxsize=8192)
 def managed_child(line: str, block: str) -> bool:
     """Whether fitelctl owns the setting ``line`` makes inside the block headed ``block``."""
     keys = _block_keys(block)
