@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import random
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,13 @@ def tokyo_psk(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def example_data(name: str) -> dict[str, Any]:
+    """A fresh copy of the example inventory ``name`` (parsed once: the grid below asks
+    for one per case, and parsing was 90 % of its time)."""
+    return copy.deepcopy(_parsed_example(name))
+
+
+@functools.cache
+def _parsed_example(name: str) -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load(EXAMPLES[name].read_text())
     return data
 

@@ -70,7 +70,7 @@ def test_a_child_still_reading_at_the_deadline_is_killed() -> None:
         return site
 
     spread = SpreadRun(
-        SITES, hangs_in_children, processes=2, workers=4, deadline=Deadline.after(1.0)
+        SITES, hangs_in_children, processes=2, workers=4, deadline=Deadline.after(0.3)
     )
     results = spread.run()
     assert set(results) == set(SITES[0::2])
