@@ -12,10 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,6 +26,7 @@ from helpers import (
     required_tool,
     settles,
 )
+from monitoring import get, serving, tool
 
 import fitelctl.cli.exporter as exporter_cli
 from fitelctl.exporter.fleet import Fleet
@@ -41,19 +39,6 @@ from fitelctl.lab.runner import Lab
 from fitelctl.ops.connect import ConnectOptions, connect_site
 
 SITES = 22
-INSTALL = "install it with: apt-get install -y prometheus (Debian; ships promtool and prometheus)"
-
-
-def tool(name: str) -> str:
-    return required_tool(name, INSTALL)
-
-
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as answer:
-            return int(answer.status), answer.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
 
 
 def samples(text: str, name: str) -> dict[str, float]:
@@ -82,21 +67,6 @@ def enables(lab: Lab, site: str) -> int:
 @pytest.fixture
 def lab(start_lab: StartLab) -> Lab:
     return start_lab(sites=SITES)
-
-
-@contextmanager
-def serving(lab: Lab) -> Iterator[ExporterServer]:
-    """An exporter over every site of ``lab``, polling each second, on a free port."""
-    inventory = lab_inventory(lab)
-    fleet = Fleet(inventory, inventory.select([]), 1.0, policy=SessionPolicy(backoff_min=0.2))
-    server = ExporterServer(fleet, "127.0.0.1:0")
-    fleet.start()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        fleet.stop()
 
 
 @pytest.fixture

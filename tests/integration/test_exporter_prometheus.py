@@ -12,19 +12,17 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import StartLab
 from helpers import ROOT, copy_lab_inventory, lab_inventory, settles
-from test_exporter import SITES, enables, get, serving, tool, value
+from monitoring import get, query, running_prometheus, serving, tool, values
+from test_exporter import SITES, enables, value
 
 from fitelctl.exporter.fleet import Fleet
 from fitelctl.exporter.server import ExporterServer
@@ -35,12 +33,6 @@ from fitelctl.lab.runner import BackgroundLab, Lab, LabOptions
 
 EXAMPLES = ROOT / "examples/prometheus"
 PROBED = ["tokyo", "site7"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -72,63 +64,6 @@ def prometheus_config(exporter_port: int, tmp_path: Path) -> Path:
 def prometheus(exporter: ExporterServer, tmp_path: Path) -> Iterator[str]:
     with running_prometheus(prometheus_config(exporter.port, tmp_path), tmp_path) as url:
         yield url
-
-
-@contextmanager
-def running_prometheus(config: Path, tmp_path: Path) -> Iterator[str]:
-    """A real Prometheus on 127.0.0.1 with ``config``; its URL once it is ready."""
-    binary = tool("prometheus")
-    port = free_port()
-    log = (tmp_path / "prometheus.log").open("w")
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warn",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        ready = settles(lambda: _ready(url) or process.poll() is not None, 60)
-        assert ready and process.poll() is None, (tmp_path / "prometheus.log").read_text()
-        yield url
-    finally:
-        process.terminate()
-        process.wait(30)
-        log.close()
-
-
-def _ready(url: str) -> bool:
-    try:
-        return get(f"{url}/-/ready")[0] == 200
-    except OSError:
-        return False
-
-
-def query(url: str, promql: str) -> list[dict[str, object]]:
-    with urllib.request.urlopen(
-        f"{url}/api/v1/query?" + urllib.parse.urlencode({"query": promql}), timeout=10
-    ) as answer:
-        data = json.load(answer)
-    assert data["status"] == "success", data
-    result: list[dict[str, object]] = data["data"]["result"]
-    return result
-
-
-def values(url: str, promql: str) -> dict[str, float]:
-    """``{instance or site: value}`` of an instant query."""
-    found = {}
-    for series in query(url, promql):
-        metric = series["metric"]
-        assert isinstance(metric, dict)
-        raw = series["value"]
-        assert isinstance(raw, list)
-        found[str(metric.get("site") or metric.get("instance"))] = float(raw[1])
-    return found
 
 
 def test_prometheus_scrapes_every_site_up(prometheus: str, exporter: ExporterServer) -> None:
