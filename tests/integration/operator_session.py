@@ -17,6 +17,7 @@ its other-editor test through ``config_mode()``.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -70,7 +71,10 @@ def log_out(conn: Any) -> None:
         else:
             ended = channel.status_event.wait(LOGOUT_SECONDS)
             assert ended, "the device did not end the session"
-        channel.close()  # ended by the device: netmiko's cleanup then fails fast, unread
+        # ended by the device: netmiko's cleanup then fails fast, unread (and the
+        # transport itself may be gone already: `disconnect ssh` closes it)
+        with contextlib.suppress(EOFError, OSError):
+            channel.close()
     conn.disconnect()
 
 
