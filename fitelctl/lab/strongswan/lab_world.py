@@ -238,6 +238,7 @@ class StrongswanWorld(LabWorld):
         for office in self.offices.values():
             if not office.router_charon.running:
                 office.router_charon.start()
+                self._route_inside(office)  # its new ``ipsec0`` has no routes yet
 
     def stop_router_charon(self) -> None:
         """The router's charons stop (power off, restart, migration)."""
