@@ -88,8 +88,9 @@ class Office:
     #: the inbound errors its charon logged so far, and how far its log was read for them
     esp_errors: EspErrorCount = field(default_factory=EspErrorCount)
     esp_log_read: int = 0
-    #: what the router's charon of this office was last given
+    #: what the router's charon of this office was last given, and how far its log was read
     router_connections: list[Connection] = field(default_factory=list)
+    router_log_read: int = 0
 
 
 class StrongswanWorld(LabWorld):
@@ -291,9 +292,11 @@ class StrongswanWorld(LabWorld):
 
     def new_router_log_lines(self) -> list[str]:
         """What the router's charons logged since the last call, as one charon's log."""
-        return self._router_log.new_lines(
-            [office.router_charon.log_lines() for office in self.offices.values()]
-        )
+        fresh = []
+        for office in self.offices.values():
+            lines, office.router_log_read = office.router_charon.log_since(office.router_log_read)
+            fresh.append(lines)
+        return self._router_log.new_lines(fresh)
 
     def _router_shares(
         self, connections: list[Connection]

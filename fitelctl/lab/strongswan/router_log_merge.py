@@ -41,28 +41,26 @@ _CHILD_NAMED = re.compile(r"(?P<name>\bpeer-[0-9.]+-tunnel-vti)\{(?P<id>\d+)\}")
 
 
 class RouterLogMerge:
-    """Reads each router charon's whole log on every call; returns what is new, merged."""
+    """Merges the lines each router charon logged since the last call; keeps the ids."""
 
     def __init__(self) -> None:
-        self._read: dict[int, int] = {}  # charon index → lines already taken
         self._ike: dict[tuple[int, str], int] = {}
         self._child: dict[tuple[int, str], int] = {}
         self._next_ike, self._next_child = count(1), count(1)
 
-    def new_lines(self, logs: Sequence[Sequence[str]]) -> list[str]:
-        """The lines added to ``logs`` (charon ``i``'s whole log is ``logs[i]``) since the
-        last call, as one charon's log."""
-        fresh = []
-        for index, lines in enumerate(logs):
-            start, self._read[index] = self._read.get(index, 0), len(lines)
+    def new_lines(self, fresh: Sequence[Sequence[str]]) -> list[str]:
+        """``fresh[i]``: the lines charon ``i`` logged since the last call; all of them as
+        one charon's log."""
+        merged = []
+        for index, lines in enumerate(fresh):
             kept = []
-            for line in lines[start:]:
+            for line in lines:
                 if _STARTED in line:
                     self._forget(index)
                 if index == 0 or not _DAEMON.match(line):
                     kept.append(self._renumbered(index, line))
-            fresh.append(kept)
-        return list(heapq.merge(*fresh, key=_when))
+            merged.append(kept)
+        return list(heapq.merge(*merged, key=_when))
 
     def _renumbered(self, charon: int, line: str) -> str:
         def ike(found: re.Match[str]) -> str:
