@@ -75,7 +75,9 @@ _R = TypeVar("_R")
 
 
 #: logins in progress at once in one process (``_login_slot``)
-LOGINS_AT_ONCE = 4 * len(os.sched_getaffinity(0))
+LOGINS_AT_ONCE = 4 * (
+    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+)
 _login_slots = threading.BoundedSemaphore(LOGINS_AT_ONCE)
 
 

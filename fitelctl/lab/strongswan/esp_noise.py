@@ -24,9 +24,10 @@ import socket
 import struct
 import sys
 import time
-from typing import Any
 
 import vici
+
+from fitelctl.lab.strongswan.sa_views import installed_children, vici_number, vici_text
 
 NAT_T_PORT = 4500
 FORGED_AHEAD = 1_000_000
@@ -54,22 +55,16 @@ def udp(payload: bytes, port: int) -> bytes:
     return struct.pack("!HHHH", NAT_T_PORT, port, 8 + len(payload), 0) + payload
 
 
-def _text(sa: dict[str, Any], key: str) -> str:
-    value = sa.get(key, b"")
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def noise_once(vici_socket: str, raw: socket.socket) -> None:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as unix:
         unix.connect(vici_socket)
         found = [sa for item in vici.Session(unix).list_sas() for sa in item.values()]
     for ike in found:
-        host, port = _text(ike, "remote-host"), int(_text(ike, "remote-port") or NAT_T_PORT)
-        for child in ike.get("child-sas", {}).values():
-            if _text(child, "state") != "INSTALLED":
-                continue
-            block, icv = sizes(_text(child, "encr-alg"), _text(child, "integ-alg"))
-            spi, sent = _text(child, "spi-out"), int(_text(child, "packets-out") or 0)
+        host = vici_text(ike, "remote-host")
+        port = vici_number(ike, "remote-port") or NAT_T_PORT
+        for child in installed_children(ike):
+            block, icv = sizes(vici_text(child, "encr-alg"), vici_text(child, "integ-alg"))
+            spi, sent = vici_text(child, "spi-out"), vici_number(child, "packets-out")
             packets = [esp_packet(spi, sent + FORGED_AHEAD, block, icv)]
             if sent >= 2:
                 packets.append(esp_packet(spi, 1, block, icv))

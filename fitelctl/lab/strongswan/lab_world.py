@@ -301,12 +301,12 @@ class StrongswanWorld(LabWorld):
     def _router_shares(
         self, connections: list[Connection]
     ) -> list[tuple[Office, list[Connection]]]:
+        """Each office with the connections its router charon holds (``load_router``)."""
         offices = list(self.offices.values())
         shares: dict[str, list[Connection]] = {office.place.public: [] for office in offices}
-        homeless = []
+        homeless: list[Connection] = []
         for connection in connections:
-            remote = connection.body["remote_addrs"][0]
-            shares[remote].append(connection) if remote in shares else homeless.append(connection)
+            shares.get(connection.body["remote_addrs"][0], homeless).append(connection)
         result = [(office, shares[office.place.public]) for office in offices]
         if result:
             result[0][1].extend(homeless)

@@ -27,21 +27,22 @@ from fitelctl.lab.strongswan.esp_errors import EspErrorCount, EspErrors
 from fitelctl.lab.world import derived_hex
 
 
-def _text(sa: Mapping[str, Any], key: str, default: str = "") -> str:
+def vici_text(sa: Mapping[str, Any], key: str, default: str = "") -> str:
+    """The value at ``key`` of a vici answer, decoded (vici's strings are bytes)."""
     value = sa.get(key)
     return value.decode() if isinstance(value, bytes) else default
 
 
-def _number(sa: Mapping[str, Any], key: str) -> int:
-    return int(_text(sa, key, "0") or 0)
+def vici_number(sa: Mapping[str, Any], key: str) -> int:
+    return int(vici_text(sa, key, "0") or 0)
 
 
 def installed_children(ike_sa: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [c for c in ike_sa.get("child-sas", {}).values() if _text(c, "state") == "INSTALLED"]
+    return [c for c in ike_sa.get("child-sas", {}).values() if vici_text(c, "state") == "INSTALLED"]
 
 
 def established(ike_sa: Mapping[str, Any]) -> bool:
-    return _text(ike_sa, "state") == "ESTABLISHED"
+    return vici_text(ike_sa, "state") == "ESTABLISHED"
 
 
 def ike_view(
@@ -49,22 +50,22 @@ def ike_view(
 ) -> IkeSaView:
     """An ESTABLISHED IKE_SA as the device prints it; addresses as the configs name them."""
     total = tunnel.ike_lifetime
-    group = DH_GROUP_BY_CHARON.get(_text(ike_sa, "dh-group"))
-    integrity = _text(ike_sa, "integ-alg")
+    group = DH_GROUP_BY_CHARON.get(vici_text(ike_sa, "dh-group"))
+    integrity = vici_text(ike_sa, "integ-alg")
     hash_ = HASH_BY_CHARON.get(integrity)
-    local_ip = _config(config_address, _text(ike_sa, "local-host"))
+    local_ip = _config(config_address, vici_text(ike_sa, "local-host"))
     return IkeSaView(
         local_ip=local_ip,
-        remote_ip=_config(config_address, _text(ike_sa, "remote-host")),
-        local_id=_text(ike_sa, "local-id"),
-        remote_id=_text(ike_sa, "remote-id"),
-        aes_bits=_number(ike_sa, "encr-keysize"),
+        remote_ip=_config(config_address, vici_text(ike_sa, "remote-host")),
+        local_id=vici_text(ike_sa, "local-id"),
+        remote_id=vici_text(ike_sa, "remote-id"),
+        aes_bits=vici_number(ike_sa, "encr-keysize"),
         ike_hash=hash_.word if hash_ else integrity,
         dh_group=group.number if group else 0,
         modp_bits=group.modp_bits if group else 0,
-        initiator_cookie=_text(ike_sa, "initiator-spi").rjust(16, "0"),
-        responder_cookie=_text(ike_sa, "responder-spi").rjust(16, "0"),
-        lifetime_left=max(0, total - _number(ike_sa, "established")),
+        initiator_cookie=vici_text(ike_sa, "initiator-spi").rjust(16, "0"),
+        responder_cookie=vici_text(ike_sa, "responder-spi").rjust(16, "0"),
+        lifetime_left=max(0, total - vici_number(ike_sa, "established")),
         lifetime_total=total,
         dpd=tunnel.keepalive_interval is not None,
     )
@@ -80,11 +81,11 @@ def ipsec_view(
     """An INSTALLED CHILD_SA as the device prints it, with the inbound errors
     ``esp_errors`` counted for it (none without)."""
     total = tunnel.ipsec_lifetime
-    bits = _number(child, "encr-keysize")
-    integrity = _text(child, "integ-alg")
+    bits = vici_number(child, "encr-keysize")
+    integrity = vici_text(child, "integ-alg")
     hash_ = HASH_BY_CHARON.get(integrity)
-    group = DH_GROUP_BY_CHARON.get(_text(child, "dh-group"))
-    in_spi, out_spi = _text(child, "spi-in"), _text(child, "spi-out")
+    group = DH_GROUP_BY_CHARON.get(vici_text(child, "dh-group"))
+    in_spi, out_spi = vici_text(child, "spi-in"), vici_text(child, "spi-out")
     errors = esp_errors.of(in_spi) if esp_errors else EspErrors()
     key_bytes = hash_.bits // 8 if hash_ else 20
 
@@ -93,21 +94,21 @@ def ipsec_view(
 
     return IpsecSaView(
         interface=tunnel.interface,
-        peer_ip=_config(config_address, _text(ike_sa, "remote-host")),
-        local_ip=_config(config_address, _text(ike_sa, "local-host")),
+        peer_ip=_config(config_address, vici_text(ike_sa, "remote-host")),
+        local_ip=_config(config_address, vici_text(ike_sa, "local-host")),
         encryption=vocab.device_encryption_name(bits)
-        if _text(child, "encr-alg") == AES.charon
-        else _text(child, "encr-alg").replace("_", "-"),
+        if vici_text(child, "encr-alg") == AES.charon
+        else vici_text(child, "encr-alg").replace("_", "-"),
         authentication=hash_.show_crypto_sa if hash_ else integrity,
-        lifetime_left=max(0, total - _number(child, "install-time")),
+        lifetime_left=max(0, total - vici_number(child, "install-time")),
         lifetime_total=total,
         pfs_group=group.number if group else None,
         in_spi=in_spi,
         out_spi=out_spi,
-        in_packets=_number(child, "packets-in"),
-        in_octets=_number(child, "bytes-in"),
-        out_packets=_number(child, "packets-out"),
-        out_octets=_number(child, "bytes-out"),
+        in_packets=vici_number(child, "packets-in"),
+        in_octets=vici_number(child, "bytes-in"),
+        out_packets=vici_number(child, "packets-out"),
+        out_octets=vici_number(child, "bytes-out"),
         in_cipher_key=stand_in("in-ck", in_spi, max(bits, 64) // 8),
         in_auth_key=stand_in("in-ak", in_spi, key_bytes),
         out_cipher_key=stand_in("out-ck", out_spi, max(bits, 64) // 8),
