@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from helpers import run_in_process
 
@@ -64,6 +65,39 @@ class Point:
     name: str
     faults: tuple[str, ...] = ()
     kill_after_steps: int | None = None  # SIGKILL the lab once this many steps ended
+
+
+@dataclass(frozen=True)
+class Part:
+    """One test's share of a sweep: every ``count``-th point from the ``index``-th.
+
+    A sweep is cut into parts, each a test of its own, so that pytest-xdist spreads its
+    CPU over the workers and beside the tests that mostly wait (``conftest.py`` spreads
+    the tests marked ``sweep`` through the run).  Striding, not slicing, gives each part
+    points from the whole job."""
+
+    index: int
+    count: int
+
+    def of(self, points: list[Point]) -> list[Point]:
+        return points[self.index :: self.count]
+
+    def __str__(self) -> str:
+        return f"part {self.index + 1} of {self.count}"
+
+
+def parts(sweeps: dict[str, tuple[object, int]]) -> list[Any]:
+    """``parametrize`` values: for each sweep, named by its key, its value with each of
+    its parts (ids ``NAME``, or ``NAME-part-K-of-N``)."""
+    return [
+        pytest.param(
+            value,
+            Part(index, count),
+            id=name if count == 1 else f"{name}-part-{index + 1}-of-{count}",
+        )
+        for name, (value, count) in sweeps.items()
+        for index in range(count)
+    ]
 
 
 @dataclass
@@ -128,6 +162,7 @@ PRELOAD = [
     "fitelctl.sakura.client",
     "helpers",
     "sweep",
+    "forkserver_freeze",  # last: see its docstring
 ]
 _POOL: list[ProcessPoolExecutor] = []
 

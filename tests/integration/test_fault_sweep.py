@@ -48,6 +48,7 @@ import yaml
 from sweep import (
     DeviceState,
     LabProcess,
+    Part,
     Point,
     PointResult,
     api_calls,
@@ -55,6 +56,7 @@ from sweep import (
     device_problems,
     fitelctl,
     lab,
+    parts,
     reached,
     router_peers,
     run_killing_lab,
@@ -128,9 +130,9 @@ class CleanApply:
     commands: dict[str, list[str]]  # command lines each site's device received, in order
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: the sweep's parts are spread through the run
 def clean_apply(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], CleanApply]:
-    """The clean run of ``apply`` on N sites, done once for the module."""
+    """The clean run of ``apply`` on N sites, done once per worker process."""
     runs: dict[int, CleanApply] = {}
 
     def run(sites: int) -> CleanApply:
@@ -210,10 +212,11 @@ def check_apply(running: Any, state: Path, intended: dict[str, str], outcome: Po
                 problems.append(f"{site}: configured again after a saved change")
 
 
+@pytest.mark.sweep
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("sites", [1, 5], ids=["one-site", "fleet-of-5"])
+@pytest.mark.parametrize(("sites", "part"), parts({"one-site": (1, 1), "fleet-of-5": (5, 3)}))
 def test_apply_survives_a_fault_at_every_point(
-    clean_apply: Callable[[int], CleanApply], sites: int
+    clean_apply: Callable[[int], CleanApply], sites: int, part: Part
 ) -> None:
     clean = clean_apply(sites)
     lines = clean.lines
@@ -224,7 +227,9 @@ def test_apply_survives_a_fault_at_every_point(
     ]
     assert len(points) == sum(map(sum, lines.values())) + sites + 3 * clean.calls
     totals = sweep(
-        f"apply, {sites} site(s)", points, partial(apply_point, clean.tmp, sites, clean.intended)
+        f"apply, {sites} site(s), {part}",
+        part.of(points),
+        partial(apply_point, clean.tmp, sites, clean.intended),
     )
     assert not totals.failures(), "\n".join(totals.failures())
 
@@ -348,16 +353,19 @@ def finish_problems(
     return problems
 
 
-@pytest.mark.timeout(1800)
-@pytest.mark.parametrize("sites", [1, 5], ids=["one-site", "fleet-of-5"])
+@pytest.mark.sweep
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize(("sites", "part"), parts({"one-site": (1, 1), "fleet-of-5": (5, 6)}))
 def test_apply_survives_the_lab_killed_at_every_boundary(
-    clean_apply: Callable[[int], CleanApply], sites: int
+    clean_apply: Callable[[int], CleanApply], sites: int, part: Part
 ) -> None:
     clean = clean_apply(sites)
     points = kill_points(clean.commands, clean.calls)
     assert len(points) == sum(map(len, clean.commands.values())) + clean.calls
     totals = sweep(
-        f"apply, {sites} site(s) (SIGKILL)", points, partial(kill_apply_point, clean, sites)
+        f"apply, {sites} site(s) (SIGKILL), {part}",
+        part.of(points),
+        partial(kill_apply_point, clean, sites),
     )
     assert not totals.failures(), "\n".join(totals.failures())
 
@@ -412,7 +420,31 @@ def intended_config(runbook: str, clean: dict[str, str], state: Path) -> str:
     return clean["config"].replace(clean["psk"], psk) if psk else clean["config"]
 
 
-def clean_runbook(tmp: Path, runbook: str) -> tuple[dict[str, str], dict[str, list[int]], int, int]:
+@dataclass
+class CleanRunbook:
+    """What the clean run of a runbook did, which its points are counted from."""
+
+    tmp: Path  # every point's lab sits beside the clean one (and shares its secrets)
+    result: dict[str, str]  # the config tokyo boots afterwards, and the run's new PSK
+    lines: dict[str, list[int]]  # configuration lines per session
+    calls: int  # API calls
+    steps: int  # steps that ended ok
+
+
+@pytest.fixture(scope="session")  # session: the sweep's parts are spread through the run
+def clean_runbook(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], CleanRunbook]:
+    """The clean run of each runbook, done once per worker process."""
+    runs: dict[str, CleanRunbook] = {}
+
+    def run(runbook: str) -> CleanRunbook:
+        if runbook not in runs:
+            runs[runbook] = clean_run(tmp_path_factory.mktemp(runbook), runbook)
+        return runs[runbook]
+
+    return run
+
+
+def clean_run(tmp: Path, runbook: str) -> CleanRunbook:
     scenario, variables = RUNBOOKS[runbook]
     with lab(tmp / "clean", scenario) as running:
         state = running.options.state_dir
@@ -422,7 +454,8 @@ def clean_runbook(tmp: Path, runbook: str) -> tuple[dict[str, str], dict[str, li
         clean = {"config": running.sites["tokyo"].device.boot_config(), "psk": psk_of(state) or ""}
         steps = sum(1 for e in run_record(state) if e["event"] == "step" and e["status"] == "ok")
         assert running.api is not None
-        return (
+        return CleanRunbook(
+            tmp,
             clean,
             {"tokyo": list(running.sites["tokyo"].device.config_lines)},
             running.api.calls,
@@ -596,18 +629,28 @@ def kill_point(tmp: Path, runbook: str, clean: dict[str, str], point: Point) -> 
     return outcome
 
 
+@pytest.mark.sweep
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("runbook", list(RUNBOOKS))
-def test_runbook_survives_a_fault_at_every_point(tmp_path: Path, runbook: str) -> None:
-    clean, lines, calls, steps = clean_runbook(tmp_path, runbook)
+@pytest.mark.parametrize(
+    ("runbook", "part"),
+    parts(
+        {name: (name, count) for name, count in [("migrate-vpc-router-v2", 6), ("rotate-psk", 3)]}
+    ),
+)
+def test_runbook_survives_a_fault_at_every_point(
+    clean_runbook: Callable[[str], CleanRunbook], runbook: str, part: Part
+) -> None:
+    clean = clean_runbook(runbook)
     points = [
-        *drop_points(lines),
+        *drop_points(clean.lines),
         Point("commit-fails", ("commit-fails",)),
-        *api_points(calls),
+        *api_points(clean.calls),
     ]
-    kills = [Point(f"kill-after-{k}-steps", kill_after_steps=k) for k in range(steps)]
-    totals = sweep(runbook, points, partial(runbook_point, tmp_path, runbook, clean))
-    killed = sweep(f"{runbook} (SIGKILL)", kills, partial(kill_point, tmp_path, runbook, clean))
+    kills = [Point(f"kill-after-{k}-steps", kill_after_steps=k) for k in range(clean.steps)]
+    point_run = partial(runbook_point, clean.tmp, runbook, clean.result)
+    kill_run = partial(kill_point, clean.tmp, runbook, clean.result)
+    totals = sweep(f"{runbook}, {part}", part.of(points), point_run)
+    killed = sweep(f"{runbook} (SIGKILL), {part}", part.of(kills), kill_run)
     failures = totals.failures() + killed.failures()
     assert not failures, "\n".join(failures)
 
