@@ -12,7 +12,7 @@ import yaml
 from helpers import ROOT
 
 from fitelctl.exporter.sessions import SessionPolicy
-from fitelctl.exporter.shard import BadShard, group_key, parse_shard, shard_sites
+from fitelctl.exporter.shard import BadShard, group_key, parse_shard, shard_sites, share_of
 from fitelctl.inventory import Inventory
 
 EXAMPLE = ROOT / "inventory/examples/article-v2.yaml"
@@ -42,24 +42,25 @@ def test_shares_cover_the_inventory_once_and_keep_routers_whole() -> None:
 
 
 def test_shares_are_the_same_in_another_process() -> None:
-    """No dependence on Python's per-process hash seed: every exporter agrees."""
+    """No dependence on Python's per-process hash seed: every exporter agrees.  The other
+    process imports only the share function (a share is decided by its group key alone)."""
     inventory = fleet()
-    here = shard_sites(inventory, inventory.select([]), 2, 3)
+    keys = sorted({group_key(inventory, site) for site in inventory.select([])})
     code = (
-        "import sys; sys.path.insert(0, 'tests'); sys.path.insert(0, 'tests/unit')\n"
-        "from test_exporter_shard import fleet\n"
-        "from fitelctl.exporter.shard import shard_sites\n"
-        "inv = fleet(); print(','.join(shard_sites(inv, inv.select([]), 2, 3)))\n"
+        "import sys\n"
+        "from fitelctl.exporter.shard import share_of\n"
+        "print(','.join(str(share_of(key, 3)) for key in sys.argv[1:]))\n"
     )
     other = subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", code, *keys],
         cwd=ROOT,
         env={"PYTHONHASHSEED": "12345", "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         check=True,
     )
-    assert other.stdout.strip().split(",") == here
+    assert other.stdout.strip().split(",") == [str(share_of(key, 3)) for key in keys]
+    assert len(set(other.stdout.strip().split(","))) == 3  # the keys fall into every share
 
 
 @pytest.mark.parametrize("text", ["1", "0/3", "4/3", "a/b", "1/2/3", ""])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Iterator
+from functools import cache
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
@@ -41,9 +42,12 @@ def _top_level_imports(body: list[ast.stmt]) -> Iterator[ast.Import | ast.Import
             yield from _top_level_imports(node.body + node.orelse + node.finalbody)
 
 
-def _graph(unit: Callable[[str], str]) -> dict[str, set[str]]:
+@cache
+def _imported_modules() -> dict[str, set[str]]:
+    """Each fitelctl module and the fitelctl modules it imports at import time (read
+    once: both tests use it)."""
     modules = _modules()
-    graph: dict[str, set[str]] = {unit(name): set() for name in modules}
+    imported: dict[str, set[str]] = {name: set() for name in modules}
     for name, path in modules.items():
         for node in _top_level_imports(ast.parse(path.read_text()).body):
             if isinstance(node, ast.Import):
@@ -55,8 +59,15 @@ def _graph(unit: Callable[[str], str]) -> dict[str, set[str]]:
             for target in targets:
                 while target and target not in modules:
                     target = target.rpartition(".")[0]
-                if target and unit(target) != unit(name) and not name.startswith(target + "."):
-                    graph[unit(name)].add(unit(target))
+                if target and not name.startswith(target + "."):
+                    imported[name].add(target)
+    return imported
+
+
+def _graph(unit: Callable[[str], str]) -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {unit(name): set() for name in _imported_modules()}
+    for name, targets in _imported_modules().items():
+        graph[unit(name)] |= {unit(t) for t in targets if unit(t) != unit(name)}
     return graph
 
 
