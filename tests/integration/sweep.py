@@ -25,6 +25,7 @@ faulted run and after the job was finished.
 from __future__ import annotations
 
 import atexit
+import fcntl
 import json
 import multiprocessing
 import multiprocessing.context
@@ -98,6 +99,31 @@ def parts(sweeps: dict[str, tuple[object, int]]) -> list[Any]:
         for name, (value, count) in sweeps.items()
         for index in range(count)
     ]
+
+
+def once_per_run(
+    factory: pytest.TempPathFactory, name: str, make: Callable[[Path], dict[str, Any]]
+) -> dict[str, Any]:
+    """``make(folder)``'s result, made once for the whole pytest run and read by every
+    pytest-xdist worker from a JSON file beside theirs.
+
+    A sweep's parts run on several workers and must count their points from one clean
+    run: polls make the number of API calls vary from run to run, so parts counted from
+    different clean runs could skip or repeat the last call indices.  The first worker
+    to get here makes it (the others wait on the lock); a failed attempt leaves nothing,
+    so the next worker tries again in a folder of its own."""
+    base = factory.getbasetemp()
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    shared = base.parent if worker else base  # under xdist, the run's folder above the workers'
+    result = shared / f"{name}.json"
+    with (shared / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not result.exists():
+            folder = shared / f"{name}-{worker or 'main'}"
+            folder.mkdir()
+            result.write_text(json.dumps(make(folder), default=str))
+    done: dict[str, Any] = json.loads(result.read_text())
+    return done
 
 
 @dataclass

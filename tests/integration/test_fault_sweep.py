@@ -38,7 +38,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ from sweep import (
     device_problems,
     fitelctl,
     lab,
+    once_per_run,
     parts,
     reached,
     router_peers,
@@ -132,27 +133,30 @@ class CleanApply:
 
 @pytest.fixture(scope="session")  # session: the sweep's parts are spread through the run
 def clean_apply(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], CleanApply]:
-    """The clean run of ``apply`` on N sites, done once per worker process."""
-    runs: dict[int, CleanApply] = {}
+    """The clean run of ``apply`` on N sites, done once for the whole run."""
 
     def run(sites: int) -> CleanApply:
-        if sites not in runs:
-            tmp = tmp_path_factory.mktemp(f"apply-{sites}")
-            with lab(tmp / "clean", "seed-v2-pending", sites) as running:
-                inventory = sweep_inventory(running.options.state_dir)
-                result = fitelctl("-i", str(inventory), *APPLY)
-                assert result.returncode == 0, result.stderr
-                assert running.api is not None
-                runs[sites] = CleanApply(
-                    tmp,
-                    {s: site.device.boot_config() for s, site in running.sites.items()},
-                    {s: list(site.device.config_lines) for s, site in running.sites.items()},
-                    running.api.calls,
-                    {s: list(site.device.commands) for s, site in running.sites.items()},
-                )
-        return runs[sites]
+        done = once_per_run(tmp_path_factory, f"apply-{sites}", partial(clean_apply_run, sites))
+        return CleanApply(Path(done["tmp"]), **{k: v for k, v in done.items() if k != "tmp"})
 
     return run
+
+
+def clean_apply_run(sites: int, tmp: Path) -> dict[str, Any]:
+    with lab(tmp / "clean", "seed-v2-pending", sites) as running:
+        inventory = sweep_inventory(running.options.state_dir)
+        result = fitelctl("-i", str(inventory), *APPLY)
+        assert result.returncode == 0, result.stderr
+        assert running.api is not None
+        return asdict(
+            CleanApply(
+                tmp,
+                {s: site.device.boot_config() for s, site in running.sites.items()},
+                {s: list(site.device.config_lines) for s, site in running.sites.items()},
+                running.api.calls,
+                {s: list(site.device.commands) for s, site in running.sites.items()},
+            )
+        )
 
 
 def apply_point(tmp: Path, sites: int, intended: dict[str, str], point: Point) -> PointResult:
@@ -433,18 +437,16 @@ class CleanRunbook:
 
 @pytest.fixture(scope="session")  # session: the sweep's parts are spread through the run
 def clean_runbook(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], CleanRunbook]:
-    """The clean run of each runbook, done once per worker process."""
-    runs: dict[str, CleanRunbook] = {}
+    """The clean run of each runbook, done once for the whole run."""
 
     def run(runbook: str) -> CleanRunbook:
-        if runbook not in runs:
-            runs[runbook] = clean_run(tmp_path_factory.mktemp(runbook), runbook)
-        return runs[runbook]
+        done = once_per_run(tmp_path_factory, runbook, partial(clean_run, runbook))
+        return CleanRunbook(Path(done["tmp"]), **{k: v for k, v in done.items() if k != "tmp"})
 
     return run
 
 
-def clean_run(tmp: Path, runbook: str) -> CleanRunbook:
+def clean_run(runbook: str, tmp: Path) -> dict[str, Any]:
     scenario, variables = RUNBOOKS[runbook]
     with lab(tmp / "clean", scenario) as running:
         state = running.options.state_dir
@@ -454,12 +456,14 @@ def clean_run(tmp: Path, runbook: str) -> CleanRunbook:
         clean = {"config": running.sites["tokyo"].device.boot_config(), "psk": psk_of(state) or ""}
         steps = sum(1 for e in run_record(state) if e["event"] == "step" and e["status"] == "ok")
         assert running.api is not None
-        return CleanRunbook(
-            tmp,
-            clean,
-            {"tokyo": list(running.sites["tokyo"].device.config_lines)},
-            running.api.calls,
-            steps,
+        return asdict(
+            CleanRunbook(
+                tmp,
+                clean,
+                {"tokyo": list(running.sites["tokyo"].device.config_lines)},
+                running.api.calls,
+                steps,
+            )
         )
 
 

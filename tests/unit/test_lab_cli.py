@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from helpers import REAL_SHOW_VERSION
 
-from fitelctl.lab.device import texts
+from fitelctl.lab.device import model, texts
 from fitelctl.lab.device.cli import CliSession, DropConnection, InputMode, SessionKind
 from fitelctl.lab.device.editing import ConfigTextError, replay_config
 from fitelctl.lab.device.model import DeviceFaults, DeviceSpec, LabDevice
@@ -600,6 +600,23 @@ def test_commit_fails_once() -> None:
     assert "group 14" in device.working_config()
     assert console.type("commit") == "tokyo#"
     assert "group 14" in device.current_config()
+
+
+def test_a_device_keeps_its_last_commands_but_kill_after_counts_them_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lab polled for days stays bounded; ``kill-after:COMMAND@N`` counts from the first."""
+    monkeypatch.setattr(model, "COMMANDS_KEPT", 3)
+    console = privileged()  # enable, no more
+    device, session = console.device, console.session
+    device.faults = DeviceFaults(kill_after=("no more", 5))
+    for _ in range(3):
+        console.type("no more")
+    assert list(device.commands) == ["no more"] * 3  # enable is forgotten
+    assert device.command_counts == {"enable": 1, "no more": 4}
+    assert not session.answered_last_words
+    console.type("no more")
+    assert session.answered_last_words
 
 
 def test_the_first_session_over_the_line_limit_is_dropped_once() -> None:

@@ -414,8 +414,8 @@ class CliSession:
         device = self.device
         command = " ".join(line.split())
         device.commands.append(command)
-        kill = device.faults.kill_after
-        if kill is not None and kill == (command, device.commands.count(command)):
+        device.command_counts[command] += 1
+        if device.faults.kill_after == (command, device.command_counts[command]):
             self._dying = True
 
     def _count_config_line(self) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +37,9 @@ from fitelctl.lab.device.world_api import CryptoWorld
 
 BOOT_FILE = "/drive/boot.cfg"
 DRIVE = "/drive/"
+#: command lines a device remembers (``LabDevice.commands``): a fault sweep's run sends
+#: about 100, an exporter polling it every 30 s about 3,000 a day
+COMMANDS_KEPT = 10_000
 
 
 @dataclass(frozen=True)
@@ -126,9 +130,12 @@ class LabDevice:
     config_lines: list[int] = field(init=False, default_factory=list)
     #: Called when the boot file or the boot file's name changes (the lab persists it).
     on_boot_change: Callable[[LabDevice], None] | None = field(default=None, repr=False)
-    #: Command lines received (answers to questions and passwords not included), words
-    #: separated by single spaces, in order: what the ``kill-after`` fault counts.
-    commands: list[str] = field(init=False, default_factory=list)
+    #: The last ``COMMANDS_KEPT`` command lines received (answers to questions and
+    #: passwords not included), words separated by single spaces, in order: bounded, as
+    #: a lab polled by an exporter runs for days.
+    commands: deque[str] = field(init=False, default_factory=lambda: deque(maxlen=COMMANDS_KEPT))
+    #: Every command line received so far, counted: what the ``kill-after`` fault counts.
+    command_counts: Counter[str] = field(init=False, default_factory=Counter)
     #: Ends the whole lab at once (SIGKILL of its process), for ``kill-after``.
     die: Callable[[], None] | None = field(default=None, repr=False)
 
