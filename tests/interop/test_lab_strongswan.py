@@ -192,7 +192,7 @@ def test_every_site_of_a_three_site_lab_negotiates_and_gets_its_own_traffic_back
         "peer-126.169.118.242-tunnel-vti",
         "peer-198.18.0.2-tunnel-vti",
         "peer-198.18.0.3-tunnel-vti",
-    ]
+    ], log  # the whole log: this failed twice in about 20 runs, not yet explained
     assert (
         len({ike for _, ike, _ in established}) == len({child for _, _, child in established}) == 3
     )
