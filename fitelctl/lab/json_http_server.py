@@ -7,8 +7,9 @@ client says ``Connection: close``.  What to answer is the caller's business
 API's error envelope and the connection is closed.  For the lab's faults the
 caller may raise ``Unanswered`` instead of answering: the connection is then
 reset (RST, as a crashed front end or a middlebox does) or held without an
-answer until the client gives up.  ``answered`` is told of each request whose answer
-has been written out.
+answer until the client gives up.  Any other exception is a lab defect: logged with
+its traceback and answered 500, so that it is seen rather than retried unnoticed.
+``answered`` is told of each request whose answer has been written out.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import socket
 import struct
 from collections.abc import Awaitable, Callable
@@ -24,6 +26,8 @@ from http import HTTPStatus
 from typing import Any
 
 from fitelctl.lab.api_errors import HttpError, bad_request
+
+log = logging.getLogger("fitelctl.lab")
 
 MAX_BODY = 1 << 20
 MAX_HEADERS = 100
@@ -96,6 +100,10 @@ class JsonHttpServer:
                 except Unanswered as unanswered:
                     await _unanswered(reader, writer, reset=unanswered.reset)
                     break
+                except Exception:  # a lab defect: said, and answered, never a dropped line
+                    log.exception("lab: the API failed on %s %s", request.method, request.target)
+                    failed = HttpError(500, "internal_server_error", "the lab failed; see its log")
+                    status, payload = failed.status, failed.envelope()
                 _write_response(writer, status, payload, keep_alive=request.keep_alive)
                 await writer.drain()
                 if self._answered is not None:

@@ -255,6 +255,27 @@ def test_a_wrong_psk_is_diagnosed_from_the_real_routers_log(strongswan_lab: Star
     assert "PreSharedSecret" in result.stdout
 
 
+def test_a_router_log_line_the_lab_cannot_translate_is_named_and_the_rest_kept(
+    strongswan_lab: StartLab,
+) -> None:
+    """A lab address that stands for no config address is a lab defect: the line is left
+    out and named in the lab's log (which lands on the stderr of the command whose API
+    call collected it); the lines read with it still reach the router's log."""
+    lab = strongswan_lab("seed-v2").lab
+    up_with(lab)
+    router_log(lab)  # everything so far collected
+    odd = "198.19.250.250"  # in the lab's range, standing for nothing
+    with charon_world(lab).offices["tokyo"].router_charon.log_file.open("a") as log_file:
+        log_file.write(
+            f"Dec  7 06:04:47 13[NET] <9> sending packet: to {odd}[500]\n"
+            "Dec  7 06:04:48 13[IKE] <9> the line after the odd one\n"
+        )
+    result = fitelctl(lab, "logs", "tokyo", "-n", "500")
+    assert result.returncode == 0, result.stderr
+    assert "the line after the odd one" in result.stdout and odd not in result.stdout
+    assert f"a line left out of the VPC router's log: lab address {odd}" in result.stderr
+
+
 def test_dropped_ike_packets_meet_real_silence(strongswan_lab: StartLab) -> None:
     lab = strongswan_lab("seed-v2", "tokyo/drop-ike").lab
     device = charon_world(lab).offices["tokyo"].charon
