@@ -239,10 +239,12 @@ def sweep_inventory(state: Path) -> Path:
     (so its relative secrets, runs/, backups/ and audit log are the lab's), and no
     pacing of API calls worth the name: the sweep is about faults, and at the default
     10 calls/s a runbook's ~20 calls would spend ~2 s of each point waiting."""
-    inventory = yaml.safe_load((state / "inventory.yaml").read_text())
+    # libyaml's loader and dumper: read and written for every point, the pure-Python ones
+    # cost 17 ms a time
+    inventory = yaml.load((state / "inventory.yaml").read_text(), Loader=yaml.CSafeLoader)
     inventory["api"].update(timeout=API_TIMEOUT, retry_max=2, rate_limit=API_RATE_LIMIT)
     path = state / "sweep.yaml"
-    path.write_text(yaml.safe_dump(inventory, sort_keys=False))
+    path.write_text(yaml.dump(inventory, Dumper=yaml.CSafeDumper, sort_keys=False))
     return path
 
 
