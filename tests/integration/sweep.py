@@ -188,7 +188,6 @@ PRELOAD = [
     "fitelctl.sakura.client",
     "helpers",
     "sweep",
-    "forkserver_freeze",  # last: see its docstring
 ]
 _POOL: list[ProcessPoolExecutor] = []
 

@@ -316,15 +316,18 @@ def killed_run_problems(
         if audited != ([entry["result"]] if executed else []):
             problems.append(f"{site}: audit says {audited}, run said {entry['result']}")
     if changed:  # only a changed site's tunnel is in question (a status costs a login per site)
-        down = [site for site, state in tunnel_states(inventory).items() if state != "up"]
-        for site in set(changed) & set(down):
-            problems.append(f"{site}: a saved change whose tunnel is down")
+        down = [site for site, state in tunnel_states(inventory, changed).items() if state != "up"]
+        problems += [f"{site}: a saved change whose tunnel is down" for site in down]
     return problems
 
 
-def tunnel_states(inventory: Path) -> dict[str, str]:
-    status = fitelctl("-i", str(inventory), "status", "--json", "--timeout", "60")
-    return {s["site"]: s["state"] for s in json.loads(status.stdout)["sites"]}
+def tunnel_states(inventory: Path, sites: list[str] | None = None) -> dict[str, str]:
+    """Each site's state as ``status`` gives it (``sites``: those only; else every site)."""
+    asked = sites or []
+    status = fitelctl("-i", str(inventory), "status", *asked, "--json", "--timeout", "60")
+    states = {s["site"]: s["state"] for s in json.loads(status.stdout)["sites"]}
+    assert not asked or sorted(states) == sorted(asked), states
+    return states
 
 
 def finish_problems(
