@@ -36,6 +36,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -110,8 +111,8 @@ def once_per_run(
     A sweep's parts run on several workers and must count their points from one clean
     run: polls make the number of API calls vary from run to run, so parts counted from
     different clean runs could skip or repeat the last call indices.  The first worker
-    to get here makes it (the others wait on the lock); a failed attempt leaves nothing,
-    so the next worker tries again in a folder of its own."""
+    to get here makes it (the others wait on the lock); a failed attempt leaves no result,
+    so the next part tries again, in a folder of its own."""
     base = factory.getbasetemp()
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     shared = base.parent if worker else base  # under xdist, the run's folder above the workers'
@@ -119,8 +120,7 @@ def once_per_run(
     with (shared / f"{name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not result.exists():
-            folder = shared / f"{name}-{worker or 'main'}"
-            folder.mkdir()
+            folder = Path(tempfile.mkdtemp(prefix=f"{name}-{worker or 'main'}-", dir=shared))
             result.write_text(json.dumps(make(folder), default=str))
     done: dict[str, Any] = json.loads(result.read_text())
     return done
