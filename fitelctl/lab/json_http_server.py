@@ -8,7 +8,7 @@ API's error envelope and the connection is closed.  For the lab's faults the
 caller may raise ``Unanswered`` instead of answering: the connection is then
 reset (RST, as a crashed front end or a middlebox does) or held without an
 answer until the client gives up.  Any other exception is a lab defect: logged with
-its traceback and answered 500, so that it is seen rather than retried unnoticed.
+its traceback (redacted) and answered 500, so that it is seen rather than retried unnoticed.
 ``answered`` is told of each request whose answer has been written out.
 """
 
@@ -20,12 +20,14 @@ import json
 import logging
 import socket
 import struct
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
 from fitelctl.lab.api_errors import HttpError, bad_request
+from fitelctl.redact import SECRETS
 
 log = logging.getLogger("fitelctl.lab")
 
@@ -101,7 +103,11 @@ class JsonHttpServer:
                     await _unanswered(reader, writer, reset=unanswered.reset)
                     break
                 except Exception:  # a lab defect: said, and answered, never a dropped line
-                    log.exception("lab: the API failed on %s %s", request.method, request.target)
+                    # the traceback redacted: a request body may hold a PreSharedSecret
+                    failure = SECRETS.redact(traceback.format_exc())
+                    log.error(
+                        "lab: the API failed on %s %s\n%s", request.method, request.target, failure
+                    )
                     failed = HttpError(500, "internal_server_error", "the lab failed; see its log")
                     status, payload = failed.status, failed.envelope()
                 _write_response(writer, status, payload, keep_alive=request.keep_alive)

@@ -14,7 +14,7 @@ def test_an_answer_that_raises_is_a_500_in_the_apis_envelope_and_is_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     async def answer(request: Request) -> tuple[int, dict[str, object]]:
-        raise RuntimeError("no config address for 198.19.250.250")
+        raise RuntimeError('no config address for 198.19.250.250 in {"PreSharedSecret": "s3cr3t"}')
 
     async def one_request() -> bytes:
         server = JsonHttpServer(answer)
@@ -31,3 +31,4 @@ def test_an_answer_that_raises_is_a_500_in_the_apis_envelope_and_is_logged(
     assert json.loads(body)["error_code"] == "internal_server_error"
     assert "lab: the API failed on GET /is1a/api/cloud/1.1/appliance/1" in caplog.text
     assert "no config address for 198.19.250.250" in caplog.text  # with its traceback
+    assert "s3cr3t" not in caplog.text

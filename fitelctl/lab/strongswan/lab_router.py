@@ -25,7 +25,7 @@ import logging
 from typing import Any
 
 from fitelctl.lab.strongswan.lab_world import StrongswanWorld
-from fitelctl.lab.strongswan.router_syslog import RouterSyslogError, router_syslog
+from fitelctl.lab.strongswan.router_syslog import RouterSyslogError, syslog_line
 from fitelctl.lab.vpc_router import LabVpcRouter
 from fitelctl.lab.world import VpcRouter
 
@@ -73,6 +73,6 @@ class LabCharonRouter(LabVpcRouter):
         addresses = self.charon_world.config_addresses()
         for line in self.charon_world.new_router_log_lines():
             try:
-                self.log.extend(router_syslog([line], addresses, hostname=self._hostname))
+                self.log.append(syslog_line(line, addresses, self._hostname))
             except RouterSyslogError as err:
                 log.error("lab: a line left out of the VPC router's log: %s", err)

@@ -46,10 +46,13 @@ def router_syslog(
     ``config_address`` maps each lab address that may appear to the config address it
     stands for (``{"198.19.0.1": "27.133.132.134", ...}``).
     """
-    return [_syslog_line(line, config_address, hostname) for line in lines]
+    return [syslog_line(line, config_address, hostname) for line in lines]
 
 
-def _syslog_line(line: str, config_address: Mapping[str, str], hostname: str) -> str:
+def syslog_line(
+    line: str, config_address: Mapping[str, str], hostname: str = ROUTER_HOSTNAME
+) -> str:
+    """One line of the bench's charon log in the router's syslog form."""
     match = _FILELOG_LINE.match(line)
     if match is None:
         raise RouterSyslogError(f"not a charon filelog line: {line!r}")
