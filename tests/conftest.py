@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import subprocess
@@ -50,6 +51,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for k in reversed(range(len(heavy))):  # from the last: earlier places stay put
         light.insert(round(k * step), heavy[k])
     items[:] = light
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Move everything imported and collected so far out of the garbage collector's
+    sight (``gc.freeze``): modules, classes and test items live for the whole run, yet
+    every full collection walked them again, and pytest ends with two of its own.
+    Measured on the unit and parser tests: 0.42 s of garbage collection before, 0.22 s
+    after."""
+    gc.freeze()
 
 
 @pytest.fixture

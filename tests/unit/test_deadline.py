@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import yaml
 from conftest import ROOT
 
+from fitelctl import deadline as deadline_module
 from fitelctl.deadline import (
     MIN_ATTEMPT,
     NO_DEADLINE,
@@ -22,6 +21,29 @@ from fitelctl.ops import connect as connect_module
 from fitelctl.ops.connect import connect_site
 
 EXAMPLE = ROOT / "inventory" / "examples" / "article-v2.yaml"
+
+
+class SteppedClock:
+    """``time`` for the deadline module: ``sleep`` moves the clock on at once, so a test
+    sees exactly how long a wait would have been without waiting for it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> SteppedClock:
+    stepped = SteppedClock()
+    monkeypatch.setattr(deadline_module, "time", stepped)
+    return stepped
 
 
 def test_a_timeout_is_cut_to_what_is_left_and_never_to_nothing() -> None:
@@ -49,11 +71,12 @@ def test_an_expired_deadline_says_what_it_stopped_and_exits_3() -> None:
     assert err.value.exit_code == 3
 
 
-def test_sleep_ends_at_the_deadline() -> None:
+def test_sleep_ends_at_the_deadline(clock: SteppedClock) -> None:
     deadline = Deadline.after(0.2)
-    started = time.monotonic()
     deadline.sleep(5.0)
-    assert time.monotonic() - started < 1.0
+    assert clock.slept == [pytest.approx(0.2)] and deadline.expired
+    deadline.sleep(5.0)  # nothing left: no wait at all
+    assert clock.slept[1:] == [0.0]
 
 
 def test_the_command_deadline_is_current_only_inside_its_block() -> None:
@@ -92,7 +115,7 @@ class RecordingDriver:
 
 
 def test_each_device_command_gets_only_what_is_left_of_the_deadline(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, clock: SteppedClock
 ) -> None:
     monkeypatch.setenv("TOKYO_PSK", "Grid-Test-Psk_0123")
     monkeypatch.setenv("TOKYO_F220_PASSWORD", "Grid-Test-Login_0123")
@@ -110,10 +133,9 @@ def test_each_device_command_gets_only_what_is_left_of_the_deadline(
     with command_deadline(1.0), connect_site(inventory, "tokyo") as device:
         assert opened[0].target.connect_timeout <= 1.0  # login cut to the deadline too
         device.show("show crypto sa")
-        time.sleep(0.5)
+        clock.now += 0.6
         device.show("show crypto sa")
-    first, second = opened[0].timeouts
-    assert 0.9 < first <= 1.0 and 0.3 < second <= 0.5
+    assert opened[0].timeouts == [pytest.approx(1.0), pytest.approx(0.4)]
     assert opened[0].closed
     with connect_site(inventory, "tokyo") as device:  # no deadline: the inventory's own
         device.show("show crypto sa")

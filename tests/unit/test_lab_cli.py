@@ -662,6 +662,12 @@ def test_backspace_ctrl_c_and_escape_sequences_edit_the_line() -> None:
     assert output.count("F220   Version") == 2
 
 
+def test_ctrl_u_erases_a_line_typed_in_one_burst() -> None:
+    output = run_terminal(make_device(), "show junk\x15show version\r")
+    assert "tokyo>show junk" + "\b \b" * 9 + "show version\r\n" in output
+    assert output.count("F220   Version") == 2  # one show version (its table names it twice)
+
+
 def test_passwords_are_not_echoed_and_type_ahead_follows_the_output() -> None:
     output = run_terminal(make_device(), "enable\renable-secret\rshow boot\r")
     assert "enable-secret" not in output

@@ -130,17 +130,28 @@ class Node:
 KEYWORD_ALIASES = {"ge": "gigaethernet"}
 
 
+#: lines whose parse a grammar remembers: every device of a lab boots by replaying its
+#: config through the grammar, and clients type the same lines again and again
+PARSES_KEPT = 4096
+
+
 class Grammar:
-    """The commands of one CLI mode as a token tree."""
+    """The commands of one CLI mode as a token tree.
+
+    A line's parse depends only on the grammar (results are frozen, value checks are
+    pure), so ``parse`` remembers up to ``PARSES_KEPT`` lines.  Grammars are built once,
+    at import (``syntax.py``); ``add`` and ``mount`` forget what was remembered."""
 
     def __init__(
         self, commands: Sequence[Command] = (), *, fallback: Command | None = None
     ) -> None:
         self.root = Node(fallback=fallback)
+        self._parsed: dict[str, ParseResult] = {}
         for command in commands:
             self.add(command)
 
     def add(self, command: Command) -> None:
+        self._parsed.clear()
         for atoms in _expand(command.syntax):
             node = self.root
             if atoms and atoms[-1][0] == "rest":
@@ -155,9 +166,18 @@ class Grammar:
 
     def mount(self, keyword: str, grammar: Grammar) -> None:
         """Make ``keyword`` lead into another grammar's tree (``no`` + config line)."""
+        self._parsed.clear()
         self.root.keywords[keyword.lower()] = (keyword, grammar.root)
 
     def parse(self, line: str) -> ParseResult:
+        result = self._parsed.get(line)
+        if result is None:
+            if len(self._parsed) >= PARSES_KEPT:
+                self._parsed.clear()
+            result = self._parsed[line] = self._parse(line)
+        return result
+
+    def _parse(self, line: str) -> ParseResult:
         tokens = tokenize(line)
         if not tokens:
             return Failure(FailureKind.INCOMPLETE, node=self.root)

@@ -117,8 +117,19 @@ class Terminal:
             self._echo("\b \b" * len(self._line))
             self._line.clear()
         elif char >= " ":
-            self._line.append(char)
-            self._echo(char)
+            typed = [char, *self._typed_after()]
+            self._line.extend(typed)
+            self._echo("".join(typed))
+
+    def _typed_after(self) -> list[str]:
+        """The plain characters already waiting behind one just typed, taken at once: a
+        client sends a whole line in one packet, and one character at a time through
+        ``_handle`` cost the lab more CPU than the SSH layer under it."""
+        typed: list[str] = []
+        pending = self._pending
+        while pending and pending[0] >= " " and pending[0] not in _ERASE_CHAR:
+            typed.append(pending.popleft())
+        return typed
 
     def _skip_escape(self, char: str) -> None:
         if self._escape == 0:
