@@ -33,6 +33,8 @@ from __future__ import annotations
 import functools
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,26 +93,31 @@ def parse_output(
     output = normalise_output(output)
     if not output.strip():
         raise ParseError(f"{command!r} output is empty")
-    fsm = _fsm(template)
-    try:
-        rows: list[dict[str, str | list[str]]] = fsm.ParseTextToDicts(output)
-    except textfsm.TextFSMError as err:
-        line = str(err).partition("Input Line: ")[2] or str(err)
-        raise ParseError(
-            f"{command!r} output not recognised by {template.name}: "
-            f"unexpected line {_mask_line(line.strip())!r}"
-        ) from err
+    with _fsm(template) as fsm:
+        try:
+            # ParseText, not ParseTextToDicts: that rebuilds the header for every row
+            header = fsm.header
+            rows: list[dict[str, str | list[str]]] = [
+                dict(zip(header, row, strict=True)) for row in fsm.ParseText(output)
+            ]
+        except textfsm.TextFSMError as err:
+            line = str(err).partition("Input Line: ")[2] or str(err)
+            raise ParseError(
+                f"{command!r} output not recognised by {template.name}: "
+                f"unexpected line {_mask_line(line.strip())!r}"
+            ) from err
+        trailers = fsm.GetValuesByAttrib("Fillup")
+        numbers = {value.name for value in fsm.values if value.regex == _NUMBER_REGEX}
     if not rows:
         raise ParseError(
             f"{command!r} output not recognised by {template.name}: no complete record "
             "(cut short, or the output of another command?)"
         )
-    for trailer in fsm.GetValuesByAttrib("Fillup"):
+    for trailer in trailers:
         if any(not row[trailer] for row in rows):
             raise ParseError(
                 f"{command!r} output is cut short: it ends before the line giving {trailer.lower()}"
             )
-    numbers = {value.name for value in fsm.values if value.regex == _NUMBER_REGEX}
     records = [_convert(row, numbers) for row in rows]
     if template.name == _CRYPTO_SA_TEMPLATE:
         records = tie_sas(records)
@@ -170,20 +177,30 @@ def _template_name(directory: str, stamp: int, command: str, platform: str) -> s
     return str(cli_table.index.index[row]["Template"]) if row else None
 
 
-#: each thread's compiled templates: building one costs about 1 ms, parsing less
-_FSMS = threading.local()
+#: compiled state machines not in use, per template file and version.  Building one
+#: costs more than a parse; a fleet command's worker threads are new for each command,
+#: so compiled ones are shared by every thread, one thread at a time (a parse changes
+#: the machine's state).  There are never more than the threads that parsed at once.
+_IDLE_FSMS: dict[tuple[Path, int], list[textfsm.TextFSM]] = {}
+_IDLE_FSMS_LOCK = threading.Lock()
 
 
-def _fsm(template: Path) -> textfsm.TextFSM:
-    """A reset state machine for ``template``, compiled once per thread and file version."""
-    cache: dict[tuple[Path, int], textfsm.TextFSM] = _FSMS.__dict__.setdefault("cache", {})
+@contextmanager
+def _fsm(template: Path) -> Iterator[textfsm.TextFSM]:
+    """A reset state machine for ``template``, this thread's until the block ends."""
     key = (template, template.stat().st_mtime_ns)
-    fsm = cache.get(key)
+    with _IDLE_FSMS_LOCK:
+        idle = _IDLE_FSMS.setdefault(key, [])
+        fsm = idle.pop() if idle else None
     if fsm is None:
         with template.open(encoding="utf-8") as handle:
-            fsm = cache[key] = textfsm.TextFSM(handle)
+            fsm = textfsm.TextFSM(handle)
     fsm.Reset()
-    return fsm
+    try:
+        yield fsm
+    finally:
+        with _IDLE_FSMS_LOCK:
+            idle.append(fsm)
 
 
 def _convert(row: dict[str, str | list[str]], numbers: set[str]) -> dict[str, object]:

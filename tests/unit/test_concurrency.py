@@ -251,3 +251,40 @@ def test_sites_creating_their_backup_folders_at_once_all_succeed(tmp_path: Path)
 
         assert _hammer(worker, threads=8) == 8
         assert len(list((root / "backups").iterdir())) == 8
+
+
+# -- TextFSM state machines, compiled once and shared by every worker thread ---------------
+
+
+#: parses per thread: against one machine shared by every thread, 6 runs of 6 failed
+PARSES = 5
+
+
+def test_threads_parsing_at_once_never_share_a_state_machine() -> None:
+    """A parse changes its state machine, so each is handed to one thread at a time; a
+    machine handed to two would mix their records (one output has 2 SAs, the other 1)."""
+    from fitelctl.parsing import parse_output
+
+    cases = Path(__file__).resolve().parent.parent / "parsers" / "furukawa_fitelnet"
+    outputs = [
+        (cases / "show_crypto_sa" / name).read_text()
+        for name in ("ipsec_format_article.raw", "f220_v01_11_cloudflare_dh14.raw")
+    ]
+    expected = [parse_output("show crypto sa", text) for text in outputs]
+    assert len(expected[0]) != len(expected[1])
+    mixed: list[int] = []
+
+    def worker() -> int:
+        for round_ in range(PARSES):
+            which = (threading.get_ident() + round_) % 2
+            if parse_output("show crypto sa", outputs[which]) != expected[which]:
+                mixed.append(which)
+        return PARSES
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: a parse is ~1 ms
+    try:
+        assert _hammer(worker, threads=8) == 8 * PARSES
+    finally:
+        sys.setswitchinterval(switch)
+    assert mixed == []
