@@ -1,10 +1,15 @@
-"""The referee's reading of real charon lines (copied from the interop bench's logs)."""
+"""The referee's reading of real charon lines (copied from the interop bench's logs),
+and its wait for a charon's log to be complete."""
 
 from __future__ import annotations
 
+import time
+from typing import cast
+
 import pytest
 
-from fitelctl.lab.strongswan.referee import classify
+from fitelctl.lab.strongswan.charon import Charon
+from fitelctl.lab.strongswan.referee import LOG_QUIET, _settled, classify
 
 MAIN_MODE_REFUSED = [
     "13[CFG] <1> received proposals: IKE:AES_CBC_128/HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_2048",
@@ -53,3 +58,28 @@ SILENCE = ["07[IKE] <tunnel1|4> giving up after 1 retransmits"]
 )
 def test_the_decisive_line_names_the_failure(lines: list[str], cause: str | None) -> None:
     assert classify(lines) == cause
+
+
+class GrowingLog:
+    """A charon whose log gains a line at each of ``at`` (seconds from now)."""
+
+    def __init__(self, *at: float) -> None:
+        self.started = time.monotonic()
+        self.at = at
+
+    def log_lines(self) -> list[str]:
+        elapsed = time.monotonic() - self.started
+        return [f"line {n}" for n, when in enumerate(self.at) if when <= elapsed]
+
+
+def test_the_router_log_is_read_once_its_last_line_arrived() -> None:
+    log = GrowingLog(0.0, 0.05, 0.1)  # the last line a tenth of a second late
+    _settled(cast(Charon, log))
+    assert len(log.log_lines()) == 3
+    assert time.monotonic() - log.started >= 0.1 + LOG_QUIET
+
+
+def test_a_log_that_never_goes_quiet_is_waited_for_only_so_long() -> None:
+    log = GrowingLog(*(n * 0.05 for n in range(100)))
+    _settled(cast(Charon, log), limit=0.3)
+    assert 0.3 <= time.monotonic() - log.started < 0.3 + LOG_QUIET

@@ -193,6 +193,7 @@ class Bench:
             lines = self.router.log_lines()[router_log_start:]
             cause = classify(lines + self.device.log_lines()[device_log_start:]) or cause
         ike, esp = self._selected(device.name) if cause == "ok" else ("", "")
+        _settled(self.router)
         for charon in (self.router, self.device):
             reset(charon)
         initiation.join(deadline)
@@ -249,6 +250,30 @@ class Bench:
         _run_in(nat_ns, "nft", "add table ip nat")
         _run_in(nat_ns, "nft", "add chain ip nat post { type nat hook postrouting priority 100 ; }")
         _run_in(nat_ns, "nft", 'add rule ip nat post oifname "wan" masquerade')
+
+
+#: seconds without a new line after which a charon's log is taken as complete
+LOG_QUIET = 0.2
+#: the longest wait for that quiet (a charon still retransmitting keeps writing)
+LOG_SETTLE_LIMIT = 2.0
+
+
+def _settled(charon: Charon, limit: float = LOG_SETTLE_LIMIT) -> None:
+    """Wait until ``charon``'s log has been quiet for ``LOG_QUIET`` seconds, or ``limit``.
+
+    The outcome is decided on whichever side shows it first, and the other side's
+    last words may still be in flight: an IKEv1 initiator installs its CHILD_SA when it
+    sends the last Quick Mode message, before the responder has logged it, and a
+    responder's NO_PROPOSAL_CHOSEN reaches the initiator's log a moment after its own.
+    Read at once, the router's log lacked that line in an interop run (a Main Mode
+    proposal mismatch the router started), and its diagnosis found no cause."""
+    ends = time.monotonic() + limit
+    count, quiet_since = len(charon.log_lines()), time.monotonic()
+    while time.monotonic() < ends and time.monotonic() - quiet_since < LOG_QUIET:
+        time.sleep(0.02)
+        now = len(charon.log_lines())
+        if now != count:
+            count, quiet_since = now, time.monotonic()
 
 
 def _run_in(namespace: str, *command: str) -> None:
