@@ -31,6 +31,7 @@ prints.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -183,6 +184,16 @@ def _template_name(directory: str, stamp: int, command: str, platform: str) -> s
 #: the machine's state).  There are never more than the threads that parsed at once.
 _IDLE_FSMS: dict[tuple[Path, int], list[textfsm.TextFSM]] = {}
 _IDLE_FSMS_LOCK = threading.Lock()
+
+
+def _free_lock_in_child() -> None:
+    """A forked child has only the thread that forked: if another thread held the lock at
+    that moment, nothing in the child would ever release it."""
+    global _IDLE_FSMS_LOCK
+    _IDLE_FSMS_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_free_lock_in_child)
 
 
 @contextmanager

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import sys
 import threading
 import time
@@ -288,3 +290,36 @@ def test_threads_parsing_at_once_never_share_a_state_machine() -> None:
     finally:
         sys.setswitchinterval(switch)
     assert mixed == []
+
+
+def test_a_child_forked_while_another_thread_held_the_machines_can_parse() -> None:
+    """``ops/processes.py`` forks to read a large fleet; a thread holding the lock at that
+    moment exists only in the parent, so the child must start with a free one."""
+    from fitelctl import parsing
+
+    text = (
+        Path(__file__).resolve().parent.parent
+        / "parsers/furukawa_fitelnet/show_crypto_sa/ipsec_format_article.raw"
+    ).read_text()
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with parsing._IDLE_FSMS_LOCK:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    pid = os.fork()
+    if pid == 0:  # the child: a parse within 5 s, or SIGALRM ends it
+        signal.alarm(5)
+        code = 1
+        try:
+            code = 0 if parsing.parse_output("show crypto sa", text) else 1
+        finally:
+            os._exit(code)
+    release.set()
+    holder.join()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
