@@ -258,8 +258,8 @@ LOG_QUIET = 0.2
 LOG_SETTLE_LIMIT = 2.0
 
 
-def _settled(charon: Charon, limit: float = LOG_SETTLE_LIMIT) -> None:
-    """Wait until ``charon``'s log has been quiet for ``LOG_QUIET`` seconds, or ``limit``.
+def _settled(charon: Charon, limit: float = LOG_SETTLE_LIMIT, quiet: float = LOG_QUIET) -> None:
+    """Wait until ``charon``'s log has been quiet for ``quiet`` seconds, or ``limit``.
 
     The outcome is decided on whichever side shows it first, and the other side's
     last words may still be in flight: an IKEv1 initiator installs its CHILD_SA when it
@@ -269,7 +269,7 @@ def _settled(charon: Charon, limit: float = LOG_SETTLE_LIMIT) -> None:
     proposal mismatch the router started), and its diagnosis found no cause."""
     ends = time.monotonic() + limit
     count, quiet_since = len(charon.log_lines()), time.monotonic()
-    while time.monotonic() < ends and time.monotonic() - quiet_since < LOG_QUIET:
+    while time.monotonic() < ends and time.monotonic() - quiet_since < quiet:
         time.sleep(0.02)
         now = len(charon.log_lines())
         if now != count:
