@@ -1,3 +1,3 @@
-from fitelctl.cli import main
+from fitelctl.launch import main
 
 main()

@@ -214,6 +214,13 @@ def _fsm(template: Path) -> Iterator[textfsm.TextFSM]:
             idle.append(fsm)
 
 
+def compile_template(command: str, *, platform: str = DEFAULT_PLATFORM) -> None:
+    """Compile ``command``'s state machine now, for the parses to come: ``fitelctl
+    daemon`` does this once so that the commands it forks do not."""
+    with _fsm(_find_template(command, platform)):
+        pass
+
+
 def _convert(row: dict[str, str | list[str]], numbers: set[str]) -> dict[str, object]:
     record: dict[str, object] = {}
     for name, text in row.items():

@@ -13,12 +13,17 @@ from pathlib import Path
 import pytest
 from helpers import ROOT, require_strongswan, run_in_child, run_in_process
 
+from fitelctl.daemon.client import SOCKET_ENV
 from fitelctl.lab.runner import BackgroundLab, Lab, LabOptions
 from fitelctl.lab.strongswan.referee import Bench
 
 __all__ = ["ROOT", "RunCli", "StartLab"]
 
 StartLab = Callable[..., Lab]
+
+#: a ``fitelctl daemon`` of the person running the tests must not run the commands the
+#: tests start: no daemon listens here unless a test starts one
+os.environ[SOCKET_ENV] = "/nonexistent/fitelctl-tests/daemon.sock"
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:

@@ -79,6 +79,7 @@ def _register() -> None:
         backups,
         change,
         check,
+        daemon,
         demo,
         diagnose,
         exporter,
@@ -108,6 +109,7 @@ def _register() -> None:
     app.command("parse")(parse.parse)
     app.command("demo")(demo.demo)
     app.add_typer(lab.lab_app, name="lab")
+    app.add_typer(daemon.daemon_app, name="daemon")
 
 
 _register()
@@ -118,14 +120,14 @@ _register()
 #: ``typing.get_type_hints``), which every in-process run would pay (the test suite's
 #: thousands, a runbook's), and a process forked after the import (the test suite's lab
 #: processes) inherits it.  With pretty exceptions off, ``app(...)`` adds nothing else.
-_COMMAND = typer.main.get_command(app)
+COMMAND = typer.main.get_command(app)
 
 
 def main() -> None:
     from fitelctl.errors import FitelctlError
 
     try:
-        code = _COMMAND(standalone_mode=False)
+        code = COMMAND(standalone_mode=False)
     except FitelctlError as err:
         if context.STATE.debug:
             raise

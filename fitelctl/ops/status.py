@@ -180,9 +180,13 @@ def read_device(
     return device_status(site, table, version), None
 
 
+#: the commands a device read sends, in order
+STATUS_COMMANDS = ("show crypto sa", "show version")
+
+
 def read_sa_and_version(device: DeviceDriver) -> tuple[str, str | FitelctlError]:
     """``show crypto sa`` then ``show version`` in one session (status and the exporter)."""
-    return device.show("show crypto sa"), _show_version(device)
+    return device.show(STATUS_COMMANDS[0]), _show_version(device)
 
 
 def device_status(site: str, table: CryptoSaTable, version: str | FitelctlError) -> DeviceStatus:
@@ -204,7 +208,7 @@ def device_status(site: str, table: CryptoSaTable, version: str | FitelctlError)
 
 def _show_version(device: DeviceDriver) -> str | FitelctlError:
     try:
-        return device.show("show version")
+        return device.show(STATUS_COMMANDS[1])
     except FitelctlError as err:  # costs the model and firmware, not the SAs read before
         return err
 

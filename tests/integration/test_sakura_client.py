@@ -364,28 +364,28 @@ def test_an_unreachable_api_is_retried_then_reported(lab_api: StartLabApi) -> No
 def test_the_client_throttles_itself(lab_api: StartLabApi) -> None:
     lab = lab_api()
     started = time.monotonic()
-    with lab.client(rate_limit=20.0) as client:
-        for _ in range(4):
+    with lab.client(rate_limit=50.0) as client:
+        for _ in range(14):
             client.read_appliance(lab.id)
-    assert time.monotonic() - started >= 0.15  # three gaps of 1/20 s
+    assert time.monotonic() - started >= 0.08  # the burst of 10, then four gaps of 1/50 s
 
 
 def test_clients_of_one_account_share_the_throttle(lab_api: StartLabApi) -> None:
     """A fleet run opens a client per site on its own thread: together they keep the rate."""
     lab = lab_api()
 
-    def four_reads() -> None:
-        with lab.client(rate_limit=20.0) as client:
-            for _ in range(4):
+    def eight_reads() -> None:
+        with lab.client(rate_limit=50.0) as client:
+            for _ in range(8):
                 client.read_appliance(lab.id)
 
     started = time.monotonic()
-    threads = [threading.Thread(target=four_reads) for _ in range(3)]
+    threads = [threading.Thread(target=eight_reads) for _ in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert time.monotonic() - started >= 0.5  # twelve requests: eleven gaps of 1/20 s
+    assert time.monotonic() - started >= 0.28  # 24 requests: the burst of 10, 14 gaps of 1/50 s
 
 
 def test_the_environment_overrides_inventory_values(lab_api: StartLabApi, tmp_path: Path) -> None:

@@ -110,8 +110,8 @@ def test_process_registry_is_the_thread_safe_one() -> None:
 
 class _FrozenClock:
     """``time`` for the client module with the clock stopped: every reservation is
-    then made at the same instant, so the waits handed out must be exactly
-    0, 1, 2 … intervals apart: two equal waits would be two requests sent at once."""
+    then made at the same instant, so after the burst the waits handed out must be
+    exactly 1, 2, 3 … intervals: two equal waits would be two requests sent at once."""
 
     @staticmethod
     def monotonic() -> float:
@@ -122,6 +122,14 @@ class _FrozenClock:
 
 def _slots(waits: list[float], interval: float) -> list[int]:
     return sorted(round(wait / interval) for wait in waits)
+
+
+def _spaced(count: int) -> list[int]:
+    """The slots of ``count`` reservations made at one instant: the burst at once, then
+    one interval after another."""
+    from fitelctl.sakura.client import BURST
+
+    return [0] * BURST + list(range(1, count - BURST + 1))
 
 
 def test_throttle_hands_each_thread_its_own_slot(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -142,7 +150,7 @@ def test_throttle_hands_each_thread_its_own_slot(monkeypatch: pytest.MonkeyPatch
         assert _hammer(worker) == THREADS * 50
     finally:
         sys.setswitchinterval(switch)
-    assert _slots(waits, 0.01) == list(range(THREADS * 50))
+    assert _slots(waits, 0.01) == _spaced(THREADS * 50)
 
 
 def test_throttle_slots_are_unique_across_asyncio_tasks_and_threads(
@@ -164,7 +172,7 @@ def test_throttle_slots_are_unique_across_asyncio_tasks_and_threads(
         return 1
 
     assert _hammer(lambda: asyncio.run(many()), threads=8) == 8
-    assert _slots(waits, 0.01) == list(range(8 * 50 * 5))
+    assert _slots(waits, 0.01) == _spaced(8 * 50 * 5)
 
 
 def test_every_thread_gets_the_same_throttle_for_one_account() -> None:

@@ -1,0 +1,203 @@
+"""Hand a ``status`` command line to a running ``fitelctl daemon``, or say there is none.
+
+Runs first in every ``fitelctl`` process, so it imports only the standard library and
+gives up at the first doubt: no socket, a socket in a directory other users can write,
+a daemon of another uid or another installation, no answer within a second.  The
+command then runs in this process as usual.  Nothing runs twice: the daemon forks only
+after this side has said "go", and once it has, this side waits for the end.
+
+The conversation, one message each way at a time (``marshal``: a builtin module, so
+both ends are the same interpreter, which ``identity`` checks; a length first)::
+
+    client: {"run": ARGS, "cwd", "env", "umask", "client": IDENTITY} + fds 0, 1, 2
+    daemon: {"ok": True} | {"refused": WHY}
+    client: "go"
+    daemon: {"pid": PID}            (the child that runs ARGS)
+    child:  {"exit": CODE}
+
+Only the standard library's cheapest modules: json, pathlib and typing would add about
+20 ms to every command, daemon or not.  marshal is not safe against hostile data; the
+only peers are processes of the same uid, in a folder no one else can enter.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import signal
+import socket
+import stat
+import sys
+
+import fitelctl
+
+TYPE_CHECKING = False  # typing's own costs an import
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+#: where the daemon listens (default: $XDG_RUNTIME_DIR/fitelctl, else /tmp/fitelctl-UID)
+SOCKET_ENV = "FITELCTL_DAEMON_SOCKET"
+#: "0" never hands a command to a daemon
+USE_ENV = "FITELCTL_DAEMON"
+#: the commands a daemon runs: read-only, never prompting, bounded by their own deadline
+SERVED = frozenset({"status"})
+#: the root options that take a value, which come before the command name
+_VALUED_ROOT_OPTIONS = frozenset({"-i", "--inventory"})
+#: seconds to connect and to hear "ok": a daemon that takes longer is not worth it
+ANSWER_TIMEOUT = 1.0
+#: what a command whose process ended without reporting its exit status exits with
+#: (Nagios UNKNOWN, the same as ``status`` uses for everything it cannot tell)
+LOST = 3
+#: signals passed on to the child: what a terminal, a timeout or a supervisor sends
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+
+def socket_path(environ: Mapping[str, str] = os.environ) -> str:
+    explicit = environ.get(SOCKET_ENV)
+    if explicit:
+        return explicit
+    runtime = environ.get("XDG_RUNTIME_DIR")
+    folder = os.path.join(runtime, "fitelctl") if runtime else f"/tmp/fitelctl-{os.getuid()}"
+    return os.path.join(folder, "daemon.sock")
+
+
+def unsafe_folder(folder: str) -> str | None:
+    """Why a socket in ``folder`` could be someone else's, or None: the folder must be
+    this user's and closed to everyone else, as ssh-agent's and tmux's are."""
+    try:
+        info = os.lstat(folder)
+    except OSError as err:
+        return f"{folder}: {err.strerror}"
+    if not stat.S_ISDIR(info.st_mode):
+        return f"{folder} is not a directory"
+    if info.st_uid != os.getuid():
+        return f"{folder} belongs to uid {info.st_uid}, not {os.getuid()}"
+    if info.st_mode & 0o077:
+        return f"{folder} is open to other users (mode {stat.S_IMODE(info.st_mode):o})"
+    return None
+
+
+def peer_uid(sock: socket.socket) -> int:
+    """The uid of the process at the other end of a Unix socket (Linux ``SO_PEERCRED``)."""
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)  # pid, uid, gid
+    return int.from_bytes(creds[4:8], sys.byteorder)
+
+
+def identity() -> dict[str, str]:
+    """What must match between a client and the daemon that runs its command: the same
+    fitelctl, from the same place, on the same interpreter in the same environment."""
+    return {
+        "version": fitelctl.__version__,
+        "package": os.path.dirname(fitelctl.__file__),
+        "python": os.path.realpath(sys.executable),  # python and python3 are one
+        "environment": sys.prefix,
+    }
+
+
+def served(args: list[str]) -> bool:
+    """Whether ``args`` (without the program name) is a command a daemon runs."""
+    position = 0
+    while position < len(args):
+        word = args[position]
+        if word in _VALUED_ROOT_OPTIONS:
+            position += 2
+        elif word.startswith("--inventory=") or word == "--debug":
+            position += 1
+        else:
+            return word in SERVED
+    return False
+
+
+def encode(message: Any) -> bytes:
+    data = marshal.dumps(message)
+    return len(data).to_bytes(4, "big") + data
+
+
+def send(sock: socket.socket, message: Any) -> None:
+    sock.sendall(encode(message))
+
+
+def receive(sock: socket.socket) -> object:
+    """The next message, or None when the other end closed first."""
+    head = _exactly(sock, 4)
+    data = _exactly(sock, int.from_bytes(head, "big")) if head else b""
+    return marshal.loads(data) if data else None
+
+
+def _exactly(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            return b""
+        data += chunk
+    return data
+
+
+def forward(args: list[str]) -> int | None:
+    """Run ``args`` on the daemon and return its exit code; None: run it here."""
+    if os.environ.get(USE_ENV) == "0" or not served(args):
+        return None
+    path = socket_path()
+    if not os.path.exists(path) or unsafe_folder(os.path.dirname(path)):
+        return None
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        try:
+            sock.settimeout(ANSWER_TIMEOUT)
+            sock.connect(path)
+            if peer_uid(sock) != os.getuid():
+                return None
+            socket.send_fds(sock, [_request(args)], [0, 1, 2])
+            answer = receive(sock)
+            if not (isinstance(answer, dict) and answer.get("ok") is True):
+                return None
+            sock.settimeout(None)
+            send(sock, "go")
+            started = receive(sock)
+        except (OSError, ValueError, EOFError, TypeError):  # gone, or not this protocol
+            return None
+        if not (isinstance(started, dict) and isinstance(started.get("pid"), int)):
+            return None  # it stopped before forking: nothing ran
+        ended = _waiting_for(sock, started["pid"])
+    if isinstance(ended, dict) and isinstance(ended.get("exit"), int):
+        return int(ended["exit"])
+    print(
+        f"fitelctl: error: the daemon's process {started['pid']} for this command ended "
+        "without an exit status (killed?)",
+        file=sys.stderr,
+    )
+    return LOST
+
+
+def _request(args: list[str]) -> bytes:
+    umask = os.umask(0o077)
+    os.umask(umask)
+    request = {
+        "run": args,
+        "cwd": os.getcwd(),
+        "env": dict(os.environ),
+        "umask": umask,
+        "client": identity(),
+    }
+    return encode(request)
+
+
+def _waiting_for(sock: socket.socket, pid: int) -> object:
+    """The child's last message; meanwhile Ctrl-C, a timeout's SIGTERM or a hang-up sent
+    to this process go to the child, as they would have gone to the command."""
+
+    def pass_on(number: int, _frame: object) -> None:
+        try:
+            os.kill(pid, number)
+        except ProcessLookupError:
+            return  # it has just ended: its exit status is on the way
+
+    previous = {number: signal.signal(number, pass_on) for number in FORWARDED}
+    try:
+        return receive(sock)
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
