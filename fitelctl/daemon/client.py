@@ -9,7 +9,7 @@ after this side has said "go", and once it has, this side waits for the end.
 The conversation, one message each way at a time (``marshal``: a builtin module, so
 both ends are the same interpreter, which ``identity`` checks; a length first)::
 
-    client: {"run": ARGS, "cwd", "env", "umask", "client": IDENTITY} + fds 0, 1, 2
+    client: {"run": ARGS, "program", "cwd", "env", "umask", "client": IDENTITY} + fds 0-2
     daemon: {"ok": True} | {"refused": WHY}
     client: "go"
     daemon: {"pid": PID}            (the child that runs ARGS)
@@ -173,8 +173,12 @@ def forward(args: list[str]) -> int | None:
 def _request(args: list[str]) -> bytes:
     umask = os.umask(0o077)
     os.umask(umask)
+    main = sys.modules["__main__"]
     request = {
         "run": args,
+        # how this program was started (``fitelctl`` or ``python -m fitelctl``), which
+        # usage and help messages name
+        "program": [sys.argv[0], getattr(main, "__package__", None)],
         "cwd": os.getcwd(),
         "env": dict(os.environ),
         "umask": umask,

@@ -19,6 +19,7 @@ import socket
 import sys
 import threading
 import time
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -238,7 +239,8 @@ def _run_child(conn: socket.socket, fds: list[int], request: dict[str, Any]) -> 
 
 
 def _take_over(fds: list[int], request: dict[str, Any]) -> None:
-    """The caller's stdin, stdout, stderr, working directory, environment and umask."""
+    """The caller's stdin, stdout, stderr, working directory, environment, umask and
+    program name."""
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
     for fd in fds:
@@ -253,7 +255,11 @@ def _take_over(fds: list[int], request: dict[str, Any]) -> None:
     os.environ.clear()
     os.environ.update(request["env"])
     os.umask(int(request["umask"]))
-    sys.argv = ["fitelctl", *request["run"]]
+    path, package = request["program"]
+    sys.argv = [path, *request["run"]]
+    started_as = types.ModuleType("__main__")  # what click names the program after
+    started_as.__package__ = package
+    sys.modules["__main__"] = started_as
 
 
 def _run(args: list[str]) -> int:
