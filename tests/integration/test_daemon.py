@@ -25,6 +25,8 @@ from helpers import copy_lab_inventory, lab_inventory_path, settles
 from fitelctl.daemon.client import SOCKET_ENV, USE_ENV
 from fitelctl.daemon.server import ping
 
+Completed = subprocess.CompletedProcess[str]
+
 
 @dataclass
 class Daemon:
@@ -37,18 +39,18 @@ class Daemon:
         assert report is not None, f"no daemon answers on {self.path}"
         return report
 
-    def run(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, cwd: Path | None = None) -> Completed:
         """``python -m fitelctl ARGS`` as a user runs it with this daemon about."""
         return fitelctl(*args, env=self.env, cwd=cwd)
 
-    def run_alone(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def run_alone(self, *args: str, cwd: Path | None = None) -> Completed:
         """The same with the daemon ignored (``FITELCTL_DAEMON=0``)."""
         return fitelctl(*args, env={**self.env, USE_ENV: "0"}, cwd=cwd)
 
 
 def fitelctl(
     *args: str, env: dict[str, str], cwd: Path | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
+) -> Completed:
     return subprocess.run(
         [sys.executable, "-m", "fitelctl", *args],
         capture_output=True,
@@ -89,9 +91,7 @@ def daemon(tmp_path: Path) -> Iterator[Daemon]:
     assert not path.exists(), "the daemon left its socket behind"
 
 
-def same_but_numbers(
-    a: subprocess.CompletedProcess[str], b: subprocess.CompletedProcess[str]
-) -> None:
+def same_but_numbers(a: Completed, b: Completed) -> None:
     """Exit code, stdout and stderr alike; counters, lifetimes and poll times move."""
     numbers = re.compile(r"\d+(\.\d+)?")
     assert a.returncode == b.returncode, (a, b)
