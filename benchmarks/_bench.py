@@ -76,6 +76,7 @@ def env() -> dict[str, str]:
         p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
     )
     child.pop("FITELCTL_INVENTORY", None)
+    child["FITELCTL_DAEMON"] = "0"  # a user's daemon must not run the cold contenders
     for name in list(child):  # the lab's inventory must win over a user's cloud profile
         if name.startswith("SAKURACLOUD_"):
             del child[name]
@@ -207,6 +208,31 @@ def lab(sites: int, scenario: str = "seed-v1", timeout: float = 120.0) -> Iterat
     finally:
         running.stop()
         shutil.rmtree(running.state_dir, ignore_errors=True)
+
+
+@contextmanager
+def daemon() -> Iterator[dict[str, str]]:
+    """A ``fitelctl daemon`` of this checkout on a socket of its own, in the foreground
+    of a child process; yields the environment that sends ``status`` to it."""
+    folder = Path(tempfile.mkdtemp(prefix="fitelctl-bench-daemon-"))  # mode 0700
+    extra = {"FITELCTL_DAEMON": "1", "FITELCTL_DAEMON_SOCKET": str(folder / "daemon.sock")}
+    proc = subprocess.Popen(
+        fitelctl("daemon", "start", "--foreground"),
+        env={**env(), **extra},
+        stdout=subprocess.DEVNULL,
+        cwd=REPO,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (folder / "daemon.sock").exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RunFailed("fitelctl daemon did not start")
+            time.sleep(0.05)
+        yield extra
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def process_tree(root: int) -> list[int]:
@@ -363,11 +389,20 @@ class RunFailed(Exception):
     """A measured command did not do its job; its time would mean nothing."""
 
 
-def run_timed(cmd: Sequence[str], *, check: Callable[[int, bytes], None] | None = None) -> float:
+def run_timed(
+    cmd: Sequence[str],
+    *,
+    check: Callable[[int, bytes], None] | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> float:
     """Run ``cmd`` to completion; wall seconds from spawn to exit."""
     started = time.perf_counter()
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(), cwd=REPO
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**env(), **(extra_env or {})},
+        cwd=REPO,
     )
     out, err = proc.communicate()
     elapsed = time.perf_counter() - started

@@ -11,6 +11,9 @@ same lab device:
   whole process: interpreter start, inventory, one VPC router read on the lab's
   API, the interactive CLI session (login, enable, ``show crypto sa``), parsing,
   the verdict;
+* ``fitelctl status tokyo --json`` handed to a running ``fitelctl daemon`` (asyncssh,
+  the default driver): the same command line, its process started afresh, run by a
+  child of the preloaded daemon (a fresh login and API read all the same);
 * for context, ``python3 -c pass`` and ``fitelctl --version`` (start-up alone).
 
 Needs: the ``ssh`` client for the floor (without it the floor is skipped and
@@ -25,6 +28,7 @@ from typing import Any
 import _bench
 
 TARGET = 2.0
+DAEMON = "fitelctl status (daemon)"
 
 
 def _has_sa(code: int, out: bytes) -> None:
@@ -38,7 +42,7 @@ def main() -> None:
     no_ssh = _bench.have_ssh()
     if no_ssh:
         print(f"note: OpenSSH floor skipped: {no_ssh}")
-    with _bench.lab(1) as lab:
+    with _bench.lab(1) as lab, _bench.daemon() as on_daemon:
         device = lab.devices[0]
         inventory = str(lab.inventory)
         check = _bench.status_check(1)
@@ -54,16 +58,17 @@ def main() -> None:
                 "-i", inventory, "status", device["site"], "--json", "--driver", driver
             )
             contenders[f"fitelctl status ({driver})"] = partial(_bench.run_timed, cmd, check=check)
+        cmd = _bench.fitelctl("-i", inventory, "status", device["site"], "--json")
+        contenders[DAEMON] = partial(_bench.run_timed, cmd, check=check, extra_env=on_daemon)
         samples = _bench.interleaved(contenders, runs=args.runs, warmup=args.warmup)
     results = {name: s.summary() for name, s in samples.items()}
     targets: dict[str, Any] = {}
     if not no_ssh:
         floor = samples["ssh exec (floor)"]
-        for driver in _bench.DRIVERS:
-            name = f"fitelctl status ({driver})"
+        for name in [f"fitelctl status ({driver})" for driver in _bench.DRIVERS] + [DAEMON]:
             value = _bench.ratio(samples[name], floor)
             results[name]["ratio_to_floor"] = value
-            targets[f"status ({driver}) / ssh exec"] = {
+            targets[f"{name.removeprefix('fitelctl ')} / ssh exec"] = {
                 "target": TARGET,
                 "measured": value,
                 "met": value is not None and value <= TARGET,

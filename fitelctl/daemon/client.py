@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import marshal
 import os
-import signal
-import socket
 import stat
 import sys
 
@@ -33,6 +31,7 @@ import fitelctl
 
 TYPE_CHECKING = False  # typing's own costs an import
 if TYPE_CHECKING:
+    import socket
     from collections.abc import Mapping
     from typing import Any
 
@@ -50,7 +49,7 @@ ANSWER_TIMEOUT = 1.0
 #: (Nagios UNKNOWN, the same as ``status`` uses for everything it cannot tell)
 LOST = 3
 #: signals passed on to the child: what a terminal, a timeout or a supervisor sends
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
 
 
 def socket_path(environ: Mapping[str, str] = os.environ) -> str:
@@ -80,6 +79,8 @@ def unsafe_folder(folder: str) -> str | None:
 
 def peer_uid(sock: socket.socket) -> int:
     """The uid of the process at the other end of a Unix socket (Linux ``SO_PEERCRED``)."""
+    import socket
+
     creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)  # pid, uid, gid
     return int.from_bytes(creds[4:8], sys.byteorder)
 
@@ -142,6 +143,8 @@ def forward(args: list[str]) -> int | None:
     path = socket_path()
     if not os.path.exists(path) or unsafe_folder(os.path.dirname(path)):
         return None
+    import socket  # only now: every other command line is spared the import
+
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         try:
             sock.settimeout(ANSWER_TIMEOUT)
@@ -191,13 +194,16 @@ def _waiting_for(sock: socket.socket, pid: int) -> object:
     """The child's last message; meanwhile Ctrl-C, a timeout's SIGTERM or a hang-up sent
     to this process go to the child, as they would have gone to the command."""
 
+    import signal
+
     def pass_on(number: int, _frame: object) -> None:
         try:
             os.kill(pid, number)
         except ProcessLookupError:
             return  # it has just ended: its exit status is on the way
 
-    previous = {number: signal.signal(number, pass_on) for number in FORWARDED}
+    numbers = [getattr(signal, name) for name in FORWARDED]
+    previous = {number: signal.signal(number, pass_on) for number in numbers}
     try:
         return receive(sock)
     except (OSError, ValueError, EOFError, TypeError):
