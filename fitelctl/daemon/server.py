@@ -225,7 +225,7 @@ def _run_child(conn: socket.socket, fds: list[int], request: dict[str, Any]) -> 
             signal.signal(number, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         _take_over(fds, request)
-        code = _run(request["run"])
+        code = _run()
     except BaseException as err:  # reported below, never a traceback
         print(f"fitelctl: error: the daemon could not run the command: {err}", file=sys.stderr)
     finally:
@@ -262,7 +262,8 @@ def _take_over(fds: list[int], request: dict[str, Any]) -> None:
     sys.modules["__main__"] = started_as
 
 
-def _run(args: list[str]) -> int:
+def _run() -> int:
+    """``fitelctl``'s main on ``sys.argv``, its exit code as the interpreter would give it."""
     from fitelctl.cli import main
 
     try:
