@@ -9,7 +9,10 @@ from fitelctl.daemon.client import forward
 
 
 def main() -> None:
-    code = forward(sys.argv[1:])
+    try:
+        code = forward(sys.argv[1:])
+    except KeyboardInterrupt:  # Ctrl-C before the daemon ran anything: as the CLI's own
+        sys.exit(130)
     if code is not None:
         sys.exit(code)
     from fitelctl.cli import main as run_here

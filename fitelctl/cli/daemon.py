@@ -32,7 +32,9 @@ def start(
     idle_timeout: Annotated[
         float,
         typer.Option(
-            "--idle-timeout", min=1.0, help="Stop after this many seconds without a command."
+            "--idle-timeout",
+            min=1.0,
+            help="Stop after this many seconds with no command running or asked for.",
         ),
     ] = DEFAULT_IDLE,
     foreground: Annotated[

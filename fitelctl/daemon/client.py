@@ -153,16 +153,24 @@ def forward(args: list[str]) -> int | None:
                 return None
             socket.send_fds(sock, [_request(args)], [0, 1, 2])
             answer = receive(sock)
-            if not (isinstance(answer, dict) and answer.get("ok") is True):
-                return None
-            sock.settimeout(None)
-            send(sock, "go")
-            started = receive(sock)
         except (OSError, ValueError, EOFError, TypeError):  # gone, or not this protocol
             return None
-        if not (isinstance(started, dict) and isinstance(started.get("pid"), int)):
-            return None  # it stopped before forking: nothing ran
-        ended = _waiting_for(sock, started["pid"])
+        if not (isinstance(answer, dict) and answer.get("ok") is True):
+            return None
+        sock.settimeout(None)
+        with _Relay() as relay:
+            try:
+                send(sock, "go")
+                started = receive(sock)
+            except (OSError, ValueError, EOFError, TypeError):
+                started = None
+            if not (isinstance(started, dict) and isinstance(started.get("pid"), int)):
+                return None  # it stopped before forking: nothing ran
+            relay.attach(started["pid"])
+            try:
+                ended = receive(sock)
+            except (OSError, ValueError, EOFError, TypeError):
+                ended = None
     if isinstance(ended, dict) and isinstance(ended.get("exit"), int):
         return int(ended["exit"])
     print(
@@ -190,24 +198,40 @@ def _request(args: list[str]) -> bytes:
     return encode(request)
 
 
-def _waiting_for(sock: socket.socket, pid: int) -> object:
-    """The child's last message; meanwhile Ctrl-C, a timeout's SIGTERM or a hang-up sent
-    to this process go to the child, as they would have gone to the command."""
+class _Relay:
+    """While the command runs on the daemon, Ctrl-C, a timeout's SIGTERM or a hang-up
+    sent to this process go to the child that runs it, as they would have gone to the
+    command; one that comes before the child is known is passed on once it is."""
 
-    import signal
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self.pending: list[int] = []
+        self.previous: dict[int, object] = {}
 
-    def pass_on(number: int, _frame: object) -> None:
+    def __enter__(self) -> _Relay:
+        import signal
+
+        for name in FORWARDED:
+            number = getattr(signal, name)
+            self.previous[number] = signal.signal(number, self._pass_on)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        import signal
+
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]  # what signal gave
+
+    def attach(self, pid: int) -> None:
+        self.pid = pid
+        for number in self.pending:
+            self._pass_on(number, None)
+
+    def _pass_on(self, number: int, _frame: object) -> None:
+        if self.pid is None:
+            self.pending.append(number)
+            return
         try:
-            os.kill(pid, number)
+            os.kill(self.pid, number)
         except ProcessLookupError:
             return  # it has just ended: its exit status is on the way
-
-    numbers = [getattr(signal, name) for name in FORWARDED]
-    previous = {number: signal.signal(number, pass_on) for number in numbers}
-    try:
-        return receive(sock)
-    except (OSError, ValueError, EOFError, TypeError):
-        return None
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)

@@ -93,7 +93,8 @@ class Daemon:
     listener: socket.socket = field(init=False)
     started: float = field(default_factory=time.time)
     served: int = 0
-    last_request: float = field(default_factory=time.monotonic)
+    last_active: float = field(default_factory=time.monotonic)
+    children: set[int] = field(default_factory=set)  # commands running
     sources: dict[str, int] = field(default_factory=dict)
     inode: int = -1
 
@@ -117,15 +118,17 @@ class Daemon:
 
     def serve(self) -> None:
         """Answer until stopped (``daemon stop``, SIGTERM, SIGINT), idle for
-        ``idle_timeout``, or the code on disk changed; the socket goes with it."""
+        ``idle_timeout`` (no request, no command running), or the code on disk changed;
+        the socket goes with it."""
         signal.signal(signal.SIGTERM, _exit_quietly)
+        self.last_active = time.monotonic()  # idle from now, not from before the warm-up
         try:
             while True:
-                _reap_children()
-                left = self.idle_timeout - (time.monotonic() - self.last_request)
-                if left <= 0:
+                self._reap()
+                left = self.idle_timeout - (time.monotonic() - self.last_active)
+                if left <= 0 and not self.children:
                     return
-                ready, _, _ = select.select([self.listener], [], [], min(left, 1.0))
+                ready, _, _ = select.select([self.listener], [], [], min(max(left, 0), 1.0))
                 if ready and not self._answer():
                     return
         finally:
@@ -149,7 +152,7 @@ class Daemon:
             if peer_uid(conn) != os.getuid():
                 return True
             request, fds = _read_request(conn)
-            self.last_request = time.monotonic()
+            self.last_active = time.monotonic()
             if request == "stop":
                 send(conn, {"stopped": os.getpid()})
                 return False
@@ -174,6 +177,20 @@ class Daemon:
             conn.close()
         return True
 
+    def _reap(self) -> None:
+        """Collect the children that ended (each reported its exit status to its client);
+        idle time counts from the last one's end."""
+        while self.children:
+            try:
+                pid, _status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                self.children.clear()
+                return
+            if pid == 0:
+                return
+            self.children.discard(pid)
+            self.last_active = time.monotonic()
+
     def _refusal(self, request: Any) -> str | None:
         if not (isinstance(request, dict) and isinstance(request.get("run"), list)):
             return "not a request"
@@ -186,6 +203,7 @@ class Daemon:
         if pid == 0:
             self.listener.close()
             _run_child(conn, fds, request)
+        self.children.add(pid)
         send(conn, {"pid": pid})
 
     def report(self) -> dict[str, Any]:
@@ -276,17 +294,6 @@ def _run() -> int:
         print(done.code, file=sys.stderr)
         return 1
     return 0
-
-
-def _reap_children() -> None:
-    """Collect the children that ended (each reports its own exit status to its client)."""
-    while True:
-        try:
-            pid, _status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 def source_stamps() -> dict[str, int]:

@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +27,10 @@ from fitelctl.daemon.client import SOCKET_ENV, USE_ENV
 from fitelctl.daemon.server import ping
 
 Completed = subprocess.CompletedProcess[str]
+#: where the processes start unless a test says: not the repository root, where ``python
+#: -m fitelctl`` would import the checkout while the suite may run an installed fitelctl
+#: (CI installs it), and a daemon rightly refuses a client of another installation
+ELSEWHERE = Path(tempfile.gettempdir())
 
 
 @dataclass
@@ -56,7 +61,7 @@ def fitelctl(
         capture_output=True,
         text=True,
         env=env,
-        cwd=cwd,
+        cwd=cwd or ELSEWHERE,
         timeout=timeout,
     )
 
@@ -81,6 +86,7 @@ def daemon(tmp_path: Path) -> Iterator[Daemon]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        cwd=ELSEWHERE,
     )
     try:
         assert settles(lambda: ping(path) is not None), process.stderr
@@ -137,6 +143,7 @@ def interrupted(env: dict[str, str], inventory: Path, daemon: Daemon) -> tuple[i
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        cwd=ELSEWHERE,
     )
     try:
         if env is daemon.env:
@@ -186,18 +193,21 @@ def test_stop_status_and_a_second_start(daemon: Daemon) -> None:
 
 
 def test_in_the_background_until_idle(tmp_path: Path, start_lab: StartLab) -> None:
+    """A command running keeps the daemon up; idle time counts from the last one's end."""
     path = private_folder(tmp_path) / "daemon.sock"
     env = daemon_env(path)
-    started = fitelctl("daemon", "start", "--idle-timeout", "2", env=env)
+    started = fitelctl("daemon", "start", "--idle-timeout", "3", env=env)
     assert started.returncode == 0, started.stderr
     assert re.fullmatch(
-        rf"fitelctl daemon: pid \d+ runs 'status' from {path}; stops after 2 s idle\n",
+        rf"fitelctl daemon: pid \d+ runs 'status' from {path}; stops after 3 s idle\n",
         started.stdout,
     )
-    inventory = str(lab_inventory_path(start_lab(scenario="seed-v1")))
-    assert fitelctl("-i", inventory, "status", env=env).returncode == 0
-    assert ping(path) is not None and ping(path)["served"] == 1  # type: ignore[index]
-    assert settles(lambda: not path.exists(), timeout=10), "still there after 2 s idle"
+    # each API answer 2 s late: the command runs for more than the 3 s idle timeout
+    inventory = str(lab_inventory_path(start_lab(scenario="seed-v1", faults=("api-slow:2",))))
+    assert fitelctl("-i", inventory, "status", "--timeout", "20", env=env).returncode == 0
+    report = ping(path)
+    assert report is not None and report["served"] == 1
+    assert settles(lambda: not path.exists(), timeout=15), "still there after 3 s idle"
 
 
 def test_an_unsafe_folder_is_refused_and_ignored(tmp_path: Path, start_lab: StartLab) -> None:
@@ -226,6 +236,7 @@ def test_a_stale_socket_is_ignored_then_replaced(tmp_path: Path, start_lab: Star
         [sys.executable, "-m", "fitelctl", "daemon", "start", "--foreground"],
         env=env,
         stdout=subprocess.DEVNULL,
+        cwd=ELSEWHERE,
     )
     assert settles(lambda: ping(path) is not None)
     process.kill()
