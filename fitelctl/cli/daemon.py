@@ -99,7 +99,8 @@ def stop() -> None:
 
 @daemon_app.command("status")
 def status(as_json: JsonOption = False) -> None:
-    """Whether a daemon runs: pid, socket, version, commands served. Exit 0 running, 3 not."""
+    """Whether a daemon runs: pid, socket, version, commands run and running. Exit 0
+    running, 3 not."""
     path = Path(socket_path())
     report = ping(path)
     if as_json:
@@ -110,6 +111,7 @@ def status(as_json: JsonOption = False) -> None:
         print(
             f"fitelctl daemon: pid {report['pid']} on {path}, fitelctl {report['version']}, "
             f"since {report['started']}, {report['served']} command(s) run, "
+            f"{len(report['running'])} running, "
             f"stops after {report['idle_timeout']:g} s idle"
         )
     if report is None:

@@ -137,7 +137,8 @@ def _exactly(sock: socket.socket, size: int) -> bytes:
 
 
 def forward(args: list[str]) -> int | None:
-    """Run ``args`` on the daemon and return its exit code; None: run it here."""
+    """Run ``args`` on the daemon and return its exit code; None: run it here.  A child
+    that vanished without its exit code ends this process: one error line, exit 3."""
     if os.environ.get(USE_ENV) == "0" or not served(args):
         return None
     path = socket_path()
@@ -165,6 +166,8 @@ def forward(args: list[str]) -> int | None:
             except (OSError, ValueError, EOFError, TypeError):
                 started = None
             if not (isinstance(started, dict) and isinstance(started.get("pid"), int)):
+                if relay.pending:  # Ctrl-C meanwhile, and nothing ran: nothing will
+                    raise KeyboardInterrupt
                 return None  # it stopped before forking: nothing ran
             relay.attach(started["pid"])
             try:
@@ -173,12 +176,13 @@ def forward(args: list[str]) -> int | None:
                 ended = None
     if isinstance(ended, dict) and isinstance(ended.get("exit"), int):
         return int(ended["exit"])
-    print(
-        f"fitelctl: error: the daemon's process {started['pid']} for this command ended "
-        "without an exit status (killed?)",
-        file=sys.stderr,
+    from fitelctl.cli import context  # rare: the CLI's one way to fail (--nagios: stdout)
+
+    context.fail(
+        f"the daemon's process {started['pid']} for this command ended without an exit "
+        "status (killed?)",
+        LOST,
     )
-    return LOST
 
 
 def _request(args: list[str]) -> bytes:

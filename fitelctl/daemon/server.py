@@ -213,6 +213,7 @@ class Daemon:
             "version": identity()["version"],
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)),
             "served": self.served,
+            "running": sorted(self.children),
             "idle_timeout": self.idle_timeout,
         }
 

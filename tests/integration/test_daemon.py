@@ -171,6 +171,38 @@ def test_ctrl_c_reaches_the_command_on_the_daemon(
     assert on_daemon == alone == (130, "")  # as a shell's Ctrl-C: 128 + SIGINT, no message
 
 
+@pytest.mark.parametrize("nagios", [False, True], ids=["plain", "nagios"])
+def test_a_command_whose_child_was_killed_fails_in_one_line(
+    start_lab: StartLab, daemon: Daemon, silent_port: int, tmp_path: Path, nagios: bool
+) -> None:
+    lab = start_lab(scenario="seed-v1")
+    inventory = copy_lab_inventory(
+        lab, tmp_path, port=silent_port, connect_timeout=120, command_timeout=120
+    )
+    args = ["-i", str(inventory), "status", "tokyo", *(["--nagios"] if nagios else [])]
+    client = subprocess.Popen(
+        [sys.executable, "-m", "fitelctl", *args],
+        env=daemon.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ELSEWHERE,
+    )
+    try:
+        assert settles(lambda: bool(daemon.report()["running"]))
+        (child,) = daemon.report()["running"]
+        os.kill(child, signal.SIGKILL)
+        stdout, stderr = client.communicate(timeout=20)
+    finally:
+        client.kill()
+    message = f"the daemon's process {child} for this command ended without an exit status"
+    assert client.returncode == 3
+    if nagios:
+        assert (stdout, stderr) == (f"FITELCTL UNKNOWN - {message} (killed?)\n", "")
+    else:
+        assert (stdout, stderr) == ("", f"fitelctl: error: {message} (killed?)\n")
+
+
 def test_stop_status_and_a_second_start(daemon: Daemon) -> None:
     second = fitelctl("daemon", "start", "--foreground", env=daemon.env)
     assert second.returncode == 2
