@@ -228,18 +228,18 @@ def test_in_the_background_until_idle(tmp_path: Path, start_lab: StartLab) -> No
     """A command running keeps the daemon up; idle time counts from the last one's end."""
     path = private_folder(tmp_path) / "daemon.sock"
     env = daemon_env(path)
-    started = fitelctl("daemon", "start", "--idle-timeout", "3", env=env)
+    started = fitelctl("daemon", "start", "--idle-timeout", "1", env=env)
     assert started.returncode == 0, started.stderr
     assert re.fullmatch(
-        rf"fitelctl daemon: pid \d+ runs 'status' from {path}; stops after 3 s idle\n",
+        rf"fitelctl daemon: pid \d+ runs 'status' from {path}; stops after 1 s idle\n",
         started.stdout,
     )
-    # each API answer 2 s late: the command runs for more than the 3 s idle timeout
-    inventory = str(lab_inventory_path(start_lab(scenario="seed-v1", faults=("api-slow:2",))))
+    # each API answer 0.8 s late: the command runs for longer than the 1 s idle timeout
+    inventory = str(lab_inventory_path(start_lab(scenario="seed-v1", faults=("api-slow:0.8",))))
     assert fitelctl("-i", inventory, "status", "--timeout", "20", env=env).returncode == 0
     report = ping(path)
     assert report is not None and report["served"] == 1
-    assert settles(lambda: not path.exists(), timeout=15), "still there after 3 s idle"
+    assert settles(lambda: not path.exists(), timeout=15), "still there after 1 s idle"
 
 
 def test_an_unsafe_folder_is_refused_and_ignored(tmp_path: Path, start_lab: StartLab) -> None:
