@@ -66,6 +66,24 @@ def fitelctl(
     )
 
 
+def running(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    """``python -m fitelctl ARGS`` running, its stdout and stderr on pipes."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "fitelctl", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ELSEWHERE,
+    )
+
+
+def hung_site(start_lab: StartLab, tmp_path: Path, port: int) -> Path:
+    """An inventory whose device accepts the connection and never says a word."""
+    lab = start_lab(scenario="seed-v1")
+    return copy_lab_inventory(lab, tmp_path, port=port, connect_timeout=120, command_timeout=120)
+
+
 def private_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "run"
     folder.mkdir(mode=0o700)
@@ -80,14 +98,7 @@ def daemon_env(path: Path) -> dict[str, str]:
 def daemon(tmp_path: Path) -> Iterator[Daemon]:
     path = private_folder(tmp_path) / "daemon.sock"
     env = daemon_env(path)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fitelctl", "daemon", "start", "--foreground"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ELSEWHERE,
-    )
+    process = running("daemon", "start", "--foreground", env=env)
     try:
         assert settles(lambda: ping(path) is not None), process.stderr
         yield Daemon(path, env, process)
@@ -137,14 +148,7 @@ def test_other_commands_run_in_their_own_process(start_lab: StartLab, daemon: Da
 def interrupted(env: dict[str, str], inventory: Path, daemon: Daemon) -> tuple[int, str]:
     """``status`` of a hung device, Ctrl-C once it is waiting: exit code and stderr."""
     served = daemon.report()["served"]
-    client = subprocess.Popen(
-        [sys.executable, "-m", "fitelctl", "-i", str(inventory), "status", "--timeout", "60"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ELSEWHERE,
-    )
+    client = running("-i", str(inventory), "status", "--timeout", "60", env=env)
     try:
         if env is daemon.env:
             assert settles(lambda: daemon.report()["served"] == served + 1)
@@ -162,10 +166,7 @@ def test_ctrl_c_reaches_the_command_on_the_daemon(
     start_lab: StartLab, daemon: Daemon, silent_port: int, tmp_path: Path
 ) -> None:
     """Ctrl-C ends the command on the daemon as it ends one in its own process."""
-    lab = start_lab(scenario="seed-v1")
-    inventory = copy_lab_inventory(
-        lab, tmp_path, port=silent_port, connect_timeout=120, command_timeout=120
-    )
+    inventory = hung_site(start_lab, tmp_path, silent_port)
     on_daemon = interrupted(daemon.env, inventory, daemon)
     alone = interrupted({**daemon.env, USE_ENV: "0"}, inventory, daemon)
     assert on_daemon == alone == (130, "")  # as a shell's Ctrl-C: 128 + SIGINT, no message
@@ -175,19 +176,9 @@ def test_ctrl_c_reaches_the_command_on_the_daemon(
 def test_a_command_whose_child_was_killed_fails_in_one_line(
     start_lab: StartLab, daemon: Daemon, silent_port: int, tmp_path: Path, nagios: bool
 ) -> None:
-    lab = start_lab(scenario="seed-v1")
-    inventory = copy_lab_inventory(
-        lab, tmp_path, port=silent_port, connect_timeout=120, command_timeout=120
-    )
+    inventory = hung_site(start_lab, tmp_path, silent_port)
     args = ["-i", str(inventory), "status", "tokyo", *(["--nagios"] if nagios else [])]
-    client = subprocess.Popen(
-        [sys.executable, "-m", "fitelctl", *args],
-        env=daemon.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ELSEWHERE,
-    )
+    client = running(*args, env=daemon.env)
     try:
         assert settles(lambda: bool(daemon.report()["running"]))
         (child,) = daemon.report()["running"]
