@@ -9,7 +9,8 @@ after this side has said "go", and once it has, this side waits for the end.
 The conversation, one message each way at a time (``marshal``: a builtin module, so
 both ends are the same interpreter, which ``identity`` checks; a length first)::
 
-    client: {"run": ARGS, "program", "cwd", "env", "umask", "client": IDENTITY} + fds 0-2
+    client: {"run": ARGS, "program", "streams", "cwd", "env", "umask", "client": IDENTITY}
+            + fds 0-2
     daemon: {"ok": True} | {"refused": WHY}
     client: "go"
     daemon: {"pid": PID}            (the child that runs ARGS)
@@ -194,6 +195,9 @@ def _request(args: list[str]) -> bytes:
         # how this program was started (``fitelctl`` or ``python -m fitelctl``), which
         # usage and help messages name
         "program": [sys.argv[0], getattr(main, "__package__", None)],
+        # the encodings this interpreter chose for its stdio (from the locale): the
+        # child's streams take the same
+        "streams": [[f.encoding, f.errors] for f in (sys.stdin, sys.stdout, sys.stderr)],
         "cwd": os.getcwd(),
         "env": dict(os.environ),
         "umask": umask,

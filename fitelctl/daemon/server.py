@@ -266,10 +266,12 @@ def _take_over(fds: list[int], request: dict[str, Any]) -> None:
         if fd > 2:
             os.close(fd)
     fds.clear()
-    # new streams for the new descriptors, buffered as Python buffers its own
-    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
-    sys.stdout = open(1, "w", 1 if os.isatty(1) else -1, "utf-8", closefd=False)  # noqa: SIM115
-    sys.stderr = open(2, "w", 1, "utf-8", "backslashreplace", closefd=False)  # noqa: SIM115
+    # new streams for the new descriptors, encoded as the caller's and buffered as
+    # Python buffers its own (a terminal's stdout by line, stderr always by line)
+    (in_enc, in_err), (out_enc, out_err), (err_enc, err_err) = request["streams"]
+    sys.stdin = open(0, encoding=in_enc, errors=in_err, closefd=False)  # noqa: SIM115
+    sys.stdout = open(1, "w", 1 if os.isatty(1) else -1, out_enc, out_err, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", 1, err_enc, err_err, closefd=False)  # noqa: SIM115
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])

@@ -44,13 +44,13 @@ class Daemon:
         assert report is not None, f"no daemon answers on {self.path}"
         return report
 
-    def run(self, *args: str, cwd: Path | None = None) -> Completed:
+    def run(self, *args: str, cwd: Path | None = None, **env: str) -> Completed:
         """``python -m fitelctl ARGS`` as a user runs it with this daemon about."""
-        return fitelctl(*args, env=self.env, cwd=cwd)
+        return fitelctl(*args, env={**self.env, **env}, cwd=cwd)
 
-    def run_alone(self, *args: str, cwd: Path | None = None) -> Completed:
+    def run_alone(self, *args: str, cwd: Path | None = None, **env: str) -> Completed:
         """The same with the daemon ignored (``FITELCTL_DAEMON=0``)."""
-        return fitelctl(*args, env={**self.env, USE_ENV: "0"}, cwd=cwd)
+        return fitelctl(*args, env={**self.env, USE_ENV: "0", **env}, cwd=cwd)
 
 
 def fitelctl(
@@ -133,9 +133,14 @@ def test_status_on_the_daemon_answers_as_its_own_process(
         on_daemon = daemon.run(*args, cwd=folder)
         assert daemon.report()["served"] == served + 1, args
         same_but_numbers(on_daemon, daemon.run_alone(*args, cwd=folder))
-    assert (
-        '"state": "up"' in daemon.run("-i", "inventory.yaml", "status", "--json", cwd=folder).stdout
-    )
+    answer = daemon.run("-i", "inventory.yaml", "status", "--json", cwd=folder)
+    assert '"state": "up"' in answer.stdout
+    # the caller's stdio encoding, not the daemon's: rich draws the table in ASCII
+    ascii_only = {"PYTHONIOENCODING": "ascii:backslashreplace"}
+    args = ("-i", "inventory.yaml", "status")
+    table = daemon.run(*args, cwd=folder, **ascii_only)
+    same_but_numbers(table, daemon.run_alone(*args, cwd=folder, **ascii_only))
+    assert table.stdout.isascii() and "tokyo" in table.stdout
 
 
 def test_other_commands_run_in_their_own_process(start_lab: StartLab, daemon: Daemon) -> None:
