@@ -245,8 +245,11 @@ def _run_child(conn: socket.socket, fds: list[int], request: dict[str, Any]) -> 
         signal.signal(signal.SIGINT, signal.default_int_handler)
         _take_over(fds, request)
         code = _run()
-    except BaseException as err:  # reported below, never a traceback
-        print(f"fitelctl: error: the daemon could not run the command: {err}", file=sys.stderr)
+    except BaseException as err:  # one line, never a traceback, secrets masked
+        from fitelctl.redact import SECRETS
+
+        message = SECRETS.redact(f"the daemon could not run the command: {err}")
+        print(f"fitelctl: error: {message}", file=sys.stderr)
     finally:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):

@@ -4,13 +4,16 @@ daemon may run them (the processes themselves: tests/integration/test_daemon.py)
 from __future__ import annotations
 
 import os
+import socket
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
 
-from fitelctl.daemon import client
+from fitelctl.daemon import client, server
 from fitelctl.daemon.server import Daemon
+from fitelctl.redact import MASK, SECRETS
 
 
 @pytest.mark.parametrize(
@@ -86,3 +89,38 @@ def test_a_daemon_whose_code_changed_refuses_and_stops(
     asking.join(10)
     assert answers == [None]
     assert not (folder / "d.sock").exists()
+
+
+def test_a_child_that_cannot_become_the_callers_process_says_so_in_one_masked_line(
+    tmp_path: Path,
+) -> None:
+    """Its working directory is gone (its name holds a secret): one line on the caller's
+    stderr, the secret masked, exit 1 reported to the caller."""
+    secret = SECRETS.add("psk-" + uuid.uuid4().hex)
+    caller, child_end = socket.socketpair()
+    stderr_read, stderr_write = os.pipe()
+    fds = [os.open(os.devnull, os.O_RDONLY), os.open(os.devnull, os.O_WRONLY), stderr_write]
+    request = {
+        "run": ["status"],
+        "program": ["fitelctl", None],
+        "streams": [["utf-8", "strict"], ["utf-8", "strict"], ["utf-8", "backslashreplace"]],
+        "cwd": str(tmp_path / secret),
+        "env": {},
+        "umask": 0o022,
+    }
+    pid = os.fork()
+    if pid == 0:
+        server._run_child(child_end, fds, request)
+    for fd in fds:
+        os.close(fd)
+    child_end.close()
+    with caller:
+        answer = client.receive(caller)
+    os.waitpid(pid, 0)
+    with os.fdopen(stderr_read) as stderr:
+        said = stderr.read()
+    assert answer == {"exit": 1}
+    assert said == (
+        "fitelctl: error: the daemon could not run the command: [Errno 2] No such file or "
+        f"directory: '{tmp_path / MASK}'\n"
+    )
