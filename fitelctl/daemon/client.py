@@ -137,25 +137,44 @@ def _exactly(sock: socket.socket, size: int) -> bytes:
     return data
 
 
+#: what a peer that went away or does not speak this protocol makes reading it raise
+NOT_ANSWERED = (OSError, ValueError, EOFError, TypeError)
+
+
+def connect(path: str) -> socket.socket | None:
+    """A connection to the daemon on ``path`` (``ANSWER_TIMEOUT`` set), or None: no socket,
+    one in a folder others can enter, no one listening, or a listener of another uid."""
+    if not os.path.exists(path) or unsafe_folder(os.path.dirname(path)):
+        return None
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(ANSWER_TIMEOUT)
+        sock.connect(path)
+        if peer_uid(sock) == os.getuid():
+            return sock
+    except OSError:
+        pass
+    sock.close()
+    return None
+
+
 def forward(args: list[str]) -> int | None:
     """Run ``args`` on the daemon and return its exit code; None: run it here.  A child
     that vanished without its exit code ends this process: one error line, exit 3."""
     if os.environ.get(USE_ENV) == "0" or not served(args):
         return None
-    path = socket_path()
-    if not os.path.exists(path) or unsafe_folder(os.path.dirname(path)):
+    sock = connect(socket_path())
+    if sock is None:
         return None
-    import socket  # only now: every other command line is spared the import
+    import socket  # connect imported it: every other command line is spared the import
 
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+    with sock:
         try:
-            sock.settimeout(ANSWER_TIMEOUT)
-            sock.connect(path)
-            if peer_uid(sock) != os.getuid():
-                return None
             socket.send_fds(sock, [_request(args)], [0, 1, 2])
             answer = receive(sock)
-        except (OSError, ValueError, EOFError, TypeError):  # gone, or not this protocol
+        except NOT_ANSWERED:  # gone, or not this protocol
             return None
         if not (isinstance(answer, dict) and answer.get("ok") is True):
             return None
@@ -164,7 +183,7 @@ def forward(args: list[str]) -> int | None:
             try:
                 send(sock, "go")
                 started = receive(sock)
-            except (OSError, ValueError, EOFError, TypeError):
+            except NOT_ANSWERED:
                 started = None
             if not (isinstance(started, dict) and isinstance(started.get("pid"), int)):
                 if relay.pending:  # Ctrl-C meanwhile, and nothing ran: nothing will
@@ -173,7 +192,7 @@ def forward(args: list[str]) -> int | None:
             relay.attach(started["pid"])
             try:
                 ended = receive(sock)
-            except (OSError, ValueError, EOFError, TypeError):
+            except NOT_ANSWERED:
                 ended = None
     if isinstance(ended, dict) and isinstance(ended.get("exit"), int):
         return int(ended["exit"])

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from fitelctl.daemon.client import (
-    ANSWER_TIMEOUT,
+    NOT_ANSWERED,
+    connect,
     identity,
     peer_uid,
     receive,
@@ -33,6 +34,7 @@ from fitelctl.daemon.client import (
     unsafe_folder,
 )
 from fitelctl.errors import FitelctlError
+from fitelctl.private_files import private_directory
 
 #: ``--idle-timeout``'s default, seconds: a monitoring system checks every minute or so
 DEFAULT_IDLE = 3600.0
@@ -100,9 +102,8 @@ class Daemon:
 
     def listen(self) -> None:
         """Bind the socket (its folder made private), refusing to take over a live one."""
-        folder = self.path.parent
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        why = unsafe_folder(str(folder))
+        folder = private_directory(self.path.parent)  # made 0700; refused if others write
+        why = unsafe_folder(str(folder))  # nor may they enter: they could connect
         if why:
             raise DaemonError(f"will not listen in {folder}: {why}")
         if self.path.exists():
@@ -169,7 +170,7 @@ class Daemon:
             if receive(conn) == "go":
                 self.served += 1
                 self._fork(conn, fds, request)
-        except (OSError, ValueError, EOFError, TypeError):
+        except NOT_ANSWERED:
             pass  # the client went away or spoke nonsense: the next one is served
         finally:
             for fd in fds:
@@ -327,16 +328,13 @@ def stop(path: Path) -> dict[str, Any] | None:
 
 
 def _ask(path: Path, question: str) -> dict[str, Any] | None:
-    if not path.exists() or unsafe_folder(str(path.parent)):
+    sock = connect(str(path))
+    if sock is None:
         return None
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+    with sock:
         try:
-            sock.settimeout(ANSWER_TIMEOUT)
-            sock.connect(str(path))
-            if peer_uid(sock) != os.getuid():
-                return None
             send(sock, question)
             answer = receive(sock)
-        except (OSError, ValueError, EOFError, TypeError):
+        except NOT_ANSWERED:
             return None
     return answer if isinstance(answer, dict) else None
