@@ -55,6 +55,10 @@ from fitelctl.lab.runner import BackgroundLab, Lab, LabOptions
 
 #: seconds: the API request timeout of the sweep's inventory (api-timeout-at costs this)
 API_TIMEOUT = 1.0
+#: seconds: the same once a SIGKILLed lab was restarted, with no fault left to provoke:
+#: the lab runs niced, and on a loaded machine (CI) 1 s was once too short for it to answer
+#: the checks' ``status``
+RESTARTED_API_TIMEOUT = 15.0
 #: API calls per second the sweep's runs may send (the lab's API has no limit)
 API_RATE_LIMIT = 1000.0
 #: worker processes: the points are CPU-bound (2 cores) but also wait (API retries,
@@ -240,7 +244,7 @@ def fitelctl(*args: str) -> subprocess.CompletedProcess[str]:
     return run_in_process(*args, env=env, timeout=600)
 
 
-def sweep_inventory(state: Path) -> Path:
+def sweep_inventory(state: Path, api_timeout: float = API_TIMEOUT) -> Path:
     """The lab's inventory with a short API request timeout and one retry, beside it
     (so its relative secrets, runs/, backups/ and audit log are the lab's), and no
     pacing of API calls worth the name: the sweep is about faults, and at the default
@@ -248,7 +252,7 @@ def sweep_inventory(state: Path) -> Path:
     # libyaml's loader and dumper: read and written for every point, the pure-Python ones
     # cost 17 ms a time
     inventory = yaml.load((state / "inventory.yaml").read_text(), Loader=yaml.CSafeLoader)
-    inventory["api"].update(timeout=API_TIMEOUT, retry_max=2, rate_limit=API_RATE_LIMIT)
+    inventory["api"].update(timeout=api_timeout, retry_max=2, rate_limit=API_RATE_LIMIT)
     path = state / "sweep.yaml"
     path.write_text(yaml.dump(inventory, Dumper=yaml.CSafeDumper, sort_keys=False))
     return path

@@ -46,6 +46,7 @@ from typing import Any
 import pytest
 import yaml
 from sweep import (
+    RESTARTED_API_TIMEOUT,
     DeviceState,
     LabProcess,
     Part,
@@ -272,7 +273,8 @@ def kill_apply_point(clean: CleanApply, sites: int, point: Point) -> PointResult
             outcome.unreached = point.name.startswith("api-") and calls < point_index(point)
             return outcome
         process.start()  # the power cycle
-        inventory = sweep_inventory(state)  # a port taken meanwhile changes the inventory
+        # a port taken meanwhile changes the inventory; the restarted lab has no fault left
+        inventory = sweep_inventory(state, api_timeout=RESTARTED_API_TIMEOUT)
         outcome.problems += killed_run_problems(process, inventory, clean, before, result)
         if process.saved_peers() != peers:
             outcome.problems.append("the router's peers changed")
@@ -316,18 +318,23 @@ def killed_run_problems(
         if audited != ([entry["result"]] if executed else []):
             problems.append(f"{site}: audit says {audited}, run said {entry['result']}")
     if changed:  # only a changed site's tunnel is in question (a status costs a login per site)
-        down = [site for site, state in tunnel_states(inventory, changed).items() if state != "up"]
-        problems += [f"{site}: a saved change whose tunnel is down" for site in down]
+        down = not_up(inventory, changed)
+        problems += [f"{site}: a saved change whose tunnel is {why}" for site, why in down.items()]
     return problems
 
 
-def tunnel_states(inventory: Path, sites: list[str] | None = None) -> dict[str, str]:
-    """Each site's state as ``status`` gives it (``sites``: those only; else every site)."""
+def not_up(inventory: Path, sites: list[str] | None = None) -> dict[str, str]:
+    """The sites ``status`` does not call up (``sites``: of those only; else of every
+    site), each with the state it gave and its problems."""
     asked = sites or []
     status = fitelctl("-i", str(inventory), "status", *asked, "--json", "--timeout", "60")
-    states = {s["site"]: s["state"] for s in json.loads(status.stdout)["sites"]}
-    assert not asked or sorted(states) == sorted(asked), states
-    return states
+    entries = {s["site"]: s for s in json.loads(status.stdout)["sites"]}
+    assert not asked or sorted(entries) == sorted(asked), sorted(entries)
+    return {
+        site: f"{entry['state']} ({'; '.join(entry['problems']) or 'no problem named'})"
+        for site, entry in entries.items()
+        if entry["state"] != "up"
+    }
 
 
 def finish_problems(
@@ -355,8 +362,8 @@ def finish_problems(
         audited = [r["result"] for r in records if r["site"] == site]
         if audited != expected:
             problems.append(f"{site}: audit says {audited} after apply again, runs said {expected}")
-    down = [site for site, state in tunnel_states(inventory).items() if state != "up"]
-    problems += [f"{site}: tunnel down after apply again" for site in down]
+    down = not_up(inventory)
+    problems += [f"{site}: tunnel {why} after apply again" for site, why in down.items()]
     return problems
 
 
@@ -614,7 +621,8 @@ def kill_point(tmp: Path, runbook: str, clean: dict[str, str], point: Point) -> 
         result = run_killing_lab(
             run_args(state, runbook, *variables), process, point.kill_after_steps
         )
-        sweep_inventory(state)  # the restarted lab may have had to take another port
+        # the restarted lab may have had to take another port; it has no fault left
+        sweep_inventory(state, api_timeout=RESTARTED_API_TIMEOUT)
         if "Traceback" in result.stderr:
             problems.append("traceback: " + result.stderr[-300:])
         boot = process.saved_boot("tokyo")
