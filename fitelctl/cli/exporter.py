@@ -109,8 +109,9 @@ def exporter(
         signal.signal(sig, lambda *_: stop.set())
     fleet.start()
     server.start()
+    served = f"{listen.rpartition(':')[0]}:{server.port}"  # the port bound, when :0 was asked
     print(
-        f"fitelctl exporter: serving http://{listen}/metrics, polling {len(names)} site(s) "
+        f"fitelctl exporter: serving http://{served}/metrics, polling {len(names)} site(s) "
         f"every {interval:g}s" + (f" (shard {shard})" if shard else ""),
         file=sys.stderr,
         flush=True,

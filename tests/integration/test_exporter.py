@@ -225,17 +225,23 @@ def test_an_unreachable_site_is_down_and_the_others_are_served(lab: Lab, tmp_pat
 
 
 def test_the_command_serves_and_logs_out_on_sigterm(lab: Lab) -> None:
-    port = closed_port()
+    # port 0: the kernel picks a free port as the exporter binds, and the exporter says
+    # which (a port found free beforehand was once taken meanwhile by another test's lab)
     process = subprocess.Popen(
         [
             *(sys.executable, "-m", "fitelctl", "-i", str(lab_inventory_path(lab)), "exporter"),
-            *("--listen", f"127.0.0.1:{port}", "--interval", "1"),
+            *("--listen", "127.0.0.1:0", "--interval", "1"),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
+        assert process.stderr is not None
+        serving = process.stderr.readline()
+        bound = re.fullmatch(r"fitelctl exporter: serving http://127\.0\.0\.1:(\d+)/.*\n", serving)
+        assert bound, serving
+        port = int(bound[1])
 
         def all_up() -> bool:
             try:
@@ -253,7 +259,7 @@ def test_the_command_serves_and_logs_out_on_sigterm(lab: Lab) -> None:
             process.wait()
     assert process.returncode == 0, err
     assert out == ""
-    assert f"serving http://127.0.0.1:{port}/metrics, polling {SITES} site(s)" in err
+    assert f"serving http://127.0.0.1:{port}/metrics, polling {SITES} site(s)" in serving
     assert "every session logged out" in err and "Traceback" not in err
     for site in lab.sites:
         assert list(lab.sites[site].device.commands)[-1] == "exit", site
