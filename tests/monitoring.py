@@ -7,6 +7,7 @@ a missing one fails the test, saying how to install it.  Everything listens on
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import subprocess
@@ -15,7 +16,9 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
+from typing import IO
 
 from helpers import lab_inventory, required_tool, settles
 
@@ -62,13 +65,36 @@ def free_port() -> int:
 
 @contextmanager
 def running_prometheus(config: Path, tmp_path: Path) -> Iterator[str]:
-    """A real Prometheus on 127.0.0.1 with ``config``; its URL once it is ready."""
-    binary = tool("prometheus")
-    port = free_port()
+    """A real Prometheus on 127.0.0.1 with ``config``; its URL once it is ready.
+
+    Its port is found free just before it starts; another test's lab may take it in
+    between, and then Prometheus stops at once and is started again on another."""
+    for _ in range(3):
+        port = free_port()
+        process, log = _start_prometheus(config, tmp_path, port)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            ready = settles(partial(_ready_or_ended, url, process), 60)
+            text = (tmp_path / "prometheus.log").read_text()
+            if process.poll() is not None and "address already in use" in text:
+                continue
+            assert ready and process.poll() is None, text
+            yield url
+            return
+        finally:
+            process.terminate()
+            process.wait(30)
+            log.close()
+    raise AssertionError("Prometheus found its port taken three times")
+
+
+def _start_prometheus(
+    config: Path, tmp_path: Path, port: int
+) -> tuple[subprocess.Popen[bytes], IO[str]]:
     log = (tmp_path / "prometheus.log").open("w")
     process = subprocess.Popen(
         [
-            binary,
+            tool("prometheus"),
             f"--config.file={config}",
             f"--storage.tsdb.path={tmp_path / 'tsdb'}",
             f"--web.listen-address=127.0.0.1:{port}",
@@ -77,21 +103,17 @@ def running_prometheus(config: Path, tmp_path: Path) -> Iterator[str]:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        ready = settles(lambda: _ready(url) or process.poll() is not None, 60)
-        assert ready and process.poll() is None, (tmp_path / "prometheus.log").read_text()
-        yield url
-    finally:
-        process.terminate()
-        process.wait(30)
-        log.close()
+    return process, log
+
+
+def _ready_or_ended(url: str, process: subprocess.Popen[bytes]) -> bool:
+    return _ready(url) or process.poll() is not None
 
 
 def _ready(url: str) -> bool:
     try:
         return get(f"{url}/-/ready")[0] == 200
-    except OSError:
+    except (OSError, http.client.HTTPException):  # not up yet, or another server's port
         return False
 
 
