@@ -383,11 +383,18 @@ def copy_lab_inventory(lab: Lab, dest: Path, site: str = "tokyo", **device: obje
     return path
 
 
+#: sockets bound and never listening, held for the rest of the process (``closed_port``)
+_HELD: list[socket.socket] = []
+
+
 def closed_port() -> int:
-    """A 127.0.0.1 port that was free a moment ago: connecting to it is refused at once."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A 127.0.0.1 port where connecting is refused at once, for as long as this process
+    runs: a socket holds it bound without listening, so no lab that another test starts
+    meanwhile can take it (a port merely found free once was, in CI)."""
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    _HELD.append(held)
+    return int(held.getsockname()[1])
 
 
 def settles(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
