@@ -40,7 +40,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return 2 * (os.cpu_count() or 1)
 
 
-#: folders of tests that only compute: no lab, no timer, no other process worth a worker
+#: folders of tests that only compute: no lab, no real clock, no threads or processes of
+#: their own (those are in ``concurrency``), nothing worth a worker
 QUICK_FOLDERS = ("unit", "parsers")
 
 

@@ -34,6 +34,7 @@ on the run's stderr, where a failing assertion shows it.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import fcntl
 import io
@@ -444,3 +445,33 @@ def lab_cloud_peer(version: int = 2, **changes: Any) -> CloudPeer:
         dh_group="modp2048",
     )
     return dataclasses.replace(peer, **changes)
+
+
+class SteppedClock:
+    """A stand-in for the ``time`` module of code that waits (``monkeypatch.setattr(module,
+    "time", clock)``): ``sleep`` moves the clock on at once, so a test sees exactly how
+    long a wait would have been without waiting for it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def shard_fleet(sites: int = 40, routers: int = 7) -> Inventory:
+    """``sites`` copies of the example inventory's tokyo, spread over ``routers`` VPC
+    routers (``--shard`` keeps each router's sites together)."""
+    example = ROOT / "inventory/examples/article-v2.yaml"
+    data: dict[str, Any] = yaml.safe_load(example.read_text())
+    tokyo = data["sites"].pop("tokyo")
+    for index in range(sites):
+        site = copy.deepcopy(tokyo)
+        site["cloud"]["vpc_router_id"] = 112700568500 + index % routers
+        data["sites"][f"s{index}"] = site
+    return Inventory.model_validate({**data, "base_dir": example.parent})

@@ -121,6 +121,17 @@ class _Checker:
         line = node.start_mark.line + 1 if node is not None else 1
         return RunbookError(f"{self.path}:{line}: {message}")
 
+    def value(self, node: yaml.Node) -> Any:
+        """A node's Python value, as ``yaml.safe_load`` gives it for the node's own text
+        (constructed from the node: writing it out and reading it again cost a third of a
+        runbook's load).  A tag with no safe meaning (``!!python/...``) is refused."""
+        try:
+            return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+        except yaml.YAMLError as err:
+            problem = getattr(err, "problem", None) or "a value fitelctl cannot read"
+            mark = getattr(err, "problem_mark", None) or node.start_mark
+            raise RunbookError(f"{self.path}:{mark.line + 1}: not valid YAML ({problem})") from None
+
     def mapping(self, node: yaml.Node | None, what: str) -> dict[str, yaml.Node]:
         if not isinstance(node, yaml.MappingNode):
             raise self.fail(node, f"{what} must be a mapping")
@@ -180,7 +191,7 @@ class _Checker:
             raise self.fail(
                 node, _unknown_key(f"parameter '{name}': ", sorted(unknown)[0], PARAMETER_KEYS)
             )
-        values = {key: yaml.safe_load(yaml.serialize(value)) for key, value in spec.items()}
+        values = {key: self.value(value) for key, value in spec.items()}
         kind = values.get("type", "string")
         if kind not in PARAMETER_TYPES:
             raise self.fail(
@@ -205,7 +216,7 @@ class _Checker:
         for key in ("id", "op"):
             if key not in spec:
                 raise self.fail(node, f"step: '{key}' is missing")
-        values = {key: yaml.safe_load(yaml.serialize(value)) for key, value in spec.items()}
+        values = {key: self.value(value) for key, value in spec.items()}
         step_id = str(values["id"])
         op = str(values["op"])
         if op not in self.operations:
@@ -251,7 +262,7 @@ class _Checker:
         if missing:
             raise self.fail(step, f"{where}{operation.name} needs argument `{missing[0]}`")
         for name, value_node in given.items():
-            value = yaml.safe_load(yaml.serialize(value_node))
+            value = self.value(value_node)
             arg = operation.arg(name)
             if arg is None or (isinstance(value, str) and _references(value)):
                 continue  # known when the run starts or the step runs: checked then

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 from conftest import ROOT
+from helpers import SteppedClock
 
 from fitelctl import deadline as deadline_module
 from fitelctl.deadline import (
@@ -21,22 +22,6 @@ from fitelctl.ops import connect as connect_module
 from fitelctl.ops.connect import connect_site
 
 EXAMPLE = ROOT / "inventory" / "examples" / "article-v2.yaml"
-
-
-class SteppedClock:
-    """``time`` for the deadline module: ``sleep`` moves the clock on at once, so a test
-    sees exactly how long a wait would have been without waiting for it."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture

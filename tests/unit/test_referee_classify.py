@@ -3,13 +3,14 @@ and its wait for a charon's log to be complete."""
 
 from __future__ import annotations
 
-import time
 from typing import cast
 
 import pytest
+from helpers import SteppedClock
 
+from fitelctl.lab.strongswan import referee
 from fitelctl.lab.strongswan.charon import Charon
-from fitelctl.lab.strongswan.referee import _settled, classify
+from fitelctl.lab.strongswan.referee import classify
 
 MAIN_MODE_REFUSED = [
     "13[CFG] <1> received proposals: IKE:AES_CBC_128/HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_2048",
@@ -61,25 +62,33 @@ def test_the_decisive_line_names_the_failure(lines: list[str], cause: str | None
 
 
 class GrowingLog:
-    """A charon whose log gains a line at each of ``at`` (seconds from now)."""
+    """A charon whose log gains a line at each of ``at`` (seconds from now on ``clock``)."""
 
-    def __init__(self, *at: float) -> None:
-        self.started = time.monotonic()
-        self.at = at
+    def __init__(self, clock: SteppedClock, *at: float) -> None:
+        self.clock, self.started, self.at = clock, clock.now, at
 
     def log_lines(self) -> list[str]:
-        elapsed = time.monotonic() - self.started
+        elapsed = self.clock.now - self.started
         return [f"line {n}" for n, when in enumerate(self.at) if when <= elapsed]
 
 
-def test_the_router_log_is_read_once_its_last_line_arrived() -> None:
-    log = GrowingLog(0.0, 0.03, 0.06)  # the last line 60 ms late
-    _settled(cast(Charon, log), quiet=0.05)
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> SteppedClock:
+    stepped = SteppedClock()
+    monkeypatch.setattr(referee, "time", stepped)
+    return stepped
+
+
+def test_the_router_log_is_read_once_its_last_line_arrived(clock: SteppedClock) -> None:
+    log = GrowingLog(clock, 0.0, 0.03, 0.07)  # the last line 70 ms late
+    referee._settled(cast(Charon, log), quiet=0.05)
     assert len(log.log_lines()) == 3
-    assert time.monotonic() - log.started >= 0.06 + 0.05
+    # checked every 20 ms: the last line is seen at 80 ms, and 50 ms of quiet after it
+    # at the check at 140 ms
+    assert clock.now - log.started == pytest.approx(0.14)
 
 
-def test_a_log_that_never_goes_quiet_is_waited_for_only_so_long() -> None:
-    log = GrowingLog(*(n * 0.02 for n in range(100)))  # a line every 20 ms
-    _settled(cast(Charon, log), limit=0.15, quiet=0.05)
-    assert 0.15 <= time.monotonic() - log.started < 1.0  # the log grows for 2 s
+def test_a_log_that_never_goes_quiet_is_waited_for_only_so_long(clock: SteppedClock) -> None:
+    log = GrowingLog(clock, *(n * 0.02 for n in range(100)))  # a line every 20 ms for 2 s
+    referee._settled(cast(Charon, log), limit=0.15, quiet=0.05)
+    assert 0.15 <= clock.now - log.started < 0.15 + 0.02 + 1e-9  # one check past the limit

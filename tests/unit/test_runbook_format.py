@@ -57,6 +57,12 @@ def test_every_shipped_runbook_loads() -> None:
         (("type: number", "type: nombre"), 4, "type must be one of"),
         (("steps:", "stepz:"), 1, "unknown key 'stepz'"),
         (("    op: status\n", "    op: [status\n"), 9, "not valid YAML"),
+        (
+            ('timeout: "${timeout}"', "timeout: !seconds 5"),
+            11,
+            "not valid YAML (could not determine a constructor for the tag '!seconds')",
+        ),
+        (("default: 5,", "default: !!python/name:os.system 5,"), 4, "python/name:os.system"),
     ],
 )
 def test_errors_name_the_line_and_what_is_wrong(
