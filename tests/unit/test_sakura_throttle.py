@@ -4,36 +4,28 @@ spell (a fresh process counts as idle), never more than one second's worth at on
 from __future__ import annotations
 
 import pytest
+from helpers import SteppedClock
 
 from fitelctl.sakura import client
 
 
-class _Clock:
-    """``time`` for the client module, moved by hand."""
-
-    now = 5000.0
-
-    @classmethod
-    def monotonic(cls) -> float:
-        return cls.now
-
-
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> type[_Clock]:
-    _Clock.now = 5000.0
-    monkeypatch.setattr(client, "time", _Clock)
-    return _Clock
+def clock(monkeypatch: pytest.MonkeyPatch) -> SteppedClock:
+    """``time`` for the client module, moved by hand."""
+    stepped = SteppedClock()
+    monkeypatch.setattr(client, "time", stepped)
+    return stepped
 
 
 def test_a_fresh_process_sends_its_first_ten_requests_at_once_then_ten_a_second(
-    clock: type[_Clock],
+    clock: SteppedClock,
 ) -> None:
     throttle = client._Throttle(rate=10.0)
     waits = [round(throttle.reserve(), 6) for _ in range(13)]
     assert waits == [0.0] * 10 + [0.1, 0.2, 0.3]
 
 
-def test_an_idle_second_saves_up_the_burst_again(clock: type[_Clock]) -> None:
+def test_an_idle_second_saves_up_the_burst_again(clock: SteppedClock) -> None:
     throttle = client._Throttle(rate=10.0)
     for _ in range(20):
         throttle.reserve()
@@ -43,7 +35,7 @@ def test_an_idle_second_saves_up_the_burst_again(clock: type[_Clock]) -> None:
     assert [round(throttle.reserve(), 6) for _ in range(11)] == [0.0] * 10 + [0.1]
 
 
-def test_a_busy_spell_saves_nothing(clock: type[_Clock]) -> None:
+def test_a_busy_spell_saves_nothing(clock: SteppedClock) -> None:
     """Requests that came one interval apart used every slot: the next one waits its turn
     instead of drawing on a burst."""
     throttle = client._Throttle(rate=10.0)
@@ -57,7 +49,7 @@ def test_a_busy_spell_saves_nothing(clock: type[_Clock]) -> None:
 
 @pytest.mark.parametrize(("rate", "burst"), [(2.0, 2), (0.5, 1), (4.5, 4), (50.0, 10)])
 def test_the_burst_is_at_most_one_seconds_worth(
-    clock: type[_Clock], rate: float, burst: int
+    clock: SteppedClock, rate: float, burst: int
 ) -> None:
     throttle = client._Throttle(rate=rate)
     waits = [round(throttle.reserve(), 6) for _ in range(burst + 1)]
