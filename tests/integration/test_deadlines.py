@@ -22,6 +22,9 @@ from fitelctl.inventory import load_inventory
 from fitelctl.ops.connect import ConnectOptions
 from fitelctl.ops.status import collect_status
 
+#: seconds: ``status --timeout`` for 19 lab sites and a hung one; 19 logins on a busy
+#: machine (CI, the suite's other workers) took more than 5 s once (18 of 19 answered)
+FLEET_DEADLINE = 8
 SLACK = 4.0  # what a slow, busy machine adds to a deadline: interpreter start, imports
 
 
@@ -100,15 +103,18 @@ def test_twenty_sites_with_a_hung_device_answer_within_the_deadline_as_a_whole(
     lab = start_lab(scenario="seed-v1", sites=19)
     inventory = str(with_hung_device(lab.options.state_dir, silent_port))
     started = time.monotonic()
-    result = cli("-i", inventory, "status", "--json", "--timeout", "5", "--driver", driver)
+    result = cli(
+        "-i", inventory, "status", "--json", "--timeout", str(FLEET_DEADLINE), "--driver", driver
+    )
     elapsed = time.monotonic() - started
-    assert elapsed < 5 + SLACK, f"20 sites, one hung, --timeout 5: {elapsed:.1f}s"
+    assert elapsed < FLEET_DEADLINE + SLACK, f"20 sites, one hung: {elapsed:.1f}s"
     assert result.returncode == 3
     sites = {s["site"]: s for s in json.loads(result.stdout)["sites"]}
     assert len(sites) == 20
     assert sites["hung"]["state"] == "unknown"
     assert sites["hung"]["device"]["reachable"] is False
-    assert sum(s["state"] == "up" for s in sites.values()) == 19
+    not_up = {n: (s["state"], s["problems"]) for n, s in sites.items() if s["state"] != "up"}
+    assert list(not_up) == ["hung"], not_up
     assert result.stderr.strip().splitlines()[-1].endswith("from the device of hung")
 
 
